@@ -1,0 +1,49 @@
+/* The whole contract between the BPF program and the TypeScript decoder (server/capture/decode.ts).
+ * Fixed-width fields, explicit padding, no implicit holes: test/decode.test.ts checks the decoder's
+ * offsets against this struct's BTF in the compiled object. */
+#ifndef PKTPATH_H
+#define PKTPATH_H
+
+#define PKTPATH_IFNAMSIZ 16
+#define PKTPATH_ADDR_LEN 16
+
+enum pktpath_event_kind {
+	PKTPATH_EV_NET_DEV_QUEUE = 1,
+	PKTPATH_EV_NET_DEV_XMIT = 2,
+	PKTPATH_EV_NETIF_RX = 3,
+	PKTPATH_EV_NETIF_RECEIVE_SKB = 4,
+	PKTPATH_EV_NAPI_GRO_RECEIVE_ENTRY = 5,
+	PKTPATH_EV_KFREE_SKB = 6,
+	PKTPATH_EV_CONSUME_SKB = 7,
+};
+
+/* Filter settings written into .rodata before load (const volatile in the program). */
+enum pktpath_filter_proto {
+	PKTPATH_FILTER_ICMP_ECHO = 0, /* ICMP/ICMPv6 echo request and reply only (the default) */
+	PKTPATH_FILTER_ANY_IP = 1,
+	PKTPATH_FILTER_PROTO = 2,     /* one IP protocol number, filter_l4proto */
+};
+
+struct pktpath_event {
+	__u64 ts_ns;       /* bpf_ktime_get_ns() */
+	__u64 skbaddr;
+	__u64 location;    /* kfree_skb/consume_skb caller address, 0 otherwise */
+	__u32 netns_ino;   /* dev->nd_net.net->ns.inum, 0 when unknown */
+	__u32 ifindex;
+	__u32 len;         /* skb->len as the tracepoint reports it */
+	__u32 drop_reason; /* enum skb_drop_reason value at kfree_skb */
+	__u8 kind;         /* enum pktpath_event_kind */
+	__u8 family;       /* 4, 6, or 0 when no IP header was read */
+	__u8 l4proto;      /* IPPROTO_* */
+	__u8 icmp_type;
+	__u16 icmp_id;     /* host byte order */
+	__u16 icmp_seq;    /* host byte order */
+	__u16 sport;       /* host byte order, TCP/UDP */
+	__u16 dport;
+	__u8 pad[4];
+	__u8 saddr[PKTPATH_ADDR_LEN]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[PKTPATH_ADDR_LEN];
+	char ifname[PKTPATH_IFNAMSIZ];
+};
+
+#endif

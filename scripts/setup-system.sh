@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pktpath needs when they are missing, and mounts tracefs.
+# Only root can do either; anyone else is told what is missing and carries on.
+set -euo pipefail
+
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+
+have_lib libbpf.so.1 || need+=(libbpf1)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+have_cmd clang || need+=(clang)
+have_cmd llvm-strip || need+=(llvm)
+have_cmd ip || need+=(iproute2)
+have_cmd ping || need+=(iputils-ping)
+have_cmd nft || need+=(nftables)
+if [ "${PKTPATH_NO_BROWSER:-0}" != 1 ]; then
+  have_cmd chromium || need+=(chromium)
+fi
+
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "pktpath: missing Debian packages (${need[*]}); run as root or install them" >&2
+  else
+    echo "pktpath: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+if [ "$(id -u)" -eq 0 ] && [ ! -e /sys/kernel/tracing/trace ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi

@@ -1,0 +1,124 @@
+// The WebSocket protocol of /api/stream: one small versioned module of `type`-tagged unions named by
+// direction, parsed at both ends.
+import { err, ok, type Result } from "./result.ts";
+import type { Ping } from "./types.ts";
+import { isObject, parsePing } from "./validate.ts";
+
+export const PROTOCOL_VERSION = 1;
+/** Largest client message the server reads; anything bigger is refused unparsed. */
+export const MAX_CLIENT_MESSAGE_BYTES = 4096;
+
+export interface CaptureStats {
+  source: string;
+  live: boolean;
+  /** events received since the capture started */
+  events: number;
+  /** events the kernel could not hand over (ring buffer full) */
+  lost: number;
+  /** events per second over the last stats interval */
+  eventsPerSec: number;
+}
+
+/** Server → client. */
+export type ServerMessage =
+  | { type: "hello"; version: number; stats: CaptureStats }
+  /** The newest pings, newest first, sent once after hello and after every resync request. */
+  | { type: "snapshot"; pings: Ping[] }
+  /** New or changed pings (hops included), in the order they completed. */
+  | { type: "pings"; pings: Ping[] }
+  | { type: "stats"; stats: CaptureStats }
+  | { type: "error"; code: ErrorCode; message: string };
+
+/** Client → server. */
+export type ClientMessage =
+  /** Ask for a fresh snapshot (after a reconnect or a gap). */
+  | { type: "resync"; limit: number }
+  /** Stop or resume live updates (the snapshot survives). */
+  | { type: "pause"; paused: boolean };
+
+export type ErrorCode = "bad_message" | "too_large" | "unsupported_version" | "overloaded";
+
+export const MAX_SNAPSHOT = 1000;
+
+export function parseClientMessage(raw: string): Result<ClientMessage> {
+  if (raw.length > MAX_CLIENT_MESSAGE_BYTES) return err(`message longer than ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return err("message is not JSON");
+  }
+  if (!isObject(v)) return err("message is not a JSON object");
+  switch (v.type) {
+    case "resync": {
+      const limit = v.limit;
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_SNAPSHOT) {
+        return err(`resync.limit: expected an integer from 1 to ${MAX_SNAPSHOT}`);
+      }
+      return ok({ type: "resync", limit });
+    }
+    case "pause":
+      if (typeof v.paused !== "boolean") return err("pause.paused: expected a boolean");
+      return ok({ type: "pause", paused: v.paused });
+    default:
+      return err(`unknown message type ${JSON.stringify(String(v.type)).slice(0, 40)}`);
+  }
+}
+
+function parseStats(v: unknown): Result<CaptureStats> {
+  if (!isObject(v)) return err("stats: expected an object");
+  const { source, live, events, lost, eventsPerSec } = v;
+  if (typeof source !== "string") return err("stats.source: expected a string");
+  if (typeof live !== "boolean") return err("stats.live: expected a boolean");
+  for (const [k, n] of Object.entries({ events, lost, eventsPerSec })) {
+    if (typeof n !== "number" || !Number.isFinite(n)) return err(`stats.${k}: expected a number`);
+  }
+  return ok({ source, live, events: Number(events), lost: Number(lost), eventsPerSec: Number(eventsPerSec) });
+}
+
+function parsePings(v: unknown): Result<Ping[]> {
+  if (!Array.isArray(v)) return err("pings: expected an array");
+  const out: Ping[] = [];
+  for (const [i, p] of v.entries()) {
+    const r = parsePing(p, `pings[${i}]`);
+    if (!r.ok) return r;
+    out.push(r.value);
+  }
+  return ok(out);
+}
+
+const ERROR_CODES: readonly string[] = ["bad_message", "too_large", "unsupported_version", "overloaded"];
+
+export function parseServerMessage(raw: string): Result<ServerMessage> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return err("message is not JSON");
+  }
+  if (!isObject(v)) return err("message is not a JSON object");
+  switch (v.type) {
+    case "hello": {
+      if (v.version !== PROTOCOL_VERSION) return err(`unsupported protocol version ${String(v.version)}`);
+      const stats = parseStats(v.stats);
+      return stats.ok ? ok({ type: "hello", version: PROTOCOL_VERSION, stats: stats.value }) : stats;
+    }
+    case "snapshot":
+    case "pings": {
+      const pings = parsePings(v.pings);
+      return pings.ok ? ok({ type: v.type, pings: pings.value }) : pings;
+    }
+    case "stats": {
+      const stats = parseStats(v.stats);
+      return stats.ok ? ok({ type: "stats", stats: stats.value }) : stats;
+    }
+    case "error": {
+      const code = v.code;
+      if (typeof code !== "string" || !ERROR_CODES.includes(code)) return err("error.code: unknown code");
+      if (typeof v.message !== "string") return err("error.message: expected a string");
+      return ok({ type: "error", code: code as ErrorCode, message: v.message });
+    }
+    default:
+      return err(`unknown message type ${JSON.stringify(String(v.type)).slice(0, 40)}`);
+  }
+}
