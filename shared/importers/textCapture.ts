@@ -9,6 +9,8 @@ export interface TextCaptureOptions {
   format?: TextFormat;
   /** names for numeric kfree_skb reasons (perf trace prints numbers), e.g. from the kernel's BTF */
   reasonName?: (value: number) => string | undefined;
+  /** the tool's clock value that is tNs 0; the first event's when absent */
+  originNs?: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export class TextCaptureReader {
 
   constructor(private readonly opts: TextCaptureOptions = {}) {
     this.format = opts.format;
+    this.startNs = opts.originNs;
   }
 
   get detectedFormat(): TextFormat | undefined {
