@@ -1,0 +1,135 @@
+// Open journeys by skb address: one skb's life from its first hop to consume_skb / kfree_skb.
+// The kernel reuses a freed skb's memory within microseconds (the echo reply often takes the request's
+// address), so an address names a packet only between its first hop and its free (see cilium/pwru).
+import { isLifetimeEvent, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
+
+/** What the journey table tells its owner, in the order things happen. */
+export interface JourneySink {
+  /** A journey ended: freed, replaced by another packet at its address, idle, evicted or flushed. */
+  ended(journey: Journey): void;
+  /** A journey learned its packet (the first hop that carried packet info). */
+  identified(journey: Journey): void;
+}
+
+interface OpenJourney {
+  journey: Journey;
+  lastTNs: number;
+}
+
+export class JourneyTable {
+  // Insertion order = order of last activity (an entry is re-inserted on every hop), so the oldest
+  // and the idlest journeys are always at the front.
+  private readonly open = new Map<string, OpenJourney>();
+  private nextId = 1;
+  /** Journeys ended early because the table was full. */
+  evicted = 0;
+
+  constructor(
+    private readonly idleNs: number,
+    private readonly maxOpen: number,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  has(journey: Journey): boolean {
+    return this.open.get(journey.skbaddr)?.journey === journey;
+  }
+
+  apply(ev: RawEvent, sink: JourneySink): void {
+    if (isLifetimeEvent(ev.event)) {
+      this.end(ev, sink);
+      return;
+    }
+    let entry = this.open.get(ev.skbaddr);
+    if (entry && ev.packet && entry.journey.packet && !samePacket(entry.journey.packet, ev.packet)) {
+      // Sources without lifetime events: the address was freed and reused without our seeing it.
+      this.open.delete(ev.skbaddr);
+      sink.ended(entry.journey);
+      entry = undefined;
+    }
+    if (entry) {
+      this.open.delete(ev.skbaddr);
+    } else {
+      if (this.open.size >= this.maxOpen) this.evictOldest(sink);
+      entry = { journey: { id: `j-${this.nextId++}`, skbaddr: ev.skbaddr, hops: [] }, lastTNs: ev.tNs };
+    }
+    this.open.set(ev.skbaddr, entry);
+    insertHop(entry.journey.hops, hopOf(ev));
+    entry.lastTNs = Math.max(entry.lastTNs, ev.tNs);
+    if (!entry.journey.packet && ev.packet) {
+      entry.journey.packet = copyPacket(ev.packet);
+      sink.identified(entry.journey);
+    }
+  }
+
+  /** Ends the journeys with no event for longer than idleNs before nowNs, oldest first. */
+  expire(nowNs: number, sink: JourneySink): void {
+    for (const [addr, entry] of this.open) {
+      if (nowNs - entry.lastTNs <= this.idleNs) break;
+      this.open.delete(addr);
+      sink.ended(entry.journey);
+    }
+  }
+
+  /** Ends every open journey, oldest first. */
+  flush(sink: JourneySink): void {
+    const all = [...this.open.values()];
+    this.open.clear();
+    for (const entry of all) sink.ended(entry.journey);
+  }
+
+  private end(ev: RawEvent, sink: JourneySink): void {
+    const entry = this.open.get(ev.skbaddr);
+    // A free with no open journey is an skb we never saw on a hop: a socket's clone (raw_recvmsg,
+    // raw_rcv), a netlink message, an ARP reply we were not shown. It is no journey.
+    if (!entry) return;
+    this.open.delete(ev.skbaddr);
+    if (ev.event === "kfree_skb") {
+      entry.journey.dropped = { reason: ev.dropReason ?? "unknown" };
+      if (ev.location !== undefined) entry.journey.dropped.location = ev.location;
+    }
+    sink.ended(entry.journey);
+  }
+
+  private evictOldest(sink: JourneySink): void {
+    const first = this.open.entries().next();
+    if (first.done) return;
+    const [addr, entry] = first.value;
+    this.open.delete(addr);
+    this.evicted++;
+    sink.ended(entry.journey);
+  }
+}
+
+export function hopOf(ev: RawEvent): Hop {
+  const hop: Hop = { event: ev.event, ifname: ev.ifname ?? "?", tNs: ev.tNs, len: ev.len ?? 0 };
+  if (ev.ifindex !== undefined) hop.ifindex = ev.ifindex;
+  if (ev.netns !== undefined) hop.netns = ev.netns;
+  if (ev.netnsName !== undefined) hop.netnsName = ev.netnsName;
+  return hop;
+}
+
+// Events arrive in time order from every source, but the eBPF ring buffer is shared by all CPUs and a
+// timestamp is taken before the record is reserved, so neighbours can swap by a few ns.
+function insertHop(hops: Hop[], hop: Hop): void {
+  let i = hops.length;
+  while (i > 0 && (hops[i - 1]?.tNs ?? 0) > hop.tNs) i--;
+  hops.splice(i, 0, hop);
+}
+
+export function samePacket(a: PacketInfo, b: PacketInfo): boolean {
+  if (a.family !== b.family || a.proto !== b.proto || a.src !== b.src || a.dst !== b.dst) return false;
+  if (a.sport !== b.sport || a.dport !== b.dport) return false;
+  if (!a.icmp || !b.icmp) return a.icmp === b.icmp;
+  return a.icmp.type === b.icmp.type && a.icmp.id === b.icmp.id && a.icmp.seq === b.icmp.seq;
+}
+
+function copyPacket(p: PacketInfo): PacketInfo {
+  const copy: PacketInfo = { family: p.family, proto: p.proto, src: p.src, dst: p.dst };
+  if (p.icmp) copy.icmp = { type: p.icmp.type, id: p.icmp.id, seq: p.icmp.seq };
+  if (p.sport !== undefined) copy.sport = p.sport;
+  if (p.dport !== undefined) copy.dport = p.dport;
+  return copy;
+}
