@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/* pktpath: one record per hop of a packet through the kernel's network tracepoints.
+ * Handlers read a few fields and submit; correlation and naming happen in TypeScript. */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "pktpath.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Minimal kernel types; CO-RE relocates every field access against the running kernel's BTF. */
+struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
+struct net { struct ns_common ns; } __attribute__((preserve_access_index));
+typedef struct { struct net *net; } possible_net_t;
+struct net_device {
+	char name[16];
+	int ifindex;
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+struct sk_buff {
+	struct net_device *dev;
+	unsigned int len;
+	__be16 protocol;
+	__u16 transport_header;
+	__u16 network_header;
+	__u16 mac_header;
+	unsigned char *head;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+enum skb_drop_reason { SKB_NOT_DROPPED_YET = 0 };
+struct sock;
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_HLEN 14
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
+#define HEADER_UNSET 0xffff
+
+/* Settings, written by the loader into .rodata before load. */
+const volatile __u8 filter_mode = PKTPATH_FILTER_ICMP_ECHO; /* enum pktpath_filter_proto */
+const volatile __u8 filter_l4proto = 0;    /* IPv4 protocol number for PKTPATH_FILTER_PROTO */
+const volatile __u8 filter_l4proto_v6 = 0; /* the same protocol as IPv6 names it (ICMP is 58 there) */
+const volatile __u8 filter_host_family = 0; /* 0: any host, else 4 or 6 */
+const volatile __u8 filter_host[PKTPATH_ADDR_LEN] = {};
+const volatile __u16 filter_port = 0;       /* 0: any port */
+const volatile __u64 wakeup_bytes = 256 * 1024; /* wake the reader once this much data waits */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* skb addresses whose hops we report; an skb address names a packet only until it is freed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} tracked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* The parsed headers of one packet. */
+struct pkt {
+	__u8 family;
+	__u8 l4proto;
+	__u8 icmp_type;
+	__u16 icmp_id;
+	__u16 icmp_seq;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[PKTPATH_ADDR_LEN];
+	__u8 daddr[PKTPATH_ADDR_LEN];
+};
+
+/* Reads the IP header at head+off if its version nibble matches want (4 or 6). */
+static __always_inline int read_ip(struct pkt *p, unsigned char *head, __u16 off, __u8 want)
+{
+	__u8 buf[40];
+	__u16 l4off;
+
+	if (off == HEADER_UNSET || bpf_probe_read_kernel(buf, 1, head + off))
+		return 0;
+	if ((buf[0] >> 4) != want)
+		return 0;
+	if (want == 4) {
+		if (bpf_probe_read_kernel(buf, 20, head + off))
+			return 0;
+		p->family = 4;
+		p->l4proto = buf[9];
+		__builtin_memcpy(p->saddr, buf + 12, 4);
+		__builtin_memcpy(p->daddr, buf + 16, 4);
+		/* later fragments carry no L4 header */
+		if (((buf[6] & 0x1f) | buf[7]) != 0)
+			return 1;
+		l4off = off + (buf[0] & 0xf) * 4;
+	} else {
+		if (bpf_probe_read_kernel(buf, 40, head + off))
+			return 0;
+		p->family = 6;
+		p->l4proto = buf[6]; /* extension headers are not walked */
+		__builtin_memcpy(p->saddr, buf + 8, 16);
+		__builtin_memcpy(p->daddr, buf + 24, 16);
+		l4off = off + 40;
+	}
+	if (bpf_probe_read_kernel(buf, 8, head + l4off))
+		return 1;
+	if (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6) {
+		p->icmp_type = buf[0];
+		p->icmp_id = (buf[4] << 8) | buf[5];
+		p->icmp_seq = (buf[6] << 8) | buf[7];
+	} else if (p->l4proto == IPPROTO_TCP || p->l4proto == IPPROTO_UDP) {
+		p->sport = (buf[0] << 8) | buf[1];
+		p->dport = (buf[2] << 8) | buf[3];
+	}
+	return 1;
+}
+
+/* Network header first; on receive paths before it is reset, the byte after the Ethernet header. */
+static __always_inline void parse_skb(struct pkt *p, struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 mh = BPF_CORE_READ(skb, mac_header);
+	__u8 want = proto == ETH_P_IP ? 4 : proto == ETH_P_IPV6 ? 6 : 0;
+
+	if (!want || !head)
+		return;
+	if (read_ip(p, head, nh, want))
+		return;
+	if (mh != HEADER_UNSET)
+		read_ip(p, head, mh + ETH_HLEN, want);
+}
+
+static __always_inline int addr_eq(const __u8 *a, __u8 len)
+{
+	for (int i = 0; i < PKTPATH_ADDR_LEN; i++) {
+		if (i < len && a[i] != filter_host[i])
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int passes(const struct pkt *p)
+{
+	if (!p->family)
+		return 0;
+	if (filter_mode == PKTPATH_FILTER_ICMP_ECHO) {
+		if (p->l4proto == IPPROTO_ICMP && p->icmp_type != 0 && p->icmp_type != 8)
+			return 0;
+		if (p->l4proto == IPPROTO_ICMPV6 && p->icmp_type != 128 && p->icmp_type != 129)
+			return 0;
+		if (p->l4proto != IPPROTO_ICMP && p->l4proto != IPPROTO_ICMPV6)
+			return 0;
+	} else if (filter_mode == PKTPATH_FILTER_PROTO) {
+		if (p->l4proto != (p->family == 4 ? filter_l4proto : filter_l4proto_v6))
+			return 0;
+	}
+	if (filter_host_family) {
+		__u8 len = p->family == 4 ? 4 : 16;
+		if (p->family != filter_host_family || (!addr_eq(p->saddr, len) && !addr_eq(p->daddr, len)))
+			return 0;
+	}
+	if (filter_port) {
+		if (p->l4proto != IPPROTO_TCP && p->l4proto != IPPROTO_UDP)
+			return 0;
+		if (p->sport != filter_port && p->dport != filter_port)
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 key = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &key);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* Wake the reader only when enough has piled up; it polls with a short timeout meanwhile. */
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+}
+
+/* Not inlined, so that struct pktpath_event and its kind enum reach the object's BTF, where
+ * test/decode.test.ts checks the decoder's offsets against them. */
+static __noinline void fill_packet(struct pktpath_event *e, enum pktpath_event_kind kind, const struct pkt *p)
+{
+	e->kind = kind;
+	e->family = p->family;
+	e->l4proto = p->l4proto;
+	e->icmp_type = p->icmp_type;
+	e->icmp_id = p->icmp_id;
+	e->icmp_seq = p->icmp_seq;
+	e->sport = p->sport;
+	e->dport = p->dport;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memcpy(e->saddr, p->saddr, PKTPATH_ADDR_LEN);
+	__builtin_memcpy(e->daddr, p->daddr, PKTPATH_ADDR_LEN);
+}
+
+static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *dev, __u32 len,
+				   const struct pkt *p, __u64 location, __u32 reason)
+{
+	struct pktpath_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost();
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skbaddr = skbaddr;
+	e->location = location;
+	e->netns_ino = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
+	e->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	e->len = len;
+	e->drop_reason = reason;
+	fill_packet(e, kind, p);
+	if (!dev || bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name) < 0)
+		e->ifname[0] = 0;
+	bpf_ringbuf_submit(e, wakeup_flag());
+}
+
+/* A hop that passes the filter reports itself and marks its skb as tracked. */
+static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
+{
+	struct pkt p = {};
+	__u64 addr = (__u64)skb;
+	__u8 one = 1;
+
+	parse_skb(&p, skb);
+	if (!passes(&p))
+		return 0;
+	if (!bpf_map_lookup_elem(&tracked, &addr))
+		bpf_map_update_elem(&tracked, &addr, &one, BPF_ANY);
+	submit(kind, addr, BPF_CORE_READ(skb, dev), BPF_CORE_READ(skb, len), &p, 0, 0);
+	return 0;
+}
+
+/* The end of a tracked skb's life: report it and forget the address. */
+static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
+{
+	struct pkt p = {};
+	__u64 addr = (__u64)skb;
+
+	if (!bpf_map_lookup_elem(&tracked, &addr))
+		return 0;
+	bpf_map_delete_elem(&tracked, &addr);
+	parse_skb(&p, skb);
+	submit(kind, addr, BPF_CORE_READ(skb, dev), BPF_CORE_READ(skb, len), &p, location, reason);
+	return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(handle_net_dev_queue, struct sk_buff *skb)
+{
+	return handle_hop(skb, PKTPATH_EV_NET_DEV_QUEUE);
+}
+
+/* The skb may already be freed here (the peer took it): use its address, never its contents. */
+SEC("tp_btf/net_dev_xmit")
+int BPF_PROG(handle_net_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev, unsigned int skb_len)
+{
+	struct pkt p = {};
+	__u64 addr = (__u64)skb;
+
+	if (!bpf_map_lookup_elem(&tracked, &addr))
+		return 0;
+	submit(PKTPATH_EV_NET_DEV_XMIT, addr, dev, skb_len, &p, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/netif_rx")
+int BPF_PROG(handle_netif_rx, struct sk_buff *skb)
+{
+	return handle_hop(skb, PKTPATH_EV_NETIF_RX);
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(handle_netif_receive_skb, struct sk_buff *skb)
+{
+	return handle_hop(skb, PKTPATH_EV_NETIF_RECEIVE_SKB);
+}
+
+SEC("tp_btf/napi_gro_receive_entry")
+int BPF_PROG(handle_napi_gro_receive_entry, struct sk_buff *skb)
+{
+	return handle_hop(skb, PKTPATH_EV_NAPI_GRO_RECEIVE_ENTRY);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(handle_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return handle_free(skb, PKTPATH_EV_KFREE_SKB, (__u64)location, (__u32)reason);
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(handle_consume_skb, struct sk_buff *skb, void *location)
+{
+	return handle_free(skb, PKTPATH_EV_CONSUME_SKB, (__u64)location, 0);
+}

@@ -1,0 +1,265 @@
+// The only module that touches the FFI: libbpf.so.1 and the few libc calls the ring reader needs.
+// Every step is checked and returns errors as values; libbpf's own messages are kept for the error text.
+import { existsSync, readFileSync } from "node:fs";
+import koffi from "koffi";
+import { err, ok, type Result } from "../../shared/result.ts";
+import { elfSymbols } from "./elf.ts";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- koffi's function handles are untyped */
+type Fn = (...args: any[]) => any;
+type Ptr = unknown;
+
+interface Lib {
+  open: Fn; findMap: Fn; initialValue: Fn; load: Fn; nextProgram: Fn; progName: Fn; sectionName: Fn;
+  setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
+  lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; poll: Fn; sysconf: Fn;
+}
+
+let lib: Result<Lib> | undefined;
+const logLines: string[] = [];
+let printCallback: unknown;
+
+const BPF_TRACE_RAW_TP = 23;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const POLLIN = 1;
+const SC_PAGESIZE = 30;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+function bind(): Result<Lib> {
+  let bpf: ReturnType<typeof koffi.load>;
+  let libc: ReturnType<typeof koffi.load>;
+  try {
+    bpf = koffi.load("libbpf.so.1");
+    libc = koffi.load("libc.so.6");
+  } catch (e) {
+    return err(`cannot load libbpf.so.1 (apt-get install libbpf1): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const printFn = koffi.proto("int pktpath_libbpf_print_fn(int level, const char *fmt, void *args)");
+  const vsnprintf = libc.func("int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)");
+  const setPrint = bpf.func("void *libbpf_set_print(pktpath_libbpf_print_fn *fn)");
+  // libbpf formats with printf; va_list reaches us as a pointer (x86-64 and arm64 glibc pass it so).
+  printCallback = koffi.register((level: number, fmt: string, args: unknown) => {
+    if (level > 1) return 0; // debug messages are too chatty for error text
+    const buf = Buffer.alloc(1024);
+    vsnprintf(buf, buf.length, fmt, args);
+    const end = buf.indexOf(0);
+    logLines.push(buf.subarray(0, end < 0 ? buf.length : end).toString("utf8").trimEnd());
+    if (logLines.length > 200) logLines.shift();
+    return 0;
+  }, koffi.pointer(printFn));
+  setPrint(printCallback);
+  return ok({
+    open: bpf.func("void *bpf_object__open_file(const char *path, void *opts)"),
+    findMap: bpf.func("void *bpf_object__find_map_by_name(void *obj, const char *name)"),
+    initialValue: bpf.func("void *bpf_map__initial_value(void *map, _Out_ size_t *psize)"),
+    load: bpf.func("int bpf_object__load(void *obj)"),
+    nextProgram: bpf.func("void *bpf_object__next_program(void *obj, void *prev)"),
+    progName: bpf.func("const char *bpf_program__name(void *prog)"),
+    sectionName: bpf.func("const char *bpf_program__section_name(void *prog)"),
+    setAutoload: bpf.func("int bpf_program__set_autoload(void *prog, bool autoload)"),
+    attach: bpf.func("void *bpf_program__attach(void *prog)"),
+    linkDestroy: bpf.func("int bpf_link__destroy(void *link)"),
+    mapFd: bpf.func("int bpf_map__fd(void *map)"),
+    maxEntries: bpf.func("uint32_t bpf_map__max_entries(void *map)"),
+    close: bpf.func("void bpf_object__close(void *obj)"),
+    findBtfId: bpf.func("int libbpf_find_vmlinux_btf_id(const char *name, int attach_type)"),
+    lookupElem: bpf.func("int bpf_map_lookup_elem(int fd, const void *key, _Out_ uint8_t *value)"),
+    possibleCpus: bpf.func("int libbpf_num_possible_cpus()"),
+    mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
+    munmap: libc.func("int munmap(void *addr, size_t len)"),
+    poll: libc.func("int poll(_Inout_ uint8_t *fds, uint64_t nfds, int timeout)"),
+    sysconf: libc.func("long sysconf(int name)"),
+  });
+}
+
+function getLib(): Result<Lib> {
+  lib ??= bind();
+  return lib;
+}
+
+function libbpfLog(): string {
+  const lines = logLines.splice(0).filter((l) => l.length > 0);
+  return lines.length ? `\n${lines.slice(-12).join("\n")}` : "";
+}
+
+/** What live eBPF capture needs, checked up front so the message says what to do. */
+export function checkPrerequisites(objPath: string): Result<void> {
+  if (process.getuid?.() !== 0) return err("eBPF capture needs root (run with sudo)");
+  if (!existsSync("/sys/kernel/btf/vmlinux")) return err("the kernel has no BTF (/sys/kernel/btf/vmlinux is missing)");
+  if (!existsSync(objPath)) return err(`${objPath} is not built (run: make -C bpf)`);
+  const l = getLib();
+  return l.ok ? ok(undefined) : l;
+}
+
+export interface LoadOptions {
+  objPath: string;
+  /** .rodata variables to set before load, by name */
+  rodata?: Record<string, Uint8Array>;
+  /** tracepoints whose absence from this kernel is a warning rather than an error */
+  optionalTracepoints?: string[];
+}
+
+export interface BpfSession {
+  warnings: string[];
+  /** attached programs, by name */
+  attached: string[];
+  mapFd(name: string): Result<{ fd: number; maxEntries: number }>;
+  /** Sum over CPUs of the u64 at key 0 of a per-CPU array. */
+  percpuSum(name: string): Result<bigint>;
+  /** Detaches and closes everything; safe to call twice. */
+  close(): void;
+}
+
+function rodataOffsets(objPath: string): Result<Map<string, number>> {
+  const syms = elfSymbols(new Uint8Array(readFileSync(objPath)));
+  if (!syms.ok) return err(`${objPath}: ${syms.error}`);
+  return ok(new Map(syms.value.filter((s) => s.section === ".rodata").map((s) => [s.name, s.value])));
+}
+
+function writeRodata(l: Lib, obj: Ptr, objPath: string, values: Record<string, Uint8Array>): Result<void> {
+  const names = Object.keys(values);
+  if (names.length === 0) return ok(undefined);
+  const offsets = rodataOffsets(objPath);
+  if (!offsets.ok) return offsets;
+  const map = l.findMap(obj, ".rodata");
+  const size = [0];
+  const ptr = map ? l.initialValue(map, size) : null;
+  if (!ptr) return err(`${objPath} has no .rodata to hold settings`);
+  const area = new Uint8Array(koffi.view(ptr, Number(size[0])));
+  for (const name of names) {
+    const at = offsets.value.get(name);
+    const bytes = values[name];
+    if (at === undefined || !bytes || at + bytes.length > area.length) return err(`${objPath}: no .rodata variable ${name}`);
+    area.set(bytes, at);
+  }
+  return ok(undefined);
+}
+
+function programs(l: Lib, obj: Ptr): Ptr[] {
+  const out: Ptr[] = [];
+  for (let p = l.nextProgram(obj, null); p; p = l.nextProgram(obj, p)) out.push(p);
+  return out;
+}
+
+/** Programs on tracepoints this kernel lacks are not loaded, when they are optional. */
+function skipMissing(l: Lib, obj: Ptr, optional: string[]): Result<{ warnings: string[]; skipped: Set<string> }> {
+  const warnings: string[] = [];
+  const skipped = new Set<string>();
+  for (const p of programs(l, obj)) {
+    const section: string = l.sectionName(p) ?? "";
+    const tp = section.startsWith("tp_btf/") ? section.slice("tp_btf/".length) : "";
+    if (!tp || l.findBtfId(tp, BPF_TRACE_RAW_TP) > 0) continue;
+    if (!optional.includes(tp)) return err(`this kernel has no tracepoint ${tp}`);
+    l.setAutoload(p, false);
+    skipped.add(l.progName(p));
+    warnings.push(`tracepoint ${tp} is not in this kernel; its hops will be missing`);
+  }
+  return ok({ warnings, skipped });
+}
+
+export function openAndAttach(opts: LoadOptions): Result<BpfSession> {
+  const pre = checkPrerequisites(opts.objPath);
+  if (!pre.ok) return pre;
+  const l = getLib();
+  if (!l.ok) return l;
+  logLines.length = 0;
+  const obj = l.value.open(opts.objPath, null);
+  if (!obj) return err(`cannot open ${opts.objPath} (errno ${koffi.errno()})${libbpfLog()}`);
+  const links: Ptr[] = [];
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const link of links.splice(0)) l.value.linkDestroy(link);
+    l.value.close(obj);
+  };
+  const fail = (message: string): Result<BpfSession> => {
+    close();
+    return err(message);
+  };
+  const written = writeRodata(l.value, obj, opts.objPath, opts.rodata ?? {});
+  if (!written.ok) return fail(written.error);
+  const skipped = skipMissing(l.value, obj, opts.optionalTracepoints ?? []);
+  if (!skipped.ok) return fail(skipped.error);
+  const rc = l.value.load(obj);
+  if (rc !== 0) return fail(`cannot load ${opts.objPath} into the kernel (error ${rc})${libbpfLog()}`);
+  const attached: string[] = [];
+  const { warnings } = skipped.value;
+  for (const p of programs(l.value, obj)) {
+    const name: string = l.value.progName(p);
+    if (skipped.value.skipped.has(name)) continue;
+    const link = l.value.attach(p);
+    if (!link) return fail(`cannot attach ${name} (errno ${koffi.errno()})${libbpfLog()}`);
+    links.push(link);
+    attached.push(name);
+  }
+  const findMap = (name: string): Ptr => l.value.findMap(obj, name);
+  return ok({
+    warnings,
+    attached,
+    close,
+    mapFd(name) {
+      const map = findMap(name);
+      if (!map) return err(`no map ${name}`);
+      return ok({ fd: l.value.mapFd(map), maxEntries: l.value.maxEntries(map) });
+    },
+    percpuSum(name) {
+      const map = findMap(name);
+      if (!map) return err(`no map ${name}`);
+      const cpus: number = l.value.possibleCpus();
+      const value = Buffer.alloc(8 * Math.max(cpus, 1));
+      if (l.value.lookupElem(l.value.mapFd(map), Buffer.alloc(4), value) !== 0) return err(`cannot read map ${name}`);
+      let sum = 0n;
+      for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
+      return ok(sum);
+    },
+  });
+}
+
+export interface RingMapping {
+  /** the consumer page: consumer_pos (u64) at 0, ours to write */
+  consumer: ArrayBuffer;
+  /** producer page (producer_pos at 0), then the data area mapped twice so records never wrap */
+  producer: ArrayBuffer;
+  pageSize: number;
+  unmap(): void;
+}
+
+export function mmapRing(fd: number, maxEntries: number): Result<RingMapping> {
+  const l = getLib();
+  if (!l.ok) return l;
+  const pageSize = Number(l.value.sysconf(SC_PAGESIZE));
+  const isFailed = (p: Ptr): boolean => !p || koffi.address(p) === MAP_FAILED;
+  const cons = l.value.mmap(null, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (isFailed(cons)) return err(`cannot mmap the ring buffer's consumer page (errno ${koffi.errno()})`);
+  const prodLen = pageSize + 2 * maxEntries;
+  const prod = l.value.mmap(null, prodLen, PROT_READ, MAP_SHARED, fd, pageSize);
+  if (isFailed(prod)) {
+    l.value.munmap(cons, pageSize);
+    return err(`cannot mmap the ring buffer's data (errno ${koffi.errno()})`);
+  }
+  let mapped = true;
+  return ok({
+    consumer: koffi.view(cons, pageSize),
+    producer: koffi.view(prod, prodLen),
+    pageSize,
+    unmap() {
+      if (!mapped) return;
+      mapped = false;
+      l.value.munmap(prod, prodLen);
+      l.value.munmap(cons, pageSize);
+    },
+  });
+}
+
+/** Waits up to timeoutMs for fd to become readable; blocks the calling thread (a worker's). */
+export function pollReadable(fd: number, timeoutMs: number): boolean {
+  const l = getLib();
+  if (!l.ok) return false;
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  return l.value.poll(pfd, 1, timeoutMs) > 0;
+}
