@@ -1,0 +1,194 @@
+// The path view's geometry: a Ping in, lanes/nodes/edges out. Pure and deterministic (no DOM, no
+// clock), so it is tested with exact numbers and render.ts only has to draw what it is given.
+//
+// One lane per network namespace, in order of first appearance. One node per hop, one column per hop,
+// in causal order: all request hops, then all reply hops. Time order within a journey is kept even
+// where it zigzags: on a veth pair the peer's netif_rx fires inside the sender's xmit, before
+// net_dev_xmit, and hiding that would misstate the timings.
+import type { Hop, Ping } from "../../../shared/types.ts";
+import { estimateTextWidth, formatDeltaNs, netnsLabel, shortEvent } from "../format.ts";
+
+export type Side = "request" | "reply";
+
+export interface LayoutOptions {
+  /** horizontal distance between consecutive hops */
+  colWidth: number;
+  laneHeight: number;
+  /** request row sits this far above the lane's centre line, reply row this far below */
+  rowOffset: number;
+  /** room for the lane labels */
+  marginLeft: number;
+  /** room for the legend */
+  marginTop: number;
+  marginRight: number;
+  marginBottom: number;
+  /** font size the drop label is drawn with, to reserve room for it */
+  labelFontPx: number;
+}
+
+export const DEFAULT_LAYOUT: LayoutOptions = {
+  colWidth: 104,
+  laneHeight: 120,
+  rowOffset: 22,
+  marginLeft: 150,
+  marginTop: 56,
+  marginRight: 24,
+  marginBottom: 16,
+  labelFontPx: 12,
+};
+
+export interface LaneGeom {
+  key: string;
+  label: string;
+  /** centre line */
+  y: number;
+  top: number;
+  height: number;
+}
+
+export interface NodeGeom {
+  id: string;
+  x: number;
+  y: number;
+  /** interface name */
+  label: string;
+  side: Side;
+  event: string;
+  /** short event name for the drawing */
+  eventLabel: string;
+  lane: string;
+  tNs: number;
+}
+
+export interface EdgeGeom {
+  from: string;
+  to: string;
+  /** signed time step, e.g. "+3.5 µs" */
+  label: string;
+  /** "turn" joins the last request hop to the first reply hop: time spent at the far end */
+  side: Side | "turn";
+  dtNs: number;
+}
+
+export interface MarkGeom {
+  x: number;
+  y: number;
+  label: string;
+  side: Side;
+  /** second line: where the kernel freed it */
+  detail?: string;
+}
+
+export interface PathLayout {
+  width: number;
+  height: number;
+  lanes: LaneGeom[];
+  nodes: NodeGeom[];
+  edges: EdgeGeom[];
+  drop?: MarkGeom;
+  /** request went out and nothing came back in time */
+  noReply?: MarkGeom;
+}
+
+interface Step {
+  side: Side;
+  hop: Hop;
+  index: number;
+}
+
+const laneKey = (hop: Hop): string => (hop.netns !== undefined ? String(hop.netns) : "?");
+
+function causalSteps(ping: Ping): Step[] {
+  const steps: Step[] = [];
+  for (const side of ["request", "reply"] as const) {
+    const hops = ping[side]?.hops ?? [];
+    hops.forEach((hop, index) => steps.push({ side, hop, index }));
+  }
+  return steps;
+}
+
+function lanesOf(steps: Step[], opts: LayoutOptions): LaneGeom[] {
+  const order: string[] = [];
+  const labels = new Map<string, string>();
+  for (const { hop } of steps) {
+    const key = laneKey(hop);
+    if (!labels.has(key)) order.push(key);
+    // A named hop anywhere in the lane names the lane; unnamed hops never overwrite a name.
+    if (!labels.has(key) || hop.netnsName) labels.set(key, netnsLabel(hop.netns, hop.netnsName));
+  }
+  if (order.length === 0) {
+    order.push("?");
+    labels.set("?", netnsLabel(undefined, undefined));
+  }
+  return order.map((key, i) => {
+    const top = opts.marginTop + i * opts.laneHeight;
+    return { key, label: labels.get(key) ?? key, y: top + opts.laneHeight / 2, top, height: opts.laneHeight };
+  });
+}
+
+function rowY(lane: LaneGeom, side: Side, opts: LayoutOptions): number {
+  return side === "request" ? lane.y - opts.rowOffset : lane.y + opts.rowOffset;
+}
+
+/** Where a journey ended badly, one column after its last hop (or first column if it had none). */
+function endMark(side: Side, nodes: NodeGeom[], col: number, lanes: LaneGeom[],
+  opts: LayoutOptions): Omit<MarkGeom, "label" | "detail"> {
+  const last = [...nodes].reverse().find((n) => n.side === side);
+  const lane = lanes.find((l) => l.key === last?.lane) ?? lanes[0];
+  const y = lane ? rowY(lane, side, opts) : opts.marginTop;
+  return { x: opts.marginLeft + (col + 0.5) * opts.colWidth, y, side };
+}
+
+export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): PathLayout {
+  const opts: LayoutOptions = { ...DEFAULT_LAYOUT, ...options };
+  const steps = causalSteps(ping);
+  const lanes = lanesOf(steps, opts);
+  const laneByKey = new Map(lanes.map((l) => [l.key, l]));
+
+  const nodes: NodeGeom[] = [];
+  const edges: EdgeGeom[] = [];
+  let drop: MarkGeom | undefined;
+  let col = 0;
+  for (const side of ["request", "reply"] as const) {
+    for (const step of steps.filter((s) => s.side === side)) {
+      const lane = laneByKey.get(laneKey(step.hop));
+      if (!lane) continue;
+      const node: NodeGeom = {
+        id: `${side}-${step.index}`, x: opts.marginLeft + (col + 0.5) * opts.colWidth, y: rowY(lane, side, opts),
+        label: step.hop.ifname, side, event: step.hop.event, eventLabel: shortEvent(step.hop.event),
+        lane: lane.key, tNs: step.hop.tNs,
+      };
+      const prev = nodes[nodes.length - 1];
+      if (prev) {
+        const dtNs = node.tNs - prev.tNs;
+        edges.push({ from: prev.id, to: node.id, label: formatDeltaNs(dtNs), side: prev.side === side ? side : "turn", dtNs });
+      }
+      nodes.push(node);
+      col++;
+    }
+    const dropped = ping[side]?.dropped;
+    if (dropped && !drop) {
+      drop = { ...endMark(side, nodes, col, lanes, opts), label: `dropped: ${dropped.reason}` };
+      if (dropped.location) drop.detail = `at ${dropped.location}`;
+      col++;
+    }
+  }
+
+  let noReply: MarkGeom | undefined;
+  if (ping.status === "no-reply" && !drop) {
+    noReply = { ...endMark("request", nodes, col, lanes, opts), label: "no reply" };
+    col++;
+  }
+
+  // Marks sit in the last column; their text is centred on them and may be wider than a column.
+  const markText = [drop?.label, drop?.detail, noReply?.label].filter((t): t is string => t !== undefined);
+  const markHalfWidth = Math.max(0, ...markText.map((t) => estimateTextWidth(t, opts.labelFontPx) / 2));
+  const overhang = Math.max(0, markHalfWidth - opts.colWidth / 2);
+  const width = opts.marginLeft + Math.max(col, 1) * opts.colWidth + overhang + opts.marginRight;
+  const height = opts.marginTop + lanes.length * opts.laneHeight + opts.marginBottom;
+
+  const out: PathLayout = { width, height, lanes, nodes, edges };
+  if (drop) out.drop = drop;
+  if (noReply) out.noReply = noReply;
+  return out;
+}
