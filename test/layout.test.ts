@@ -187,3 +187,17 @@ test("duration formatting: µs under a millisecond, then ms, then s; deltas are 
   assert.equal(formatDeltaNs(1_500), "+1.5 µs");
   assert.equal(formatDeltaNs(-1_500), "−1.5 µs");
 });
+
+test("layoutPath: a delivered reply freed as NO_SOCKET at ping_rcv is no drop; a dropped reply is", () => {
+  const reply = (status: Ping["status"], reason: string): Ping => {
+    const rep = journey("j-2", veth.reply?.hops ?? [], { reason, location: "ping_rcv+0xab/0xd0" });
+    rep.packet = { family: 4, proto: "icmp", src: veth.dst, dst: veth.src, icmp: { type: 0, id: 5223, seq: 1 } };
+    return { ...veth, status, reply: rep };
+  };
+  const delivered = layoutPath(reply("complete", "NO_SOCKET"));
+  assert.equal(delivered.drop, undefined);
+  assert.equal(delivered.width, 150 + 8 * 104 + 24);
+  const lost = layoutPath(reply("dropped", "NETFILTER_DROP"));
+  // After the last reply hop (ppB1-h, host lane, reply row y = 116 + 22), in column 8.
+  assert.deepEqual([lost.drop?.x, lost.drop?.y, lost.drop?.label, lost.drop?.side], [150 + 8.5 * 104, 138, "dropped: NETFILTER_DROP", "reply"]);
+});

@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { Ping } from "../../../shared/types.ts";
 import { fetchPing, hashForPing } from "../api.ts";
+import { pingDrop } from "../drops.ts";
 import { downloadPng, downloadSvg } from "../exportImage.ts";
 import { formatDurationNs } from "../format.ts";
 import { HopTable } from "./HopTable.tsx";
@@ -83,7 +84,7 @@ export function DetailPane({ id, listPing, presenting }: Props) {
             </div>
           </div>
           {exportError && <p className="error" role="alert">{exportError}</p>}
-          {(ping.request?.dropped || ping.reply?.dropped) && <DropNote ping={ping} />}
+          <DropNote ping={ping} />
           <PathView ping={ping} title={pingTitle(ping)} presenting={presenting} svgRef={svgRef} />
           <HopTable ping={ping} />
         </>
@@ -97,10 +98,10 @@ export function DetailPane({ id, listPing, presenting }: Props) {
 }
 
 function DropNote({ ping }: { ping: Ping }) {
-  const side = ping.request?.dropped ? "request" : "reply";
-  const d = ping[side]?.dropped;
+  const shown = pingDrop(ping);
+  if (!shown) return null;
+  const { side, drop: d } = shown;
   const last = ping[side]?.hops.at(-1);
-  if (!d) return null;
   return (
     <p className="drop-note" role="status">
       <strong>Dropped</strong> on the {side} path{last ? ` after ${last.ifname}` : ""}: <code>{d.reason}</code>

@@ -1,5 +1,6 @@
 // Every hop of a ping in causal order, the numbers behind the path view.
 import type { Hop, Ping } from "../../../shared/types.ts";
+import { pingDrop } from "../drops.ts";
 import { formatDeltaNs, formatDurationNs, netnsLabel } from "../format.ts";
 
 interface Row {
@@ -14,9 +15,11 @@ function rowsOf(ping: Ping): Row[] {
 export function HopTable({ ping }: { ping: Ping }) {
   const rows = rowsOf(ping);
   const t0 = rows[0]?.hop.tNs ?? 0;
+  const shown = pingDrop(ping);
+  // Every kfree_skb stays visible; one that is not the ping's drop (a delivered reply) is muted.
   const drops = (["request", "reply"] as const).flatMap((side) => {
     const d = ping[side]?.dropped;
-    return d ? [{ side, d }] : [];
+    return d ? [{ side, d, real: shown?.side === side }] : [];
   });
   return (
     <table className="hop-table" aria-label="Hops">
@@ -44,11 +47,14 @@ export function HopTable({ ping }: { ping: Ping }) {
             </tr>
           );
         })}
-        {drops.map(({ side, d }) => (
-          <tr key={`drop-${side}`} className="drop-row">
-            <td className="num">✕</td>
+        {drops.map(({ side, d, real }) => (
+          <tr key={`drop-${side}`} className={real ? "drop-row" : "free-row"}>
+            <td className="num">{real ? "✕" : ""}</td>
             <td>{side}</td>
-            <td colSpan={7} className="mono">kfree_skb — {d.reason}{d.location ? ` at ${d.location}` : ""}</td>
+            <td colSpan={7} className="mono">
+              kfree_skb — {d.reason}{d.location ? ` at ${d.location}` : ""}
+              {real ? "" : " (not a drop: the raw socket got its copy)"}
+            </td>
           </tr>
         ))}
         {rows.length === 0 && drops.length === 0 && (

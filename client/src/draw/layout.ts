@@ -6,6 +6,7 @@
 // where it zigzags: on a veth pair the peer's netif_rx fires inside the sender's xmit, before
 // net_dev_xmit, and hiding that would misstate the timings.
 import type { Hop, Ping } from "../../../shared/types.ts";
+import { pingDrop } from "../drops.ts";
 import { estimateTextWidth, formatDeltaNs, netnsLabel, shortEvent } from "../format.ts";
 
 export type Side = "request" | "reply";
@@ -139,6 +140,7 @@ function endMark(side: Side, nodes: NodeGeom[], col: number, lanes: LaneGeom[],
   return { x: opts.marginLeft + (col + 0.5) * opts.colWidth, y, side };
 }
 
+/** A drop is marked only where the ping counts as dropped (see drops.ts). */
 export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): PathLayout {
   const opts: LayoutOptions = { ...DEFAULT_LAYOUT, ...options };
   const steps = causalSteps(ping);
@@ -147,6 +149,7 @@ export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): Pa
 
   const nodes: NodeGeom[] = [];
   const edges: EdgeGeom[] = [];
+  const shownDrop = pingDrop(ping);
   let drop: MarkGeom | undefined;
   let col = 0;
   for (const side of ["request", "reply"] as const) {
@@ -166,10 +169,10 @@ export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): Pa
       nodes.push(node);
       col++;
     }
-    const dropped = ping[side]?.dropped;
-    if (dropped && !drop) {
-      drop = { ...endMark(side, nodes, col, lanes, opts), label: `dropped: ${dropped.reason}` };
-      if (dropped.location) drop.detail = `at ${dropped.location}`;
+    if (shownDrop?.side === side) {
+      const { reason, location } = shownDrop.drop;
+      drop = { ...endMark(side, nodes, col, lanes, opts), label: `dropped: ${reason}` };
+      if (location) drop.detail = `at ${location}`;
       col++;
     }
   }
