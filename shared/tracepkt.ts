@@ -1,0 +1,55 @@
+// The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
+// `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
+import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
+import type { Ping } from "./types.ts";
+
+/** A duration for people: 850ns, 39.0us, 1.25ms, 2.000s. */
+export function formatDurationNs(ns: number): string {
+  const abs = Math.abs(ns);
+  if (abs < 1e3) return `${Math.round(ns)}ns`;
+  if (abs < 1e6) return `${(ns / 1e3).toFixed(1)}us`;
+  if (abs < 1e9) return `${(ns / 1e6).toFixed(2)}ms`;
+  return `${(ns / 1e9).toFixed(3)}s`;
+}
+
+function flowOf(ping: Ping, side: PathStep["side"]): string {
+  return side === "request" ? `${ping.src} -> ${ping.dst}` : `${ping.dst} -> ${ping.src}`;
+}
+
+function hopCount(ping: Ping): string {
+  return `${ping.request?.hops.length ?? 0}/${ping.reply?.hops.length ?? 0}`;
+}
+
+function dropText(ping: Ping): string {
+  const drop = dropPointOf(ping);
+  if (!drop) return "";
+  const at = drop.location ? ` at ${drop.location}` : "";
+  const on = drop.ifname ? ` after ${drop.ifname}` : "";
+  return ` (${drop.side} dropped: ${drop.reason}${at}${on})`;
+}
+
+/** One line: `p-1 complete 10.0.0.1 -> 10.0.0.2 id=7 seq=1 rtt=39.0us hops=4/4`. */
+export function summarizePing(ping: Ping): string {
+  const rtt = ping.rttNs !== undefined ? ` rtt=${formatDurationNs(ping.rttNs)}` : "";
+  const missing = !ping.request ? " (request not seen)" : "";
+  return `${ping.id} ${ping.status} ${ping.src} -> ${ping.dst} id=${ping.icmpId} seq=${ping.seq}${rtt}` +
+    ` hops=${hopCount(ping)}${missing}${dropText(ping)}`;
+}
+
+/**
+ * One hop as the seed printed it, plus the tracepoint and the time since the ping's first hop:
+ * `[   4026531833]           ppB1-h request 10.0.0.1 -> 10.0.0.2   net_dev_queue     +0ns`.
+ */
+export function formatStep(ping: Ping, step: PathStep, startTNs: number): string {
+  const netns = step.lane.name.padStart(12);
+  return `[${netns}] ${step.ifname.padStart(16)} ${step.side.padStart(7)} ${flowOf(ping, step.side).padEnd(34)}` +
+    ` ${step.event.padEnd(18)} +${formatDurationNs(step.tNs - startTNs)}`;
+}
+
+/** The summary line, then one indented line per hop of the request and the reply. */
+export function formatPing(ping: Ping): string {
+  const steps = pathOf(ping);
+  const startTNs = steps[0]?.tNs ?? 0;
+  const lines = [summarizePing(ping), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
+  return lines.join("\n");
+}
