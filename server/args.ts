@@ -1,0 +1,206 @@
+// Command-line parsing: a table of flags per command, values parsed at the boundary, errors as values.
+// Every error is one line that names the flag and the value at fault.
+import { isIP } from "node:net";
+import { err, ok, type Result } from "../shared/result.ts";
+import type { CaptureFilter } from "./capture/source.ts";
+
+export const USAGE = `usage: pktpath <command> [flags]
+
+commands:
+  serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T]
+          the dashboard (default http://127.0.0.1:8080, source auto)
+  trace   [--json] [--count N] [--duration S] [filters]
+          live capture on the terminal, one block per completed ping (--json: one Ping per line)
+  record  --out FILE [--duration S] [filters]
+          write a capture file that \`serve FILE\` and \`import FILE\` read back
+  import  FILE [--format auto|perf-trace|perf-script|tracefs|pktpath] [--json]
+          correlate a capture made elsewhere (--json: { "journeys": [...], "pings": [...] })
+
+filters:
+  --proto icmp-echo|any|icmp|tcp|udp   (default icmp-echo)
+  --host ADDR                          only packets from or to this IPv4/IPv6 address
+  --port N                             only TCP/UDP packets from or to this port
+
+  --help, -h   this text`;
+
+export type SourceSpec = "auto" | "ebpf" | "tracefs" | "demo" | { file: string };
+export type ImportFormat = "auto" | "perf-trace" | "perf-script" | "tracefs" | "pktpath";
+
+export type Command =
+  | { cmd: "help" }
+  | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string }
+  | { cmd: "trace"; json: boolean; count?: number; durationS?: number; filter: CaptureFilter }
+  | { cmd: "record"; out: string; durationS?: number; filter: CaptureFilter }
+  | { cmd: "import"; file: string; format: ImportFormat; json: boolean };
+
+type Value = string | number | boolean;
+/** Parses one flag's text; the message is completed with the flag's name by the caller. */
+type Parser = (text: string) => Result<Value>;
+
+interface FlagSpec {
+  /** A switch takes no value. */
+  switch?: true;
+  parse?: Parser;
+}
+
+function oneOf(...choices: string[]): Parser {
+  return (text) => (choices.includes(text) ? ok(text) : err(`expected one of ${choices.join(", ")}`));
+}
+
+function integer(min: number, max: number): Parser {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+      return err(`expected an integer from ${min} to ${max}`);
+    }
+    return ok(n);
+  };
+}
+
+function seconds(text: string): Result<Value> {
+  const s = Number(text);
+  // At most a year: a timer longer than 2^31 ms would fire at once.
+  if (!/^\d+(\.\d+)?$/.test(text) || !(s > 0) || s > 365 * 24 * 3600) return err("expected a number of seconds > 0");
+  return ok(s);
+}
+
+function nonEmpty(text: string): Result<Value> {
+  return text === "" ? err("expected a non-empty value") : ok(text);
+}
+
+function address(text: string): Result<Value> {
+  return isIP(text) === 0 ? err("expected an IPv4 or IPv6 address") : ok(text);
+}
+
+const FILTER_FLAGS: Record<string, FlagSpec> = {
+  proto: { parse: oneOf("icmp-echo", "any", "icmp", "tcp", "udp") },
+  host: { parse: address },
+  port: { parse: integer(1, 65535) },
+};
+
+const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: string[] }> = {
+  serve: {
+    flags: { host: { parse: nonEmpty }, port: { parse: integer(0, 65535) }, source: { parse: nonEmpty },
+      token: { parse: nonEmpty } },
+    positional: [],
+  },
+  trace: {
+    flags: { json: { switch: true }, count: { parse: integer(1, 1e9) }, duration: { parse: seconds }, ...FILTER_FLAGS },
+    positional: [],
+  },
+  record: { flags: { out: { parse: nonEmpty }, duration: { parse: seconds }, ...FILTER_FLAGS }, positional: [] },
+  import: {
+    flags: { format: { parse: oneOf("auto", "perf-trace", "perf-script", "tracefs", "pktpath") }, json: { switch: true } },
+    positional: ["FILE"],
+  },
+};
+
+interface Parsed {
+  flags: Map<string, Value>;
+  positional: string[];
+}
+
+/** Splits argv (after the command) into flags and positionals, checking each against the table. */
+function scan(cmd: string, argv: string[]): Result<Parsed> {
+  const spec = COMMANDS[cmd];
+  if (spec === undefined) return err(`unknown command "${cmd}" (expected serve, trace, record or import)`);
+  const flags = new Map<string, Value>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      if (arg.startsWith("-") && arg !== "-") return err(`${cmd}: unknown flag ${arg}`);
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const flag = spec.flags[name];
+    if (flag === undefined) return err(`${cmd}: unknown flag --${name}`);
+    if (flags.has(name)) return err(`${cmd}: --${name} given twice`);
+    if (flag.switch) {
+      if (eq !== -1) return err(`${cmd}: --${name} takes no value`);
+      flags.set(name, true);
+      continue;
+    }
+    const text = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (text === undefined) return err(`${cmd}: --${name} needs a value`);
+    const parsed = flag.parse ? flag.parse(text) : ok(text);
+    if (!parsed.ok) return err(`${cmd}: --${name} ${JSON.stringify(text)}: ${parsed.error}`);
+    flags.set(name, parsed.value);
+  }
+  if (positional.length > spec.positional.length) {
+    return err(`${cmd}: unexpected argument ${JSON.stringify(positional[spec.positional.length])}`);
+  }
+  if (positional.length < spec.positional.length) return err(`${cmd}: missing ${spec.positional[positional.length]}`);
+  return ok({ flags, positional });
+}
+
+const str = (p: Parsed, k: string): string | undefined => {
+  const v = p.flags.get(k);
+  return typeof v === "string" ? v : undefined;
+};
+const num = (p: Parsed, k: string): number | undefined => {
+  const v = p.flags.get(k);
+  return typeof v === "number" ? v : undefined;
+};
+
+function filterOf(p: Parsed): CaptureFilter {
+  const filter: CaptureFilter = { proto: (str(p, "proto") ?? "icmp-echo") as CaptureFilter["proto"] };
+  const host = str(p, "host"), port = num(p, "port");
+  if (host !== undefined) filter.host = host;
+  if (port !== undefined) filter.port = port;
+  return filter;
+}
+
+function sourceOf(text: string | undefined): SourceSpec {
+  if (text === undefined) return "auto";
+  return text === "auto" || text === "ebpf" || text === "tracefs" || text === "demo" ? text : { file: text };
+}
+
+/** Turns the scanned flags into a command; only cross-flag rules are checked here. */
+function build(cmd: string, p: Parsed): Result<Command> {
+  switch (cmd) {
+    case "serve": {
+      const c: Command = { cmd, host: str(p, "host") ?? "127.0.0.1", port: num(p, "port") ?? 8080,
+        source: sourceOf(str(p, "source")) };
+      const token = str(p, "token");
+      if (token !== undefined) c.token = token;
+      return ok(c);
+    }
+    case "trace":
+    case "record": {
+      const filter = filterOf(p);
+      if (filter.port !== undefined && (filter.proto === "icmp-echo" || filter.proto === "icmp")) {
+        return err(`${cmd}: --port needs --proto tcp, udp or any (ICMP has no ports)`);
+      }
+      const durationS = num(p, "duration");
+      if (cmd === "record") {
+        const out = str(p, "out");
+        if (out === undefined) return err("record: --out FILE is required");
+        return ok(durationS === undefined ? { cmd, out, filter } : { cmd, out, durationS, filter });
+      }
+      const c: Command = { cmd, json: p.flags.get("json") === true, filter };
+      const count = num(p, "count");
+      if (count !== undefined) c.count = count;
+      if (durationS !== undefined) c.durationS = durationS;
+      return ok(c);
+    }
+    default:
+      return ok({ cmd: "import", file: p.positional[0] ?? "", format: (str(p, "format") ?? "auto") as ImportFormat,
+        json: p.flags.get("json") === true });
+  }
+}
+
+/** argv without node and the script: `["serve", "--port", "0"]`. */
+export function parseArgs(argv: string[]): Result<Command> {
+  if (argv.includes("--help") || argv.includes("-h") || argv[0] === "help") return ok({ cmd: "help" });
+  const cmd = argv[0];
+  if (cmd === undefined) return err("missing command (serve, trace, record or import); see pktpath --help");
+  const scanned = scan(cmd, argv.slice(1));
+  return scanned.ok ? build(cmd, scanned.value) : scanned;
+}

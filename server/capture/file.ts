@@ -1,0 +1,225 @@
+// The pktpath capture file: NDJSON, a header line, then one RawEvent per line in time order.
+// Read as a stream (readline), never whole: captures can be larger than memory.
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { once } from "node:events";
+import { release } from "node:os";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { err, ok, type Result } from "../../shared/result.ts";
+import type { RawEvent } from "../../shared/types.ts";
+import { isObject, parseRawEvent } from "../../shared/validate.ts";
+import type { CaptureSource, SourceCounters } from "./source.ts";
+
+export interface CaptureHeader {
+  pktpath: "capture";
+  version: 1;
+  source: string;
+  kernel: string;
+  startedAt: string;
+}
+
+/** A longer line is refused before JSON.parse: no event comes near it. */
+const MAX_LINE_CHARS = 64 * 1024;
+
+export function parseHeader(v: unknown): Result<CaptureHeader> {
+  if (!isObject(v) || v.pktpath !== "capture") return err('not a pktpath capture (line 1 must be {"pktpath":"capture",...})');
+  if (v.version !== 1) return err(`unsupported capture version ${JSON.stringify(v.version)} (expected 1)`);
+  for (const key of ["source", "kernel", "startedAt"] as const) {
+    if (typeof v[key] !== "string") return err(`header.${key}: expected a string`);
+  }
+  return ok({ pktpath: "capture", version: 1, source: String(v.source), kernel: String(v.kernel),
+    startedAt: String(v.startedAt) });
+}
+
+function parseLine(text: string): Result<unknown> {
+  if (text.length > MAX_LINE_CHARS) return err(`line longer than ${MAX_LINE_CHARS} characters`);
+  try {
+    return ok(JSON.parse(text));
+  } catch {
+    return err("not valid JSON");
+  }
+}
+
+export type CaptureItem = { kind: "header"; header: CaptureHeader } | { kind: "event"; event: RawEvent };
+
+/**
+ * Yields the header, then the events, one line at a time. A bad line ends the stream with an error
+ * value `FILE:LINE: what is wrong`; a file that cannot be opened gives `FILE: why`.
+ */
+export async function* readCapture(path: string): AsyncGenerator<Result<CaptureItem>> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  const opened = await Promise.race([once(input, "ready").then(() => null), once(input, "error").then(([e]) => e)]);
+  if (opened !== null) {
+    yield err(`${path}: ${describeIoError(opened)}`);
+    return;
+  }
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const text of lines) {
+      lineNo++;
+      if (text.trim() === "") continue;
+      const json = parseLine(text);
+      if (!json.ok) {
+        yield err(`${path}:${lineNo}: ${json.error}`);
+        return;
+      }
+      const item: Result<CaptureItem> = lineNo === 1
+        ? mapOk(parseHeader(json.value), (header) => ({ kind: "header", header }))
+        : mapOk(parseRawEvent(json.value), (event) => ({ kind: "event", event }));
+      if (!item.ok) {
+        yield err(`${path}:${lineNo}: ${item.error}`);
+        return;
+      }
+      yield item;
+    }
+    if (lineNo === 0) yield err(`${path}:1: empty file (expected a pktpath capture header)`);
+  } catch (e) {
+    yield err(`${path}:${lineNo + 1}: ${describeIoError(e)}`);
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
+function mapOk<A, B>(r: Result<A>, f: (a: A) => B): Result<B> {
+  return r.ok ? ok(f(r.value)) : r;
+}
+
+export function describeIoError(e: unknown): string {
+  if (isObject(e) && e.code === "ENOENT") return "no such file";
+  if (isObject(e) && e.code === "EISDIR") return "is a directory";
+  if (isObject(e) && e.code === "EACCES") return "permission denied";
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Writes a capture file. Opened before the source starts (a bad path fails early); the header follows
+ * once the source is known, and events that come before it wait in memory.
+ */
+export class CaptureWriter {
+  private readonly out: WriteStream;
+  private failure: Error | null = null;
+  private early: RawEvent[] | null = [];
+  /** events written (or waiting for the header) */
+  events = 0;
+
+  private constructor(out: WriteStream) {
+    this.out = out;
+    out.on("error", (e) => (this.failure = e));
+  }
+
+  static async open(path: string): Promise<Result<CaptureWriter>> {
+    const out = createWriteStream(path, { flags: "w" });
+    const opened = await Promise.race([once(out, "ready").then(() => null), once(out, "error").then(([e]) => e)]);
+    if (opened !== null) return err(`${path}: ${describeIoError(opened)}`);
+    return ok(new CaptureWriter(out));
+  }
+
+  writeHeader(source: string, startedAt: Date): void {
+    const header: CaptureHeader = { pktpath: "capture", version: 1, source, kernel: release(),
+      startedAt: startedAt.toISOString() };
+    this.out.write(JSON.stringify(header) + "\n");
+    const early = this.early ?? [];
+    this.early = null;
+    this.writeLines(early);
+  }
+
+  write(events: RawEvent[]): void {
+    this.events += events.length;
+    if (this.early !== null) {
+      for (const e of events) this.early.push(e);
+      return;
+    }
+    this.writeLines(events);
+  }
+
+  private writeLines(events: RawEvent[]): void {
+    if (events.length === 0 || this.failure) return;
+    this.out.write(events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  }
+
+  /** Flushes and closes; reports a write error seen at any time. */
+  async close(): Promise<Result<void>> {
+    if (!this.out.closed) {
+      this.out.end();
+      await once(this.out, "close").catch(() => undefined);
+    }
+    return this.failure ? err(`${String(this.out.path)}: ${describeIoError(this.failure)}`) : ok(undefined);
+  }
+}
+
+export interface FileSourceOptions {
+  /** 1 replays at the recorded pace (the default); Infinity as fast as the file reads. */
+  speed?: number;
+  /** Called once with `FILE:LINE: what` if the file turns bad after start() resolved. */
+  onError?: (message: string) => void;
+}
+
+/** Largest batch handed to the sink at once, so a fast replay does not starve the event loop. */
+const MAX_BATCH = 512;
+
+/**
+ * Replays a capture file as a CaptureSource (`serve FILE`): start() checks the header, then events are
+ * delivered at their recorded offsets from start(), in batches of the events that are due.
+ */
+export function createFileSource(path: string, opts: FileSourceOptions = {}): CaptureSource & { done: Promise<void> } {
+  const speed = opts.speed ?? 1;
+  const counters: SourceCounters = { events: 0, lost: 0 };
+  const abort = new AbortController();
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  let reader: AsyncGenerator<Result<CaptureItem>> | null = null;
+
+  async function replay(sink: (events: RawEvent[]) => void, startNs: bigint): Promise<void> {
+    let batch: RawEvent[] = [];
+    const deliver = () => {
+      if (batch.length === 0) return;
+      counters.events += batch.length;
+      sink(batch);
+      batch = [];
+    };
+    for await (const item of reader ?? []) {
+      if (abort.signal.aborted) break;
+      if (!item.ok) {
+        deliver();
+        opts.onError?.(item.error);
+        break;
+      }
+      if (item.value.kind !== "event") continue;
+      const ev = item.value.event;
+      const waitMs = Number.isFinite(speed) ? (ev.tNs / speed - Number(process.hrtime.bigint() - startNs)) / 1e6 : 0;
+      if (waitMs > 1 || batch.length >= MAX_BATCH) {
+        deliver();
+        await sleep(Math.max(0, waitMs), undefined, { signal: abort.signal }).catch(() => undefined);
+        if (abort.signal.aborted) break;
+      }
+      batch.push(ev);
+    }
+    deliver();
+  }
+
+  return {
+    name: path,
+    live: false,
+    done,
+    async start(sink) {
+      reader = readCapture(path);
+      const first = await reader.next();
+      const header: Result<CaptureItem> = first.done ? err(`${path}:1: empty file`) : first.value;
+      if (!header.ok) {
+        finished();
+        throw new Error(header.error);
+      }
+      void replay(sink, process.hrtime.bigint()).finally(async () => {
+        await reader?.return(undefined);
+        finished();
+      });
+    },
+    counters: () => ({ ...counters }),
+    async stop() {
+      abort.abort();
+      if (reader !== null) await done;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
+// Messages go to stderr as one line each; stdout carries only the command's output.
+import { Correlator } from "../shared/correlate.ts";
+import { formatPing } from "../shared/tracepkt.ts";
+import type { Journey, Ping } from "../shared/types.ts";
+import type { Command } from "./args.ts";
+import { CaptureWriter, readCapture } from "./capture/file.ts";
+import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
+import { NetnsNamer } from "./names.ts";
+import { Pipeline } from "./pipeline.ts";
+import { checkTokenText, generateToken, isLoopbackHost } from "./security.ts";
+import { startServer } from "./serve.ts";
+import { BadInputError, firstAvailable, liveCandidates, sourceFor } from "./sources.ts";
+
+type Cmd<K extends Command["cmd"]> = Extract<Command, { cmd: K }>;
+
+const say = (line: string): void => void process.stderr.write(`pktpath: ${line}\n`);
+/** `FILE:LINE: what` lines stand alone, as compilers print them, so editors and scripts can jump there. */
+const sayAt = (line: string): void => void process.stderr.write(`${line}\n`);
+const onSkip = (name: string, why: string): void => say(`${name} capture unavailable: ${why}`);
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Resolves on SIGINT/SIGTERM, after `durationS` if given, or when `stop` is called. */
+function stopWhen(durationS?: number): { done: Promise<string>; stop: (why: string) => void } {
+  let stop: (why: string) => void = () => undefined;
+  const done = new Promise<string>((resolve) => (stop = resolve));
+  const onSignal = (sig: NodeJS.Signals) => stop(sig);
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  const timer = durationS === undefined ? undefined : setTimeout(() => stop("duration"), durationS * 1000);
+  void done.then(() => {
+    clearTimeout(timer);
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  });
+  return { done, stop };
+}
+
+/** Starts a pipeline; a failure to start is exit 2 for bad input (a capture file), 1 otherwise. */
+async function startPipeline(pipeline: Pipeline): Promise<number> {
+  try {
+    await pipeline.start();
+    return 0;
+  } catch (e) {
+    if (e instanceof BadInputError) return (sayAt(e.message), 2);
+    say(message(e));
+    return 1;
+  }
+}
+
+export async function runServe(cmd: Cmd<"serve">): Promise<number> {
+  let token = cmd.token;
+  if (token !== undefined) {
+    const bad = checkTokenText(token);
+    if (bad !== null) return (say(`serve: ${bad}`), 2);
+  } else if (!isLoopbackHost(cmd.host)) {
+    // Anyone who can reach a non-loopback bind could watch this machine's traffic: never open.
+    token = generateToken();
+  }
+  const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip);
+  const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
+  const started = await startPipeline(pipeline);
+  if (started !== 0) return started;
+  const stopper = stopWhen();
+  let server;
+  try {
+    server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token });
+  } catch (e) {
+    stopper.stop("error");
+    await pipeline.stop();
+    say(`serve: cannot listen on ${cmd.host}:${cmd.port}: ${message(e)}`);
+    return 1;
+  }
+  process.stdout.write(`pktpath: serving ${server.url} (source: ${source.name})\n`);
+  if (token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${token}`);
+  await stopper.done;
+  await server.close();
+  await pipeline.stop();
+  return 0;
+}
+
+function livePipeline(filter: CaptureFilter): Pipeline {
+  return new Pipeline(firstAvailable(liveCandidates(filter), onSkip), { namer: new NetnsNamer(), onError: say });
+}
+
+export async function runTrace(cmd: Cmd<"trace">): Promise<number> {
+  const pipeline = livePipeline(cmd.filter);
+  const stopper = stopWhen(cmd.durationS);
+  let printed = 0;
+  pipeline.onPings((pings) => {
+    for (const ping of pings) {
+      if (cmd.count !== undefined && printed >= cmd.count) break;
+      process.stdout.write(cmd.json ? JSON.stringify(ping) + "\n" : formatPing(ping) + "\n\n");
+      printed++;
+    }
+    if (cmd.count !== undefined && printed >= cmd.count) stopper.stop("count");
+  });
+  const started = await startPipeline(pipeline);
+  if (started !== 0) return (stopper.stop("error"), started);
+  say(`tracing (source: ${pipeline.source.name})`);
+  await stopper.done;
+  await pipeline.stop();
+  return 0;
+}
+
+export async function runRecord(cmd: Cmd<"record">): Promise<number> {
+  const opened = await CaptureWriter.open(cmd.out);
+  if (!opened.ok) return (say(`record: ${opened.error}`), 2);
+  const writer = opened.value;
+  const pipeline = livePipeline(cmd.filter);
+  pipeline.onEvents((events) => writer.write(events));
+  let pings = 0;
+  pipeline.onPings((p) => (pings += p.length));
+  const stopper = stopWhen(cmd.durationS);
+  const started = await startPipeline(pipeline);
+  if (started !== 0) {
+    stopper.stop("error");
+    await writer.close();
+    return started;
+  }
+  writer.writeHeader(pipeline.source.name, new Date());
+  say(`recording to ${cmd.out} (source: ${pipeline.source.name})`);
+  await stopper.done;
+  await pipeline.stop();
+  const closed = await writer.close();
+  if (!closed.ok) return (say(`record: ${closed.error}`), 1);
+  say(`recorded ${writer.events} events (${pings} pings) to ${cmd.out}`);
+  return 0;
+}
+
+export async function runImport(cmd: Cmd<"import">): Promise<number> {
+  if (cmd.format !== "auto" && cmd.format !== "pktpath") {
+    return (say(`import: --format ${cmd.format} is not supported yet (only pktpath capture files)`), 2);
+  }
+  const correlator = new Correlator();
+  const journeys: Journey[] = [];
+  const pings: Ping[] = [];
+  const take = (out: { journeys: Journey[]; pings: Ping[] }) => {
+    for (const j of out.journeys) if (cmd.json) journeys.push(j);
+    for (const p of out.pings) {
+      if (cmd.json) pings.push(p);
+      else process.stdout.write(formatPing(p) + "\n\n");
+    }
+  };
+  for await (const item of readCapture(cmd.file)) {
+    if (!item.ok) return (sayAt(item.error), 2);
+    if (item.value.kind === "event") take(correlator.push(item.value.event));
+  }
+  take(correlator.flush());
+  if (cmd.json) process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");
+  return 0;
+}

@@ -1,0 +1,141 @@
+// source → netns names → Correlator → store → listeners. One promise chain serialises event batches
+// and clock ticks, so the Correlator always sees events and time in order.
+import type { CaptureStats } from "../shared/protocol.ts";
+import { Correlator, type CorrelatorOptions, type CorrelatorOutput } from "../shared/correlate.ts";
+import type { Journey, Ping, RawEvent } from "../shared/types.ts";
+import type { CaptureSource } from "./capture/source.ts";
+import type { NetnsNamer } from "./names.ts";
+import { PingStore } from "./store.ts";
+
+export interface PipelineOptions {
+  /** names netns inodes; absent for captures made elsewhere, which carry their own names */
+  namer?: NetnsNamer;
+  capacity?: number;
+  /** how often time advances in the Correlator when no events come */
+  tickMs?: number;
+  correlator?: CorrelatorOptions;
+  /** where a failure inside the chain is reported; it does not stop the pipeline */
+  onError?: (message: string) => void;
+}
+
+export type PingListener = (pings: Ping[]) => void;
+export type JourneyListener = (journeys: Journey[]) => void;
+/** Events after naming, before correlation: what `record` writes. */
+export type EventListener = (events: RawEvent[]) => void;
+
+export class Pipeline {
+  readonly store: PingStore;
+  private readonly correlator: Correlator;
+  private readonly pingListeners = new Set<PingListener>();
+  private readonly journeyListeners = new Set<JourneyListener>();
+  private readonly eventListeners = new Set<EventListener>();
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  /** hrtime at start(), the zero of the fallback clock */
+  private startHr = 0n;
+  private lastEventTNs = 0;
+  private stopped = false;
+  private rate = { atMs: performance.now(), events: 0, perSec: 0 };
+
+  constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
+    this.store = new PingStore(opts.capacity ?? 10_000);
+    this.correlator = new Correlator(opts.correlator);
+  }
+
+  onPings(listener: PingListener): () => void {
+    this.pingListeners.add(listener);
+    return () => this.pingListeners.delete(listener);
+  }
+
+  onEvents(listener: EventListener): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  onJourneys(listener: JourneyListener): () => void {
+    this.journeyListeners.add(listener);
+    return () => this.journeyListeners.delete(listener);
+  }
+
+  /** Starts the source (rejects if it cannot start) and the clock. */
+  async start(): Promise<void> {
+    await this.opts.namer?.refresh();
+    await this.source.start((events) => this.enqueue(() => this.ingest(events)));
+    // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
+    // leads would expire requests whose replies are still on their way.
+    this.startHr = process.hrtime.bigint();
+    this.timer = setInterval(() => this.enqueue(async () => this.emit(this.correlator.advance(this.nowNs()))),
+      this.opts.tickMs ?? 250);
+  }
+
+  /**
+   * Stops the source, waits for its last batch, then makes everything still open final
+   * (flush) so nothing seen is lost. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.chain;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.source.stop();
+    this.enqueue(async () => this.emit(this.correlator.flush()));
+    await this.chain;
+  }
+
+  /** The source's clock in ns since capture start; never behind the newest event. */
+  nowNs(): number {
+    const own = this.source.nowNs?.() ?? Number(process.hrtime.bigint() - this.startHr);
+    return Math.max(own, this.lastEventTNs);
+  }
+
+  stats(): CaptureStats {
+    const { events, lost } = this.source.counters();
+    return { source: this.source.name, live: this.source.live, events, lost, eventsPerSec: this.rate.perSec };
+  }
+
+  /** Recomputes events/s over the time since the last call; the server calls it once a second. */
+  sampleRate(): CaptureStats {
+    const nowMs = performance.now();
+    const { events } = this.source.counters();
+    const dtMs = nowMs - this.rate.atMs;
+    if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
+    return this.stats();
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch((e: unknown) => {
+      this.opts.onError?.(`pktpath: pipeline: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+
+  private async ingest(events: RawEvent[]): Promise<void> {
+    const namer = this.opts.namer;
+    if (namer) {
+      const inodes = new Set<number>();
+      for (const ev of events) if (ev.netns !== undefined && ev.netnsName === undefined) inodes.add(ev.netns);
+      if (inodes.size > 0) await namer.resolve(inodes);
+      for (const ev of events) {
+        if (ev.netns === undefined || ev.netnsName !== undefined) continue;
+        const name = namer.lookup(ev.netns);
+        if (name !== undefined) ev.netnsName = name;
+      }
+    }
+    for (const l of this.eventListeners) l(events);
+    const journeys: Journey[] = [];
+    const pings: Ping[] = [];
+    for (const ev of events) {
+      if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
+      const out = this.correlator.push(ev);
+      journeys.push(...out.journeys);
+      pings.push(...out.pings);
+    }
+    this.emit({ journeys, pings });
+  }
+
+  private emit(out: CorrelatorOutput): void {
+    if (out.journeys.length > 0) for (const l of this.journeyListeners) l(out.journeys);
+    if (out.pings.length === 0) return;
+    this.store.add(out.pings);
+    for (const l of this.pingListeners) l(out.pings);
+  }
+}
