@@ -89,7 +89,14 @@ export interface EbpfSource extends CaptureSource {
   malformed(): number;
 }
 
-export function createEbpfSource(filter: CaptureFilter, objPath = PKTPATH_OBJ): EbpfSource {
+export interface EbpfOptions {
+  objPath?: string;
+  /** sees every raw ring-buffer batch before it is decoded (tests check real records with it) */
+  onRawBatch?: (bytes: ArrayBuffer) => void;
+}
+
+export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
+  const objPath = opts.objPath ?? PKTPATH_OBJ;
   const counters: SourceCounters = { events: 0, lost: 0 };
   const warnings: string[] = [];
   const stopFlag = new SharedArrayBuffer(4);
@@ -131,6 +138,7 @@ export function createEbpfSource(filter: CaptureFilter, objPath = PKTPATH_OBJ): 
           case "error":
             return reject(new Error(msg.message));
           case "batch": {
+            opts.onRawBatch?.(msg.bytes);
             const out = decodeRingBytes(msg.bytes, ctx);
             malformed += out.malformed;
             counters.events += out.events.length;

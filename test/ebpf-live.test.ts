@@ -1,0 +1,135 @@
+// The eBPF source on the real kernel: pings through a veth pair into a namespace, every hop of the
+// request and reply skbs as the kernel reports them, and an nft drop named by the kernel's reason.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createEbpfSource } from "../server/capture/ebpf.ts";
+import { KERNEL_BTF } from "../server/capture/btf.ts";
+import type { RawEvent } from "../shared/types.ts";
+import { hostNetnsInode, Topology } from "./lib/netns.ts";
+
+const skip = process.getuid?.() !== 0 ? "needs root (loads a BPF program, creates namespaces)"
+  : !existsSync(KERNEL_BTF) ? `needs kernel BTF (${KERNEL_BTF})` : false;
+
+const H4 = "10.234.0.1", N4 = "10.234.0.2", H6 = "fd00:234::1", N6 = "fd00:234::2";
+
+function build(prefix: string): Topology {
+  const topo = new Topology(prefix);
+  topo.netns("ns");
+  topo.veth({ name: "h" }, { ns: "ns", name: "n" });
+  topo.addr({ name: "h" }, `${H4}/24`);
+  topo.addr({ name: "h" }, `${H6}/64`);
+  topo.addr({ ns: "ns", name: "n" }, `${N4}/24`);
+  topo.addr({ ns: "ns", name: "n" }, `${N6}/64`);
+  // Neighbours resolved before the capture, so the first echo leaves without waiting on ARP/ND.
+  execFileSync("ping", ["-c", "1", "-W", "2", N4], { stdio: "ignore" });
+  execFileSync("ping", ["-c", "1", "-W", "2", N6], { stdio: "ignore" });
+  return topo;
+}
+
+async function capture(run: () => void): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+  const source = createEbpfSource({ proto: "icmp-echo" });
+  const events: RawEvent[] = [];
+  await source.start((batch) => events.push(...batch));
+  try {
+    run();
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    await source.stop();
+  }
+  return { events, lost: source.counters().lost, malformed: source.malformed() };
+}
+
+/** The life of the skb that carried an echo: its events from the first hop to kfree/consume. */
+function journey(events: RawEvent[], type: number, id: number, seq: number): RawEvent[] {
+  const first = events.findIndex((e) => e.event === "net_dev_queue" && e.packet?.icmp?.type === type
+    && e.packet.icmp.id === id && e.packet.icmp.seq === seq);
+  assert.ok(first >= 0, `an echo ${type} id ${id} seq ${seq} was captured`);
+  const skb = events[first]!.skbaddr;
+  const out: RawEvent[] = [];
+  for (const e of events.slice(first).filter((x) => x.skbaddr === skb)) {
+    out.push(e);
+    if (e.event === "kfree_skb" || e.event === "consume_skb") break;
+  }
+  return out;
+}
+
+type Row = [event: string, ifname: string | undefined, netns: number | undefined, len: number | undefined];
+const rows = (j: RawEvent[]): Row[] => j.map((e) => [e.event, e.ifname, e.netns, e.len]);
+
+test("a veth ping: exact hops of request and reply skbs, IPv4 and IPv6", { skip }, async (t) => {
+  const topo = build("ppE1");
+  t.after(() => topo.destroy());
+  const host = hostNetnsInode();
+  const ns = topo.inode("ns");
+  assert.notEqual(host, ns);
+  const [h, n] = [topo.n("h"), topo.n("n")];
+  const id4 = 4801, id6 = 4802;
+  const got = await capture(() => {
+    execFileSync("ping", ["-c", "2", "-i", "0.2", "-e", String(id4), N4], { stdio: "ignore" });
+    execFileSync("ping", ["-c", "1", "-e", String(id6), N6], { stdio: "ignore" });
+  });
+
+  for (const seq of [1, 2]) {
+    const request = journey(got.events, 8, id4, seq);
+    assert.deepEqual(rows(request), [
+      ["net_dev_queue", h, host, 98], ["netif_rx", n, ns, 84], ["net_dev_xmit", h, host, 98],
+      ["netif_receive_skb", n, ns, 84], ["consume_skb", n, ns, 56],
+    ]);
+    assert.match(request[4]!.location ?? "", /^icmp_rcv\+0x[0-9a-f]+$/);
+    // net_dev_xmit never reads the skb (it may be freed by then), so it carries no packet.
+    assert.equal(request[2]!.packet, undefined);
+    for (const e of [request[0], request[1], request[3]]) {
+      assert.deepEqual(e!.packet, { family: 4, proto: "icmp", src: H4, dst: N4, icmp: { type: 8, id: id4, seq } });
+    }
+    const reply = journey(got.events, 0, id4, seq);
+    // As root, ping reads replies on a raw socket, which gets a clone; the original skb then finds
+    // no ICMP datagram socket in ping_rcv and is freed with NO_SOCKET.
+    assert.deepEqual(rows(reply), [
+      ["net_dev_queue", n, ns, 98], ["netif_rx", h, host, 84], ["net_dev_xmit", n, ns, 98],
+      ["netif_receive_skb", h, host, 84], ["kfree_skb", h, host, 64],
+    ]);
+    assert.equal(reply[4]!.dropReason, "NO_SOCKET");
+    assert.match(reply[4]!.location ?? "", /^ping_rcv\+0x/);
+    assert.deepEqual(reply[0]!.packet, { family: 4, proto: "icmp", src: N4, dst: H4, icmp: { type: 0, id: id4, seq } });
+    for (const j of [request, reply]) assert.ok(j.every((e, i) => i === 0 || e.tNs >= j[i - 1]!.tNs), "hops in time order");
+  }
+
+  const request6 = journey(got.events, 128, id6, 1);
+  assert.deepEqual(rows(request6), [
+    ["net_dev_queue", h, host, 118], ["netif_rx", n, ns, 104], ["net_dev_xmit", h, host, 118],
+    ["netif_receive_skb", n, ns, 104], ["consume_skb", n, ns, 56],
+  ]);
+  assert.deepEqual(request6[0]!.packet, { family: 6, proto: "icmpv6", src: H6, dst: N6, icmp: { type: 128, id: id6, seq: 1 } });
+  const reply6 = journey(got.events, 129, id6, 1);
+  assert.deepEqual(rows(reply6).slice(0, 4), [
+    ["net_dev_queue", n, ns, 118], ["netif_rx", h, host, 104], ["net_dev_xmit", n, ns, 118], ["netif_receive_skb", h, host, 104],
+  ]);
+  assert.equal(got.lost, 0);
+  assert.equal(got.malformed, 0);
+});
+
+test("an nft drop in the namespace ends the request with kfree_skb NETFILTER_DROP", { skip }, async (t) => {
+  const topo = build("ppE2");
+  t.after(() => topo.destroy());
+  topo.nftDrop("ns", "icmp type echo-request");
+  const id = 4803;
+  const got = await capture(() => {
+    try {
+      execFileSync("ping", ["-c", "1", "-W", "1", "-e", String(id), N4], { stdio: "ignore" });
+    } catch {
+      // no reply: the request was dropped, which is the point
+    }
+  });
+  const request = journey(got.events, 8, id, 1);
+  const [host, ns, h, n] = [hostNetnsInode(), topo.inode("ns"), topo.n("h"), topo.n("n")];
+  assert.deepEqual(rows(request), [
+    ["net_dev_queue", h, host, 98], ["netif_rx", n, ns, 84], ["net_dev_xmit", h, host, 98],
+    ["netif_receive_skb", n, ns, 84], ["kfree_skb", n, ns, 84],
+  ]);
+  assert.equal(request[4]!.dropReason, "NETFILTER_DROP");
+  assert.match(request[4]!.location ?? "", /^nft_do_chain\+0x/);
+  assert.equal(got.events.some((e) => e.packet?.icmp?.type === 0 && e.packet.icmp.id === id), false, "no reply");
+  assert.equal(got.lost, 0);
+});

@@ -1,0 +1,134 @@
+// Builds small network topologies for tests: namespaces, veth pairs, addresses, a forwarding
+// namespace, a bridge, an nft drop rule. Every name starts with the test's own prefix, and
+// destroy() removes everything with that prefix (the constructor does too, for leftovers of a
+// killed run). Traffic stays inside these namespaces and the host ends of their veths.
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+
+/** Runs a command; throws with its stderr on failure. */
+export function sh(cmd: string, ...args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  } catch (e) {
+    const stderr = typeof e === "object" && e !== null && "stderr" in e ? String(e.stderr).trim() : "";
+    throw new Error(`${cmd} ${args.join(" ")} failed${stderr ? `: ${stderr}` : ""}`);
+  }
+}
+
+function quiet(cmd: string, ...args: string[]): void {
+  try {
+    sh(cmd, ...args);
+  } catch {
+    // already gone
+  }
+}
+
+/** An interface end: in a namespace (its short name), or on the host when ns is undefined. */
+export interface End {
+  ns?: string;
+  name: string;
+}
+
+export class Topology {
+  readonly prefix: string;
+
+  /** prefix: unique to the test, e.g. "ppE1"; names become `${prefix}-${name}` (max 15 chars). */
+  constructor(prefix: string) {
+    if (!/^[a-zA-Z][a-zA-Z0-9]{1,5}$/.test(prefix)) throw new Error(`bad topology prefix ${prefix}`);
+    this.prefix = prefix;
+    this.destroy();
+  }
+
+  /** Full name of a namespace or interface. */
+  n(name: string): string {
+    const full = `${this.prefix}-${name}`;
+    if (full.length > 15) throw new Error(`name too long for an interface: ${full}`);
+    return full;
+  }
+
+  /** Creates a namespace with lo up; returns its full name. */
+  netns(name: string): string {
+    const ns = this.n(name);
+    sh("ip", "netns", "add", ns);
+    sh("ip", "-n", ns, "link", "set", "lo", "up");
+    return ns;
+  }
+
+  private ip(ns: string | undefined, ...args: string[]): string {
+    return ns === undefined ? sh("ip", ...args) : sh("ip", "-n", this.n(ns), ...args);
+  }
+
+  /** A veth pair between two ends, both up. */
+  veth(a: End, b: End): void {
+    const peer = b.ns === undefined ? [] : ["netns", this.n(b.ns)];
+    this.ip(a.ns, "link", "add", this.n(a.name), "type", "veth", "peer", "name", this.n(b.name), ...peer);
+    this.ip(a.ns, "link", "set", this.n(a.name), "up");
+    this.ip(b.ns, "link", "set", this.n(b.name), "up");
+  }
+
+  /** Adds an address ("10.1.2.3/24" or "fd00::1/64"); IPv6 without duplicate detection, usable at once. */
+  addr(end: End, cidr: string): void {
+    const nodad = cidr.includes(":") ? ["nodad"] : [];
+    this.ip(end.ns, "addr", "add", cidr, "dev", this.n(end.name), ...nodad);
+  }
+
+  route(ns: string | undefined, dst: string, via: string): void {
+    this.ip(ns, ...(via.includes(":") ? ["-6"] : []), "route", "add", dst, "via", via);
+  }
+
+  /** Lets a namespace route between its interfaces. */
+  forwarding(ns: string): void {
+    this.exec(ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+    this.exec(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1");
+  }
+
+  /** A bridge in ns (or on the host) with the given interfaces as ports. */
+  bridge(ns: string | undefined, name: string, ports: string[]): void {
+    this.ip(ns, "link", "add", this.n(name), "type", "bridge");
+    for (const p of ports) this.ip(ns, "link", "set", this.n(p), "master", this.n(name));
+    this.ip(ns, "link", "set", this.n(name), "up");
+  }
+
+  /** Drops matching packets on input in ns, e.g. nftDrop("b", "icmp type echo-request"). */
+  nftDrop(ns: string, match: string): void {
+    const table = `${this.prefix}_t`;
+    const script = [
+      `table inet ${table} {`,
+      "  chain input {",
+      "    type filter hook input priority 0; policy accept;",
+      `    ${match} drop`,
+      "  }",
+      "}",
+    ].join("\n");
+    execFileSync("ip", ["netns", "exec", this.n(ns), "nft", "-f", "-"], { input: script, stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  /** Runs a command inside a namespace. */
+  exec(ns: string, cmd: string, ...args: string[]): string {
+    return sh("ip", "netns", "exec", this.n(ns), cmd, ...args);
+  }
+
+  /** The namespace's inode number, as the kernel reports it in dev->nd_net.net->ns.inum. */
+  inode(ns: string): number {
+    return Number(sh("stat", "-L", "-c", "%i", `/run/netns/${this.n(ns)}`).trim());
+  }
+
+  /** Removes every namespace and host interface whose name starts with the prefix. */
+  destroy(): void {
+    const mine = (name: string): boolean => name.startsWith(`${this.prefix}-`);
+    let namespaces: string[] = [];
+    try {
+      namespaces = readdirSync("/run/netns").filter(mine);
+    } catch {
+      // no namespaces at all
+    }
+    for (const ns of namespaces) quiet("ip", "netns", "del", ns);
+    const links = sh("ip", "-o", "link", "show").split("\n").map((l) => l.split(": ")[1]?.split("@")[0] ?? "");
+    for (const link of links.filter(mine)) quiet("ip", "link", "del", link);
+  }
+}
+
+/** The inode of this process's network namespace. */
+export function hostNetnsInode(): number {
+  return Number(sh("stat", "-L", "-c", "%i", "/proc/self/ns/net").trim());
+}
