@@ -1,6 +1,7 @@
 // Open journeys by skb address: one skb's life from its first hop to consume_skb / kfree_skb.
 // The kernel reuses a freed skb's memory within microseconds (the echo reply often takes the request's
 // address), so an address names a packet only between its first hop and its free (see cilium/pwru).
+import { LruMap } from "./lru.ts";
 import { isLifetimeEvent, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
 
 /** What the journey table tells its owner, in the order things happen. */
@@ -17,9 +18,8 @@ interface OpenJourney {
 }
 
 export class JourneyTable {
-  // Insertion order = order of last activity (an entry is re-inserted on every hop), so the oldest
-  // and the idlest journeys are always at the front.
-  private readonly open = new Map<string, OpenJourney>();
+  // Ordered by last activity (every hop makes its entry the newest): the oldest is the idlest.
+  private readonly open = new LruMap<string, OpenJourney>();
   private nextId = 1;
   /** Journeys ended early because the table was full. */
   evicted = 0;
@@ -49,9 +49,7 @@ export class JourneyTable {
       sink.ended(entry.journey);
       entry = undefined;
     }
-    if (entry) {
-      this.open.delete(ev.skbaddr);
-    } else {
+    if (!entry) {
       if (this.open.size >= this.maxOpen) this.evictOldest(sink);
       entry = { journey: { id: `j-${this.nextId++}`, skbaddr: ev.skbaddr, hops: [] }, lastTNs: ev.tNs };
     }
@@ -66,7 +64,8 @@ export class JourneyTable {
 
   /** Ends the journeys with no event for longer than idleNs before nowNs, oldest first. */
   expire(nowNs: number, sink: JourneySink): void {
-    for (const [addr, entry] of this.open) {
+    for (let first = this.open.oldest(); first; first = this.open.oldest()) {
+      const [addr, entry] = first;
       if (nowNs - entry.lastTNs <= this.idleNs) break;
       this.open.delete(addr);
       sink.ended(entry.journey);
@@ -75,9 +74,7 @@ export class JourneyTable {
 
   /** Ends every open journey, oldest first. */
   flush(sink: JourneySink): void {
-    const all = [...this.open.values()];
-    this.open.clear();
-    for (const entry of all) sink.ended(entry.journey);
+    for (const entry of this.open.drain()) sink.ended(entry.journey);
   }
 
   private end(ev: RawEvent, sink: JourneySink): void {
@@ -94,9 +91,9 @@ export class JourneyTable {
   }
 
   private evictOldest(sink: JourneySink): void {
-    const first = this.open.entries().next();
-    if (first.done) return;
-    const [addr, entry] = first.value;
+    const first = this.open.oldest();
+    if (!first) return;
+    const [addr, entry] = first;
     this.open.delete(addr);
     this.evicted++;
     sink.ended(entry.journey);

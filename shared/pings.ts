@@ -1,5 +1,6 @@
 // ICMP echo request/reply pairing. A ping opens when a journey is identified as an echo request and
 // pairs with the echo reply that has the addresses swapped and the same id and seq.
+import { LruMap } from "./lru.ts";
 import type { DropInfo, Journey, Ping, PingStatus } from "./types.ts";
 
 const ECHO_REQUEST = { 4: 8, 6: 128 } as const;
@@ -41,7 +42,7 @@ export type IsOpen = (journey: Journey) => boolean;
 
 export class PingTable {
   // Requests waiting for their reply, in the order they were seen (so timeouts expire from the front).
-  private readonly awaiting = new Map<string, PingState>();
+  private readonly awaiting = new LruMap<string, PingState>();
   // Pings of open journeys, to act when the journey ends. Bounded by the journey table's cap.
   private readonly byJourney = new Map<Journey, PingState>();
   private nextId = 1;
@@ -106,7 +107,8 @@ export class PingTable {
 
   /** Requests older than replyTimeoutNs at nowNs become no-reply. */
   expire(nowNs: number, out: Ping[]): void {
-    for (const [key, state] of this.awaiting) {
+    for (let first = this.awaiting.oldest(); first; first = this.awaiting.oldest()) {
+      const [key, state] = first;
       if (nowNs - state.requestTNs <= this.replyTimeoutNs) break;
       this.awaiting.delete(key);
       this.finalize(state, "no-reply", out);
@@ -115,15 +117,13 @@ export class PingTable {
 
   /** End of capture: every request still waiting is no-reply. */
   flush(out: Ping[]): void {
-    const all = [...this.awaiting.values()];
-    this.awaiting.clear();
-    for (const state of all) this.finalize(state, "no-reply", out);
+    for (const state of this.awaiting.drain()) this.finalize(state, "no-reply", out);
   }
 
   private evictOldest(out: Ping[]): void {
-    const first = this.awaiting.entries().next();
-    if (first.done) return;
-    const [key, state] = first.value;
+    const first = this.awaiting.oldest();
+    if (!first) return;
+    const [key, state] = first;
     this.awaiting.delete(key);
     this.evicted++;
     this.finalize(state, "no-reply", out);
