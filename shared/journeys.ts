@@ -101,7 +101,8 @@ export class JourneyTable {
 }
 
 export function hopOf(ev: RawEvent): Hop {
-  const hop: Hop = { event: ev.event, ifname: ev.ifname ?? "?", tNs: ev.tNs, len: ev.len ?? 0 };
+  // "?" for a device a source could not name (an empty name too), 0 for an unknown length.
+  const hop: Hop = { event: ev.event, ifname: ev.ifname || "?", tNs: ev.tNs, len: ev.len ?? 0 };
   if (ev.ifindex !== undefined) hop.ifindex = ev.ifindex;
   if (ev.netns !== undefined) hop.netns = ev.netns;
   if (ev.netnsName !== undefined) hop.netnsName = ev.netnsName;

@@ -112,6 +112,14 @@ test("hops that arrive a few ns out of order are kept in time order", () => {
     ["net_dev_queue+75000", "net_dev_xmit+76000", "netif_rx+76003", "netif_receive_skb+78000"]);
 });
 
+test("hop fields a source does not know: ifname \"?\", len 0, no ifindex or netns keys", () => {
+  const [first] = only(REQ1);
+  const { ifname: _i, len: _l, ifindex: _x, netns: _n, ...bare } = first!;
+  const { all } = run([bare, { ...bare, event: "napi_gro_receive_entry", tNs: 76000, ifname: "" }]);
+  assert.deepEqual(all.journeys[0]?.hops, [{ event: "net_dev_queue", ifname: "?", tNs: 75000, len: 0 },
+    { event: "napi_gro_receive_entry", ifname: "?", tNs: 76000, len: 0 }]);
+});
+
 /** A flood of echo requests on distinct addresses, none ever freed or answered, 1 us apart. */
 function flood(n: number): RawEvent[] {
   const out: RawEvent[] = [];
