@@ -91,10 +91,22 @@ export class NetnsNamer {
       const st = await settle(stat(`${this.netnsDir}/${name}`));
       if (st !== undefined && !names.has(st.ino)) names.set(st.ino, name);
     }
-    const init = inodeOfLink((await settle(readlink(`${this.procDir}/1/ns/net`))) ?? "");
+    const init = await this.initNetns();
     if (init !== undefined && !names.has(init)) names.set(init, "host");
     await this.scanProcesses(names);
     return names;
+  }
+
+  /**
+   * The init netns: pid 1's, or, where pid 1's link is unreadable (some sandboxes refuse it), that of
+   * kthreadd, since kernel threads always live in the init netns.
+   */
+  private async initNetns(): Promise<number | undefined> {
+    const viaInit = inodeOfLink((await settle(readlink(`${this.procDir}/1/ns/net`))) ?? "");
+    if (viaInit !== undefined) return viaInit;
+    const comm = ((await settle(readFile(`${this.procDir}/2/comm`, "utf8"))) ?? "").trim();
+    if (comm !== "kthreadd") return undefined;
+    return inodeOfLink((await settle(readlink(`${this.procDir}/2/ns/net`))) ?? "");
   }
 
   /** Names each still-unnamed netns after its lowest pid: the one most likely to be its creator. */

@@ -1,7 +1,7 @@
 // The pktpath capture file: NDJSON, a header line, then one RawEvent per line in time order.
 // Read as a stream (readline), never whole: captures can be larger than memory.
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { once } from "node:events";
+import { once, type EventEmitter } from "node:events";
 import { release } from "node:os";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -48,7 +48,7 @@ export type CaptureItem = { kind: "header"; header: CaptureHeader } | { kind: "e
  */
 export async function* readCapture(path: string): AsyncGenerator<Result<CaptureItem>> {
   const input = createReadStream(path, { encoding: "utf8" });
-  const opened = await Promise.race([once(input, "ready").then(() => null), once(input, "error").then(([e]) => e)]);
+  const opened = await openError(input);
   if (opened !== null) {
     yield err(`${path}: ${describeIoError(opened)}`);
     return;
@@ -82,6 +82,14 @@ export async function* readCapture(path: string): AsyncGenerator<Result<CaptureI
   }
 }
 
+/** null once the file is open, else the error that kept it closed. */
+function openError(stream: EventEmitter): Promise<unknown> {
+  return new Promise((resolve) => {
+    stream.once("ready", () => resolve(null));
+    stream.once("error", (e: unknown) => resolve(e));
+  });
+}
+
 function mapOk<A, B>(r: Result<A>, f: (a: A) => B): Result<B> {
   return r.ok ? ok(f(r.value)) : r;
 }
@@ -111,7 +119,7 @@ export class CaptureWriter {
 
   static async open(path: string): Promise<Result<CaptureWriter>> {
     const out = createWriteStream(path, { flags: "w" });
-    const opened = await Promise.race([once(out, "ready").then(() => null), once(out, "error").then(([e]) => e)]);
+    const opened = await openError(out);
     if (opened !== null) return err(`${path}: ${describeIoError(opened)}`);
     return ok(new CaptureWriter(out));
   }

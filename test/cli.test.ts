@@ -1,0 +1,82 @@
+// Exit status and output of `pktpath` as a child process: 0 success, 2 bad usage or input with one
+// line on stderr (FILE:LINE for a bad capture), and `import --json` on a real recording.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { correlateAll } from "../shared/correlate.ts";
+import { formatPing } from "../shared/tracepkt.ts";
+import { captureText, HEADER, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { runCli } from "./support/cli-child.ts";
+
+const tmp = tempDir("pktpath-cli-");
+after(() => tmp.remove());
+const events = hostToNsEvents();
+const good = writeCapture(tmp.dir, "good.ndjson", captureText(events));
+
+/** Exit 2, nothing on stdout, exactly this one line on stderr. */
+async function assertUsage(args: string[], line: string): Promise<void> {
+  assert.deepEqual(await runCli(args), { code: 2, stdout: "", stderr: line + "\n" }, args.join(" "));
+}
+
+test("--help prints the usage and exits 0", async () => {
+  const r = await runCli(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^usage: pktpath <command> \[flags\]\n/);
+  assert.equal(r.stderr, "");
+});
+
+test("bad flags: exit 2 and one line naming the flag and value", async () => {
+  await assertUsage([], "pktpath: missing command (serve, trace, record or import); see pktpath --help");
+  await assertUsage(["serve", "--prot", "1"], "pktpath: serve: unknown flag --prot");
+  await assertUsage(["serve", "--port", "http"], 'pktpath: serve: --port "http": expected an integer from 0 to 65535');
+  await assertUsage(["trace", "--proto", "sctp"], 'pktpath: trace: --proto "sctp": expected one of icmp-echo, any, icmp, tcp, udp');
+  await assertUsage(["serve", "--token", "short"], "pktpath: serve: --token: at least 16 characters");
+  await assertUsage(["import", good, "--format", "perf-script"],
+    "pktpath: import: --format perf-script is not supported yet (only pktpath capture files)");
+});
+
+test("import --json prints the Correlator's journeys and pings of the capture", async () => {
+  const r = await runCli(["import", good, "--json"]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.deepEqual(JSON.parse(r.stdout), correlateAll(events));
+  const out = JSON.parse(r.stdout) as ReturnType<typeof correlateAll>;
+  assert.deepEqual(out.pings.map((p) => [p.id, p.status, p.src, p.dst, p.seq, p.rttNs]),
+    [["p-1", "complete", "10.231.1.1", "10.231.1.2", 1, 15000], ["p-2", "complete", "10.231.1.1", "10.231.1.2", 2, 25000]]);
+  assert.equal(r.stdout.split("\n").length, 2, "one line of JSON");
+});
+
+test("import without --json prints one tracepkt block per ping", async () => {
+  const r = await runCli(["import", "--format", "pktpath", good]);
+  assert.deepEqual(r, { code: 0, stderr: "",
+    stdout: correlateAll(events).pings.map((p) => formatPing(p) + "\n\n").join("") });
+});
+
+test("bad capture files: exit 2 with FILE:LINE and what is wrong", async () => {
+  const lines = captureText(events.slice(0, 3)).split("\n");
+  const cases: [string, string, string][] = [
+    ["not-json", [lines[0], lines[1], "{oops", lines[2]].join("\n"), "3: not valid JSON"],
+    ["bad-skbaddr", [lines[0], lines[1], JSON.stringify({ event: "netif_rx", tNs: 5, skbaddr: "ffff1" })].join("\n"),
+      "3: event.skbaddr: expected 0x-prefixed lowercase hex"],
+    ["no-tns", [lines[0], JSON.stringify({ event: "netif_rx", skbaddr: "0x1" })].join("\n"), "2: event.tNs: expected a number"],
+    ["no-header", lines.slice(1).join("\n"), '1: not a pktpath capture (line 1 must be {"pktpath":"capture",...})'],
+    ["version-2", JSON.stringify({ ...HEADER, version: 2 }), "1: unsupported capture version 2 (expected 1)"],
+    ["empty", "", "1: empty file (expected a pktpath capture header)"],
+  ];
+  for (const [name, text, where] of cases) {
+    const file = writeCapture(tmp.dir, `${name}.ndjson`, text);
+    await assertUsage(["import", file, "--json"], `${file}:${where}`);
+  }
+  const missing = `${tmp.dir}/missing.ndjson`;
+  await assertUsage(["import", missing], `${missing}: no such file`);
+});
+
+test("serve with a bad capture file exits 2 before listening", async () => {
+  const file = writeCapture(tmp.dir, "bad-header.ndjson", '{"pktpath":"nope"}\n');
+  await assertUsage(["serve", "--port", "0", "--source", file],
+    `${file}:1: not a pktpath capture (line 1 must be {"pktpath":"capture",...})`);
+});
+
+test("record to a path that cannot be written exits 2 naming it", async () => {
+  await assertUsage(["record", "--out", `${tmp.dir}/no/such/dir/cap.ndjson`, "--duration", "1"],
+    `pktpath: record: ${tmp.dir}/no/such/dir/cap.ndjson: no such file`);
+});
