@@ -41,6 +41,8 @@ struct sock;
 #define IPPROTO_UDP 17
 #define IPPROTO_ICMPV6 58
 #define HEADER_UNSET 0xffff
+/* Kernel addresses live in the upper half on x86-64 and arm64. */
+#define KERNEL_ADDR_MIN 0xffff000000000000ULL
 
 /* Settings, written by the loader into .rodata before load. */
 const volatile __u8 filter_mode = PKTPATH_FILTER_ICMP_ECHO; /* enum pktpath_filter_proto */
@@ -84,56 +86,61 @@ struct pkt {
 	__u8 daddr[PKTPATH_ADDR_LEN];
 };
 
-/* Reads the IP header at head+off if its version nibble matches want (4 or 6). */
+/* Fills p from the headers at head+off when its version nibble matches want (4 or 6). One read of
+ * 48 bytes covers IPv4 without options or IPv6, plus 8 bytes of L4 header; the IP length fields
+ * say whether those 8 bytes are really there. */
 static __always_inline int read_ip(struct pkt *p, unsigned char *head, __u16 off, __u8 want)
 {
-	__u8 buf[40];
-	__u16 l4off;
+	__u8 buf[48];
+	__u8 *l4 = 0;
+	__u32 ihl;
 
-	if (off == HEADER_UNSET || bpf_probe_read_kernel(buf, 1, head + off))
+	if (off == HEADER_UNSET || bpf_probe_read_kernel(buf, sizeof(buf), head + off))
 		return 0;
 	if ((buf[0] >> 4) != want)
 		return 0;
 	if (want == 4) {
-		if (bpf_probe_read_kernel(buf, 20, head + off))
-			return 0;
 		p->family = 4;
 		p->l4proto = buf[9];
 		__builtin_memcpy(p->saddr, buf + 12, 4);
 		__builtin_memcpy(p->daddr, buf + 16, 4);
+		ihl = (buf[0] & 0xf) * 4;
 		/* later fragments carry no L4 header */
-		if (((buf[6] & 0x1f) | buf[7]) != 0)
+		if (((buf[6] & 0x1f) | buf[7]) != 0 || ((buf[2] << 8) | buf[3]) < ihl + 8)
 			return 1;
-		l4off = off + (buf[0] & 0xf) * 4;
+		if (ihl == 20)
+			l4 = buf + 20;
+		else if (ihl > 20 && !bpf_probe_read_kernel(buf, 8, head + off + ihl))
+			l4 = buf;
 	} else {
-		if (bpf_probe_read_kernel(buf, 40, head + off))
-			return 0;
 		p->family = 6;
 		p->l4proto = buf[6]; /* extension headers are not walked */
 		__builtin_memcpy(p->saddr, buf + 8, 16);
 		__builtin_memcpy(p->daddr, buf + 24, 16);
-		l4off = off + 40;
+		if (((buf[4] << 8) | buf[5]) >= 8)
+			l4 = buf + 40;
 	}
-	if (bpf_probe_read_kernel(buf, 8, head + l4off))
+	if (!l4)
 		return 1;
 	if (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6) {
-		p->icmp_type = buf[0];
-		p->icmp_id = (buf[4] << 8) | buf[5];
-		p->icmp_seq = (buf[6] << 8) | buf[7];
+		p->icmp_type = l4[0];
+		p->icmp_id = (l4[4] << 8) | l4[5];
+		p->icmp_seq = (l4[6] << 8) | l4[7];
 	} else if (p->l4proto == IPPROTO_TCP || p->l4proto == IPPROTO_UDP) {
-		p->sport = (buf[0] << 8) | buf[1];
-		p->dport = (buf[2] << 8) | buf[3];
+		p->sport = (l4[0] << 8) | l4[1];
+		p->dport = (l4[2] << 8) | l4[3];
 	}
 	return 1;
 }
 
-/* Network header first; on receive paths before it is reset, the byte after the Ethernet header. */
+/* Network header first; on receive paths before it is reset, the byte after the Ethernet header.
+ * skb fields are plain loads: tp_btf arguments are BTF pointers the verifier lets us read directly. */
 static __always_inline void parse_skb(struct pkt *p, struct sk_buff *skb)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 mh = BPF_CORE_READ(skb, mac_header);
+	unsigned char *head = skb->head;
+	__u16 proto = bpf_ntohs(skb->protocol);
+	__u16 nh = skb->network_header;
+	__u16 mh = skb->mac_header;
 	__u8 want = proto == ETH_P_IP ? 4 : proto == ETH_P_IPV6 ? 6 : 0;
 
 	if (!want || !head)
@@ -227,13 +234,15 @@ static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *
 	e->ts_ns = bpf_ktime_get_ns();
 	e->skbaddr = skbaddr;
 	e->location = location;
-	e->netns_ino = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
-	e->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	e->netns_ino = dev ? dev->nd_net.net->ns.inum : 0;
+	e->ifindex = dev ? dev->ifindex : 0;
 	e->len = len;
 	e->drop_reason = reason;
 	fill_packet(e, kind, p);
-	if (!dev || bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name) < 0)
-		e->ifname[0] = 0;
+	if (dev)
+		__builtin_memcpy(e->ifname, dev->name, sizeof(e->ifname));
+	else
+		__builtin_memset(e->ifname, 0, sizeof(e->ifname));
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
@@ -249,21 +258,30 @@ static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
 		return 0;
 	if (!bpf_map_lookup_elem(&tracked, &addr))
 		bpf_map_update_elem(&tracked, &addr, &one, BPF_ANY);
-	submit(kind, addr, BPF_CORE_READ(skb, dev), BPF_CORE_READ(skb, len), &p, 0, 0);
+	submit(kind, addr, skb->dev, skb->len, &p, 0, 0);
 	return 0;
 }
 
-/* The end of a tracked skb's life: report it and forget the address. */
+/* The end of a tracked skb's life: report it and forget the address. skb->dev shares its word with
+ * dev_scratch, which UDP fills once the skb is queued to a socket: at consume_skb it is not a device
+ * (reading it faults, slowly), so only kfree_skb, where drops happen and are rare, looks at it, and
+ * only when it holds a kernel address. */
 static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
 {
 	struct pkt p = {};
 	__u64 addr = (__u64)skb;
+	struct net_device *dev = 0;
 
 	if (!bpf_map_lookup_elem(&tracked, &addr))
 		return 0;
 	bpf_map_delete_elem(&tracked, &addr);
 	parse_skb(&p, skb);
-	submit(kind, addr, BPF_CORE_READ(skb, dev), BPF_CORE_READ(skb, len), &p, location, reason);
+	if (kind == PKTPATH_EV_KFREE_SKB) {
+		dev = skb->dev;
+		if ((__u64)dev < KERNEL_ADDR_MIN)
+			dev = 0;
+	}
+	submit(kind, addr, dev, skb->len, &p, location, reason);
 	return 0;
 }
 

@@ -90,54 +90,92 @@ export function dropReasonName(value: number, reasons: ReadonlyMap<number, strin
   return value > 0xffff ? `SUBSYS_${value >>> 16}_${value & 0xffff}` : String(value);
 }
 
-function cString(bytes: Uint8Array): string {
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+// Offsets by name once, so the per-record path does no lookups.
+const O = {
+  ts: off("ts_ns"), skb: off("skbaddr"), loc: off("location"), netns: off("netns_ino"), ifindex: off("ifindex"),
+  len: off("len"), reason: off("drop_reason"), kind: off("kind"), family: off("family"), l4: off("l4proto"),
+  icmpType: off("icmp_type"), icmpId: off("icmp_id"), icmpSeq: off("icmp_seq"), sport: off("sport"),
+  dport: off("dport"), saddr: off("saddr"), daddr: off("daddr"), ifname: off("ifname"),
+};
+
+/** Interface names are short ASCII (the kernel allows no more); NUL-terminated within 16 bytes. */
+function ifnameAt(dv: DataView, at: number): string {
+  let out = "";
+  for (let i = 0; i < 16; i++) {
+    const c = dv.getUint8(at + i);
+    if (c === 0) break;
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+// A capture sees few distinct addresses; their text is made once.
+const v4Cache = new Map<number, string>();
+function ipv4At(dv: DataView, at: number): string {
+  const key = dv.getUint32(at, false);
+  let text = v4Cache.get(key);
+  if (text === undefined) {
+    text = ipv4Text(new Uint8Array(dv.buffer, dv.byteOffset + at, 4));
+    if (v4Cache.size < 65536) v4Cache.set(key, text);
+  }
+  return text;
+}
+
+function ipAt(dv: DataView, at: number, family: 4 | 6): string {
+  return family === 4 ? ipv4At(dv, at) : ipv6Text(new Uint8Array(dv.buffer, dv.byteOffset + at, 16));
 }
 
 function decodePacket(dv: DataView, at: number): PacketInfo | undefined {
-  const family = dv.getUint8(at + off("family"));
+  const family = dv.getUint8(at + O.family);
   if (family !== 4 && family !== 6) return undefined;
-  const addrBytes = (name: string): Uint8Array =>
-    new Uint8Array(dv.buffer, dv.byteOffset + at + off(name), family === 4 ? 4 : 16);
-  const text = family === 4 ? ipv4Text : ipv6Text;
-  const l4 = dv.getUint8(at + off("l4proto"));
-  const packet: PacketInfo = { family, proto: protoName(l4), src: text(addrBytes("saddr")), dst: text(addrBytes("daddr")) };
+  const l4 = dv.getUint8(at + O.l4);
+  const packet: PacketInfo = { family, proto: protoName(l4), src: ipAt(dv, at + O.saddr, family), dst: ipAt(dv, at + O.daddr, family) };
   if (l4 === 1 || l4 === 58) {
-    packet.icmp = {
-      type: dv.getUint8(at + off("icmp_type")),
-      id: dv.getUint16(at + off("icmp_id"), true),
-      seq: dv.getUint16(at + off("icmp_seq"), true),
-    };
+    packet.icmp = { type: dv.getUint8(at + O.icmpType), id: dv.getUint16(at + O.icmpId, true), seq: dv.getUint16(at + O.icmpSeq, true) };
   } else if (l4 === 6 || l4 === 17) {
-    packet.sport = dv.getUint16(at + off("sport"), true);
-    packet.dport = dv.getUint16(at + off("dport"), true);
+    packet.sport = dv.getUint16(at + O.sport, true);
+    packet.dport = dv.getUint16(at + O.dport, true);
   }
   return packet;
 }
 
+// skb addresses come from slab caches and recur constantly: their text is kept by low word.
+const skbCache = new Map<number, { hi: number; text: string }>();
+
+/** "0x" + lowercase hex of the u64 at `at`, without BigInt (this runs for every record). */
+function hex64(dv: DataView, at: number): string {
+  const hi = dv.getUint32(at + 4, true);
+  const lo = dv.getUint32(at, true);
+  const hit = skbCache.get(lo);
+  if (hit?.hi === hi) return hit.text;
+  const text = hi === 0 ? `0x${lo.toString(16)}` : `0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}`;
+  if (skbCache.size >= 65536) skbCache.clear();
+  skbCache.set(lo, { hi, text });
+  return text;
+}
+
 /** One record at byte offset at of dv (EVENT_SIZE bytes). undefined for an unknown kind. */
 export function decodeEvent(dv: DataView, at: number, ctx: DecodeContext): RawEvent | undefined {
-  const event = EVENT_KINDS.get(dv.getUint8(at + off("kind")));
+  const event = EVENT_KINDS.get(dv.getUint8(at + O.kind));
   if (event === undefined) return undefined;
-  const ts = dv.getBigUint64(at + off("ts_ns"), true);
-  const ev: RawEvent = {
-    event,
-    tNs: Number(ts - ctx.startKtimeNs),
-    skbaddr: `0x${dv.getBigUint64(at + off("skbaddr"), true).toString(16)}`,
-    len: dv.getUint32(at + off("len"), true),
-  };
-  const ifname = cString(new Uint8Array(dv.buffer, dv.byteOffset + at + off("ifname"), 16));
+  // ts - start in plain numbers: exact while the capture is shorter than 2^53 ns (104 days).
+  const startHi = Number(ctx.startKtimeNs >> 32n);
+  const startLo = Number(ctx.startKtimeNs & 0xffffffffn);
+  const tNs = (dv.getUint32(at + O.ts + 4, true) - startHi) * 0x100000000 + (dv.getUint32(at + O.ts, true) - startLo);
+  const ev: RawEvent = { event, tNs, skbaddr: hex64(dv, at + O.skb), len: dv.getUint32(at + O.len, true) };
+  const ifname = ifnameAt(dv, at + O.ifname);
   if (ifname) ev.ifname = ifname;
-  const ifindex = dv.getUint32(at + off("ifindex"), true);
+  const ifindex = dv.getUint32(at + O.ifindex, true);
   if (ifindex) ev.ifindex = ifindex;
-  const netns = dv.getUint32(at + off("netns_ino"), true);
+  const netns = dv.getUint32(at + O.netns, true);
   if (netns) ev.netns = netns;
   const packet = decodePacket(dv, at);
   if (packet) ev.packet = packet;
-  if (event === "kfree_skb") ev.dropReason = dropReasonName(dv.getUint32(at + off("drop_reason"), true), ctx.dropReasons);
-  const location = dv.getBigUint64(at + off("location"), true);
-  if (location !== 0n) ev.location = ctx.symbolize?.(location) ?? `0x${location.toString(16)}`;
+  if (event === "kfree_skb") ev.dropReason = dropReasonName(dv.getUint32(at + O.reason, true), ctx.dropReasons);
+  if (dv.getUint32(at + O.loc, true) !== 0 || dv.getUint32(at + O.loc + 4, true) !== 0) {
+    const location = dv.getBigUint64(at + O.loc, true);
+    ev.location = ctx.symbolize?.(location) ?? `0x${location.toString(16)}`;
+  }
   return ev;
 }
 
@@ -172,6 +210,6 @@ export function decodeRingBytes(buf: ArrayBuffer, ctx: DecodeContext): RingDecod
     }
     at += (len + RINGBUF_HDR + 7) & ~7;
   }
-  events.sort((a, b) => a.tNs - b.tNs);
+  if (!events.every((e, i) => i === 0 || e.tNs >= events[i - 1]!.tNs)) events.sort((a, b) => a.tNs - b.tNs);
   return { events, malformed };
 }

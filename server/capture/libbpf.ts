@@ -12,12 +12,13 @@ type Ptr = unknown;
 interface Lib {
   open: Fn; findMap: Fn; initialValue: Fn; load: Fn; nextProgram: Fn; progName: Fn; sectionName: Fn;
   setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
-  lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; poll: Fn; sysconf: Fn;
+  lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; poll: Fn; sysconf: Fn; setPrint: Fn;
+  /** our libbpf print callback, registered in this thread */
+  printCallback: unknown;
 }
 
 let lib: Result<Lib> | undefined;
 const logLines: string[] = [];
-let printCallback: unknown;
 
 const BPF_TRACE_RAW_TP = 23;
 const PROT_READ = 1;
@@ -40,7 +41,7 @@ function bind(): Result<Lib> {
   const vsnprintf = libc.func("int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)");
   const setPrint = bpf.func("void *libbpf_set_print(pktpath_libbpf_print_fn *fn)");
   // libbpf formats with printf; va_list reaches us as a pointer (x86-64 and arm64 glibc pass it so).
-  printCallback = koffi.register((level: number, fmt: string, args: unknown) => {
+  const printCallback = koffi.register((level: number, fmt: string, args: unknown) => {
     if (level > 1) return 0; // debug messages are too chatty for error text
     const buf = Buffer.alloc(1024);
     vsnprintf(buf, buf.length, fmt, args);
@@ -49,8 +50,9 @@ function bind(): Result<Lib> {
     if (logLines.length > 200) logLines.shift();
     return 0;
   }, koffi.pointer(printFn));
-  setPrint(printCallback);
   return ok({
+    setPrint,
+    printCallback,
     open: bpf.func("void *bpf_object__open_file(const char *path, void *opts)"),
     findMap: bpf.func("void *bpf_object__find_map_by_name(void *obj, const char *name)"),
     initialValue: bpf.func("void *bpf_map__initial_value(void *map, _Out_ size_t *psize)"),
@@ -77,6 +79,20 @@ function bind(): Result<Lib> {
 function getLib(): Result<Lib> {
   lib ??= bind();
   return lib;
+}
+
+/**
+ * libbpf's print function is one global for the whole process, while koffi callbacks belong to the
+ * thread that registered them: it is set only around our own libbpf calls and cleared after, so no
+ * other thread (or a worker that has exited) is ever called back.
+ */
+function withLog<T>(l: Lib, fn: () => T): T {
+  l.setPrint(l.printCallback);
+  try {
+    return fn();
+  } finally {
+    l.setPrint(null);
+  }
 }
 
 function libbpfLog(): string {
@@ -164,38 +180,44 @@ export function openAndAttach(opts: LoadOptions): Result<BpfSession> {
   if (!pre.ok) return pre;
   const l = getLib();
   if (!l.ok) return l;
+  return withLog(l.value, () => openAndAttachLogged(l.value, opts));
+}
+
+function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
   logLines.length = 0;
-  const obj = l.value.open(opts.objPath, null);
+  const obj = lib.open(opts.objPath, null);
   if (!obj) return err(`cannot open ${opts.objPath} (errno ${koffi.errno()})${libbpfLog()}`);
   const links: Ptr[] = [];
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
-    for (const link of links.splice(0)) l.value.linkDestroy(link);
-    l.value.close(obj);
+    withLog(lib, () => {
+      for (const link of links.splice(0)) lib.linkDestroy(link);
+      lib.close(obj);
+    });
   };
   const fail = (message: string): Result<BpfSession> => {
     close();
     return err(message);
   };
-  const written = writeRodata(l.value, obj, opts.objPath, opts.rodata ?? {});
+  const written = writeRodata(lib, obj, opts.objPath, opts.rodata ?? {});
   if (!written.ok) return fail(written.error);
-  const skipped = skipMissing(l.value, obj, opts.optionalTracepoints ?? []);
+  const skipped = skipMissing(lib, obj, opts.optionalTracepoints ?? []);
   if (!skipped.ok) return fail(skipped.error);
-  const rc = l.value.load(obj);
+  const rc = lib.load(obj);
   if (rc !== 0) return fail(`cannot load ${opts.objPath} into the kernel (error ${rc})${libbpfLog()}`);
   const attached: string[] = [];
   const { warnings } = skipped.value;
-  for (const p of programs(l.value, obj)) {
-    const name: string = l.value.progName(p);
+  for (const p of programs(lib, obj)) {
+    const name: string = lib.progName(p);
     if (skipped.value.skipped.has(name)) continue;
-    const link = l.value.attach(p);
+    const link = lib.attach(p);
     if (!link) return fail(`cannot attach ${name} (errno ${koffi.errno()})${libbpfLog()}`);
     links.push(link);
     attached.push(name);
   }
-  const findMap = (name: string): Ptr => l.value.findMap(obj, name);
+  const findMap = (name: string): Ptr => lib.findMap(obj, name);
   return ok({
     warnings,
     attached,
@@ -203,14 +225,14 @@ export function openAndAttach(opts: LoadOptions): Result<BpfSession> {
     mapFd(name) {
       const map = findMap(name);
       if (!map) return err(`no map ${name}`);
-      return ok({ fd: l.value.mapFd(map), maxEntries: l.value.maxEntries(map) });
+      return ok({ fd: lib.mapFd(map), maxEntries: lib.maxEntries(map) });
     },
     percpuSum(name) {
       const map = findMap(name);
       if (!map) return err(`no map ${name}`);
-      const cpus: number = l.value.possibleCpus();
+      const cpus: number = lib.possibleCpus();
       const value = Buffer.alloc(8 * Math.max(cpus, 1));
-      if (l.value.lookupElem(l.value.mapFd(map), Buffer.alloc(4), value) !== 0) return err(`cannot read map ${name}`);
+      if (lib.lookupElem(lib.mapFd(map), Buffer.alloc(4), value) !== 0) return err(`cannot read map ${name}`);
       let sum = 0n;
       for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
       return ok(sum);

@@ -1,0 +1,127 @@
+// UDP flood between two namespaces over a veth pair, measuring packets/s received with
+// (a) nothing attached, (b) a do-nothing BPF program on the same tracepoints, (c) the pktpath
+// capture with --proto any. Prints figures; asserts nothing. Needs root and `make -C bpf`.
+// Usage: node --import tsx bench/flood.ts [seconds per phase, default 2] [rounds, default 3]
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createEbpfSource } from "../server/capture/ebpf.ts";
+import { openAndAttach } from "../server/capture/libbpf.ts";
+
+const SECONDS = Number(process.argv[2] ?? 2);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const NOOP_OBJ = fileURLToPath(new URL("../bpf/noop.bpf.o", import.meta.url));
+const SRC = "10.236.0.1", DST = "10.236.0.2", PORT = 9400;
+
+// Child scripts run inside the namespaces. The receiver counts datagrams until its stdin closes;
+// the sender keeps 64 sends in flight for the given time.
+const RECEIVER = `
+const s = require("node:dgram").createSocket({ type: "udp4", recvBufferSize: 8 << 20 });
+let n = 0; s.on("message", () => n++);
+s.bind(${PORT}, "${DST}", () => process.stdout.write("ready\\n"));
+process.stdin.on("data", () => { process.stdout.write(n + "\\n"); n = 0; });
+process.stdin.on("end", () => s.close());`;
+const SENDER = `
+const s = require("node:dgram").createSocket("udp4");
+const buf = Buffer.alloc(64); const end = Date.now() + Number(process.argv[1]) * 1000;
+let sent = 0, inflight = 0;
+const pump = () => {
+  while (inflight < 64 && Date.now() < end) { inflight++; s.send(buf, ${PORT}, "${DST}", () => { inflight--; sent++; pump(); }); }
+  if (inflight === 0) { console.log(sent); s.close(); }
+};
+pump();`;
+
+// Nothing imports test/, so the two namespaces are made here with plain ip commands.
+const NS_S = "ppF1-s", NS_R = "ppF1-r";
+const ip = (...args: string[]): void => void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+
+function teardown(): void {
+  for (const ns of [NS_S, NS_R]) {
+    try { ip("netns", "del", ns); } catch { /* not there */ }
+  }
+}
+
+function setup(): void {
+  teardown();
+  ip("netns", "add", NS_S);
+  ip("netns", "add", NS_R);
+  ip("-n", NS_S, "link", "add", "ppF1-s", "type", "veth", "peer", "name", "ppF1-r", "netns", NS_R);
+  ip("-n", NS_S, "addr", "add", `${SRC}/24`, "dev", "ppF1-s");
+  ip("-n", NS_R, "addr", "add", `${DST}/24`, "dev", "ppF1-r");
+  ip("-n", NS_S, "link", "set", "ppF1-s", "up");
+  ip("-n", NS_R, "link", "set", "ppF1-r", "up");
+}
+
+function run(ns: string, script: string, args: string[] = []): ReturnType<typeof spawn> {
+  return spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+}
+
+function nextLine(child: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim())));
+}
+
+interface Phase { sent: number; received: number; pps: number }
+
+async function phase(receiver: ReturnType<typeof spawn>): Promise<Phase> {
+  const counted = nextLine(receiver);
+  receiver.stdin!.write("reset\n");
+  await counted;
+  const sender = run(NS_S, SENDER, [String(SECONDS)]);
+  const sent = Number(await nextLine(sender));
+  await new Promise((r) => setTimeout(r, 200)); // let the receiver drain its queue
+  const got = nextLine(receiver);
+  receiver.stdin!.write("count\n");
+  const received = Number(await got);
+  return { sent, received, pps: received / SECONDS };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+interface Totals { a: number[]; b: number[]; c: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number }
+
+/** One round of the three phases; rounds interleave so that other load on the machine hits all alike. */
+async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<void> {
+  t.a.push((await phase(receiver)).pps);
+
+  const noop = openAndAttach({ objPath: NOOP_OBJ, optionalTracepoints: ["napi_gro_receive_entry"] });
+  if (!noop.ok) throw new Error(noop.error);
+  t.b.push((await phase(receiver)).pps);
+  noop.value.close();
+
+  const source = createEbpfSource({ proto: "any" });
+  await source.start((batch) => (t.events += batch.length));
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  t.c.push((await phase(receiver)).pps);
+  await source.stop();
+  const cpu = process.cpuUsage(cpu0);
+  t.cpuS += (cpu.user + cpu.system) / 1e6;
+  t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
+  t.lost += source.counters().lost;
+  t.malformed += source.malformed();
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("the flood bench needs root");
+  setup();
+  try {
+    const receiver = run(NS_R, RECEIVER);
+    await nextLine(receiver);
+    const t: Totals = { a: [], b: [], c: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0 };
+    for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
+    receiver.stdin!.end();
+    const fmt = (xs: number[]): string => `${Math.round(median(xs))} pkt/s  (rounds: ${xs.map(Math.round).join(", ")})`;
+    console.log(`(a) nothing attached      ${fmt(t.a)}`);
+    console.log(`(b) no-op probe           ${fmt(t.b)}`);
+    console.log(`(c) pktpath --proto any   ${fmt(t.c)}`);
+    console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}`);
+    console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
+    console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
+  } finally {
+    teardown();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`flood: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
