@@ -3,9 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { existsSync } from "node:fs";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
+import type { CaptureFilter } from "../server/capture/source.ts";
 import type { RawEvent } from "../shared/types.ts";
 import { hostNetnsInode, Topology } from "./lib/netns.ts";
 
@@ -28,12 +30,12 @@ function build(prefix: string): Topology {
   return topo;
 }
 
-async function capture(run: () => void): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
-  const source = createEbpfSource({ proto: "icmp-echo" });
+async function capture(run: () => void | Promise<void>, filter: CaptureFilter = { proto: "icmp-echo" }): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+  const source = createEbpfSource(filter);
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   try {
-    run();
+    await run();
     await new Promise((r) => setTimeout(r, 300));
   } finally {
     await source.stop();
@@ -133,4 +135,37 @@ test("an nft drop in the namespace ends the request with kfree_skb NETFILTER_DRO
   assert.match(request[4]!.location ?? "", /^nft_do_chain\+0x/);
   assert.equal(got.events.some((e) => e.packet?.icmp?.type === 0 && e.packet.icmp.id === id), false, "no reply");
   assert.equal(got.lost, 0);
+});
+
+test("the in-kernel filter: UDP to one port only, echo requests and other ports left out", { skip }, async (t) => {
+  const topo = build("ppE3");
+  t.after(() => topo.destroy());
+  const send = (port: number): Promise<void> => new Promise((resolve, reject) => {
+    const sock = createSocket("udp4");
+    sock.send(Buffer.from("pktpath"), port, N4, (e) => (sock.close(), e ? reject(e) : resolve()));
+  });
+  const got = await capture(async () => {
+    await send(9401);
+    await send(9402);
+    execFileSync("ping", ["-c", "1", N4], { stdio: "ignore" });
+  }, { proto: "udp", port: 9401 });
+  assert.ok(got.events.length > 0);
+  assert.ok(got.events.every((e) => e.packet === undefined || (e.packet.proto === "udp" && e.packet.dport === 9401)),
+    "only UDP to port 9401 passes");
+  const [host, ns, h, n] = [hostNetnsInode(), topo.inode("ns"), topo.n("h"), topo.n("n")];
+  // Nobody listens in the namespace: the datagram ends there with NO_SOCKET.
+  assert.deepEqual(got.events.map((e) => [e.event, e.ifname, e.netns, e.len, e.dropReason]), [
+    ["net_dev_queue", h, host, 49, undefined], ["netif_rx", n, ns, 35, undefined], ["net_dev_xmit", h, host, 49, undefined],
+    ["netif_receive_skb", n, ns, 35, undefined], ["kfree_skb", n, ns, 15, "NO_SOCKET"],
+  ]);
+  assert.deepEqual(got.events[0]!.packet, { family: 4, proto: "udp", src: H4, dst: N4, sport: got.events[0]!.packet!.sport, dport: 9401 });
+});
+
+test("failures say what is wrong and what to do", { skip }, async () => {
+  const start = (objPath?: string, host?: string): Promise<void> =>
+    createEbpfSource({ proto: "icmp-echo", host }, objPath ? { objPath } : {}).start(() => {});
+  await assert.rejects(start("/nonexistent/pktpath.bpf.o"), /is not built \(run: make -C bpf\)/);
+  // libbpf's own message is part of the error text.
+  await assert.rejects(start("/bin/true"), /cannot open \/bin\/true[^]*libbpf: elf: \/bin\/true is not a valid eBPF object file/);
+  await assert.rejects(start(undefined, "not-an-address"), /not an IP address: not-an-address/);
 });
