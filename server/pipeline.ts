@@ -35,6 +35,8 @@ export class Pipeline {
   private startHr = 0n;
   private lastEventTNs = 0;
   private stopped = false;
+  /** batches handed over by the source and not yet correlated */
+  private queuedBatches = 0;
   private rate = { atMs: performance.now(), events: 0, perSec: 0 };
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
@@ -60,12 +62,17 @@ export class Pipeline {
   /** Starts the source (rejects if it cannot start) and the clock. */
   async start(): Promise<void> {
     await this.opts.namer?.refresh();
-    await this.source.start((events) => this.enqueue(() => this.ingest(events)));
+    await this.source.start((events) => {
+      this.queuedBatches++;
+      this.enqueue(() => {
+        this.queuedBatches--;
+        return this.ingest(events);
+      });
+    });
     // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
-    this.timer = setInterval(() => this.enqueue(async () => this.emit(this.correlator.advance(this.nowNs()))),
-      this.opts.tickMs ?? 250);
+    this.timer = setInterval(() => this.enqueue(async () => this.tick()), this.opts.tickMs ?? 250);
   }
 
   /**
@@ -100,6 +107,15 @@ export class Pipeline {
     const dtMs = nowMs - this.rate.atMs;
     if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
     return this.stats();
+  }
+
+  /**
+   * Time passes only when no batch waits: a backlog's own events advance time as they are pushed,
+   * and a clock ahead of them would expire requests whose replies are queued behind.
+   */
+  private tick(): void {
+    if (this.queuedBatches > 0) return;
+    this.emit(this.correlator.advance(this.nowNs()));
   }
 
   private enqueue(step: () => Promise<void>): void {

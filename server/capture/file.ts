@@ -178,12 +178,20 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
   let reader: AsyncGenerator<Result<CaptureItem>> | null = null;
+  // The replay's present: while it waits for an event's time, the wall clock since start; while it
+  // is behind (a slow disk, a busy CPU), the last event it delivered, so timeouts never run ahead of
+  // events still unread.
+  let startHr = process.hrtime.bigint();
+  let lastTNs = 0;
+  let waiting = false;
+  const wallNs = () => Number(process.hrtime.bigint() - startHr);
 
-  async function replay(sink: (events: RawEvent[]) => void, startNs: bigint): Promise<void> {
+  async function replay(sink: (events: RawEvent[]) => void): Promise<void> {
     let batch: RawEvent[] = [];
     const deliver = () => {
       if (batch.length === 0) return;
       counters.events += batch.length;
+      lastTNs = Math.max(lastTNs, batch[batch.length - 1]?.tNs ?? 0);
       sink(batch);
       batch = [];
     };
@@ -196,16 +204,23 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
       }
       if (item.value.kind !== "event") continue;
       const ev = item.value.event;
-      const waitMs = Number.isFinite(speed) ? (ev.tNs / speed - Number(process.hrtime.bigint() - startNs)) / 1e6 : 0;
+      const waitMs = Number.isFinite(speed) ? (ev.tNs / speed - wallNs()) / 1e6 : 0;
       if (waitMs > 1 || batch.length >= MAX_BATCH) {
         deliver();
+        waiting = waitMs > 1;
         await sleep(Math.max(0, waitMs), undefined, { signal: abort.signal }).catch(() => undefined);
+        waiting = false;
         if (abort.signal.aborted) break;
       }
       batch.push(ev);
     }
     deliver();
+    // After the last event, time goes on from it at the wall clock's pace.
+    const endNs = wallNs();
+    const endTNs = lastTNs;
+    clock = () => endTNs + (wallNs() - endNs);
   }
+  let clock = (): number => (waiting ? Math.max(lastTNs, wallNs() * speed) : lastTNs);
 
   return {
     name: path,
@@ -219,12 +234,14 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
         finished();
         throw new Error(header.error);
       }
-      void replay(sink, process.hrtime.bigint()).finally(async () => {
+      startHr = process.hrtime.bigint();
+      void replay(sink).finally(async () => {
         await reader?.return(undefined);
         finished();
       });
     },
     counters: () => ({ ...counters }),
+    nowNs: () => clock(),
     async stop() {
       abort.abort();
       if (reader !== null) await done;

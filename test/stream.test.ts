@@ -1,0 +1,82 @@
+// The stream's defences, in process with small bounds: a client that stops reading is skipped rather
+// than buffered for, and catches up with a fresh snapshot; a peer that stops answering pings is cut.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WebSocket } from "ws";
+import type { RawEvent } from "../shared/types.ts";
+import { createFileSource } from "../server/capture/file.ts";
+import { Pipeline } from "../server/pipeline.ts";
+import { startServer } from "../server/serve.ts";
+import { captureText, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { waitFor } from "./support/cli-child.ts";
+import { TestClient } from "./support/ws-client.ts";
+
+/**
+ * The real two-ping recording repeated `copies` times, `gapNs` apart and merged in time order: each
+ * copy with its own skb addresses and sequence numbers, as many pingers at once would look.
+ */
+function manyPings(copies: number, gapNs: number, offsetNs: number): RawEvent[] {
+  const base = hostToNsEvents(offsetNs);
+  const out: RawEvent[] = [];
+  for (let k = 0; k < copies; k++) {
+    for (const e of base) {
+      const ev: RawEvent = { ...e, tNs: e.tNs + k * gapNs, skbaddr: `0x${k.toString(16)}${e.skbaddr.slice(2)}` };
+      if (e.packet?.icmp) ev.packet = { ...e.packet, icmp: { ...e.packet.icmp, seq: e.packet.icmp.seq + 2 * k } };
+      out.push(ev);
+    }
+  }
+  return out.sort((a, b) => a.tNs - b.tNs);
+}
+
+test("a client that stops reading is skipped, then resynced with a snapshot", async (t) => {
+  const tmp = tempDir("pktpath-stream-");
+  t.after(tmp.remove);
+  // ~12 MB of pings messages: more than the loopback socket buffers absorb for a reader that stopped.
+  const copies = 4000;
+  const file = writeCapture(tmp.dir, "many.ndjson", captureText(manyPings(copies, 50_000, 800e6)));
+  const pipeline = new Pipeline(createFileSource(file));
+  await pipeline.start();
+  t.after(() => pipeline.stop());
+  const server = await startServer(pipeline, { host: "127.0.0.1", port: 0,
+    stream: { maxBufferedBytes: 64 * 1024, snapshotLimit: 10 } });
+  t.after(() => server.close());
+
+  // Connected and no longer reading before the replay reaches the pings (800 ms in).
+  const slow = await TestClient.connect(server.url);
+  t.after(() => slow.close());
+  await slow.next("snapshot");
+  assert.equal(pipeline.store.total, 0, "connected before the first ping");
+  slow.ws.pause();
+  await waitFor(async () => (pipeline.store.total === 2 * copies ? true : undefined), 15_000, "all pings");
+  await new Promise((r) => setTimeout(r, 300));
+
+  slow.ws.resume();
+  const snapshot = await slow.next("snapshot", 5000);
+  const delivered = slow.arrivals.flatMap((a) => (a.msg.type === "pings" ? a.msg.pings : []));
+  t.diagnostic(`delivered ${delivered.length} of ${2 * copies} pings before the resync`);
+  assert.ok(delivered.length < 2 * copies, `skipped some: ${delivered.length} of ${2 * copies} delivered`);
+  assert.deepEqual(snapshot.pings, pipeline.store.newest(10));
+  assert.equal(snapshot.pings[0]?.seq, 2 * copies);
+});
+
+test("a peer that does not answer pings is terminated; one that does stays", async (t) => {
+  const tmp = tempDir("pktpath-stream-");
+  t.after(tmp.remove);
+  const file = writeCapture(tmp.dir, "two.ndjson", captureText(hostToNsEvents()));
+  const pipeline = new Pipeline(createFileSource(file));
+  await pipeline.start();
+  t.after(() => pipeline.stop());
+  const server = await startServer(pipeline, { host: "127.0.0.1", port: 0, stream: { heartbeatMs: 100 } });
+  t.after(() => server.close());
+
+  const alive = await TestClient.connect(server.url);
+  t.after(() => alive.close());
+  const mute = new WebSocket(server.url.replace(/^http/, "ws") + "/api/stream", { autoPong: false });
+  await new Promise((resolve, reject) => mute.once("open", resolve).once("error", reject));
+  const closed = new Promise<number>((resolve) => mute.once("close", (code) => resolve(code)));
+  // Two heartbeats: the first ping goes unanswered, the second finds the peer dead.
+  assert.equal(await closed, 1006);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(alive.ws.readyState, WebSocket.OPEN);
+  await waitFor(async () => (alive.arrivals.length > 0 ? true : undefined));
+});
