@@ -51,7 +51,17 @@ export class Topology {
     const ns = this.n(name);
     sh("ip", "netns", "add", ns);
     sh("ip", "-n", ns, "link", "set", "lo", "up");
+    // Interfaces made here later skip duplicate address detection, link-local addresses included:
+    // a router whose link-local address is still tentative does not answer neighbour solicitations.
+    this.exec(name, "sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0");
     return ns;
+  }
+
+  /** No duplicate address detection on one interface (host interfaces don't inherit the netns default). */
+  private noDad(end: End): void {
+    const key = `net.ipv6.conf.${this.n(end.name)}.accept_dad=0`;
+    if (end.ns === undefined) sh("sysctl", "-q", "-w", key);
+    else this.exec(end.ns, "sysctl", "-q", "-w", key);
   }
 
   private ip(ns: string | undefined, ...args: string[]): string {
@@ -62,6 +72,8 @@ export class Topology {
   veth(a: End, b: End): void {
     const peer = b.ns === undefined ? [] : ["netns", this.n(b.ns)];
     this.ip(a.ns, "link", "add", this.n(a.name), "type", "veth", "peer", "name", this.n(b.name), ...peer);
+    this.noDad(a);
+    this.noDad(b);
     this.ip(a.ns, "link", "set", this.n(a.name), "up");
     this.ip(b.ns, "link", "set", this.n(b.name), "up");
   }
@@ -85,6 +97,7 @@ export class Topology {
   /** A bridge in ns (or on the host) with the given interfaces as ports. */
   bridge(ns: string | undefined, name: string, ports: string[]): void {
     this.ip(ns, "link", "add", this.n(name), "type", "bridge");
+    this.noDad({ ns, name });
     for (const p of ports) this.ip(ns, "link", "set", this.n(p), "master", this.n(name));
     this.ip(ns, "link", "set", this.n(name), "up");
   }
