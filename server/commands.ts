@@ -57,17 +57,21 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   }
   const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip);
   const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
-  const started = await startPipeline(pipeline);
-  if (started !== 0) return started;
   const stopper = stopWhen();
+  // Bound before the capture starts: a busy port should not cost a BPF load.
   let server;
   try {
     server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token });
   } catch (e) {
     stopper.stop("error");
-    await pipeline.stop();
     say(`serve: cannot listen on ${cmd.host}:${cmd.port}: ${message(e)}`);
     return 1;
+  }
+  const started = await startPipeline(pipeline);
+  if (started !== 0) {
+    stopper.stop("error");
+    await server.close();
+    return started;
   }
   process.stdout.write(`pktpath: serving ${server.url} (source: ${source.name})\n`);
   if (token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${token}`);

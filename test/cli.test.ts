@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { correlateAll } from "../shared/correlate.ts";
 import { formatPing } from "../shared/tracepkt.ts";
 import { captureText, HEADER, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
-import { runCli } from "./support/cli-child.ts";
+import { runCli, startServe } from "./support/cli-child.ts";
 
 const tmp = tempDir("pktpath-cli-");
 after(() => tmp.remove());
@@ -79,4 +79,23 @@ test("serve with a bad capture file exits 2 before listening", async () => {
 test("record to a path that cannot be written exits 2 naming it", async () => {
   await assertUsage(["record", "--out", `${tmp.dir}/no/such/dir/cap.ndjson`, "--duration", "1"],
     `pktpath: record: ${tmp.dir}/no/such/dir/cap.ndjson: no such file`);
+});
+
+test("serve exits 0 on SIGTERM and on SIGINT", async () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    const s = await startServe(["--source", good]);
+    s.child.kill(signal);
+    assert.equal(await s.stop(), 0, `${signal}: ${s.stderr()}`);
+  }
+});
+
+test("serve on a busy port exits 1 with one line", async () => {
+  const s = await startServe(["--source", good]);
+  try {
+    const port = new URL(s.url).port;
+    assert.deepEqual(await runCli(["serve", "--port", port, "--source", good]), { code: 1, stdout: "",
+      stderr: `pktpath: serve: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n` });
+  } finally {
+    await s.stop();
+  }
 });
