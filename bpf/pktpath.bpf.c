@@ -262,7 +262,8 @@ static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
 	return 0;
 }
 
-/* The end of a tracked skb's life: report it and forget the address. skb->dev shares its word with
+/* The end of a tracked skb's life: report it and forget the address (one delete answers whether it
+ * was tracked). Its headers were reported by its hops already. skb->dev shares its word with
  * dev_scratch, which UDP fills once the skb is queued to a socket: at consume_skb it is not a device
  * (reading it faults, slowly), so only kfree_skb, where drops happen and are rare, looks at it, and
  * only when it holds a kernel address. */
@@ -272,10 +273,8 @@ static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 loc
 	__u64 addr = (__u64)skb;
 	struct net_device *dev = 0;
 
-	if (!bpf_map_lookup_elem(&tracked, &addr))
+	if (bpf_map_delete_elem(&tracked, &addr))
 		return 0;
-	bpf_map_delete_elem(&tracked, &addr);
-	parse_skb(&p, skb);
 	if (kind == PKTPATH_EV_KFREE_SKB) {
 		dev = skb->dev;
 		if ((__u64)dev < KERNEL_ADDR_MIN)
