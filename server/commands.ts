@@ -1,9 +1,10 @@
 // The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
 // Messages go to stderr as one line each; stdout carries only the command's output.
 import { Correlator } from "../shared/correlate.ts";
-import { formatPing } from "../shared/tracepkt.ts";
+import { formatJourney, formatPing } from "../shared/tracepkt.ts";
 import type { Journey, Ping } from "../shared/types.ts";
 import type { Command } from "./args.ts";
+import { readDropReasons } from "./capture/btf.ts";
 import { CaptureWriter, readCapture } from "./capture/file.ts";
 import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
@@ -130,25 +131,33 @@ export async function runRecord(cmd: Cmd<"record">): Promise<number> {
   return 0;
 }
 
+/** perf trace prints kfree_skb reasons as numbers: named from this kernel's BTF, as the capture's
+ * own kernel is unknown (numbers are stable within a kernel release, not across). */
+async function kernelReasonNames(): Promise<((value: number) => string | undefined) | undefined> {
+  const reasons = await readDropReasons();
+  return reasons.ok ? (v) => reasons.value.get(v) : undefined;
+}
+
 export async function runImport(cmd: Cmd<"import">): Promise<number> {
-  if (cmd.format !== "auto" && cmd.format !== "pktpath") {
-    return (say(`import: --format ${cmd.format} is not supported yet (only pktpath capture files)`), 2);
-  }
   const correlator = new Correlator();
   const journeys: Journey[] = [];
   const pings: Ping[] = [];
+  // Text mode: each ping with its hops; journeys no ping claims (no packet headers in the capture,
+  // or not an echo) follow on their own.
   const take = (out: { journeys: Journey[]; pings: Ping[] }) => {
-    for (const j of out.journeys) if (cmd.json) journeys.push(j);
-    for (const p of out.pings) {
-      if (cmd.json) pings.push(p);
-      else process.stdout.write(formatPing(p) + "\n\n");
-    }
+    journeys.push(...out.journeys);
+    pings.push(...out.pings);
+    if (!cmd.json) for (const p of out.pings) process.stdout.write(formatPing(p) + "\n\n");
   };
-  for await (const item of readCapture(cmd.file)) {
+  for await (const item of readCapture(cmd.file, cmd.format, await kernelReasonNames())) {
     if (!item.ok) return (sayAt(item.error), 2);
     if (item.value.kind === "event") take(correlator.push(item.value.event));
   }
   take(correlator.flush());
+  if (!cmd.json) {
+    const claimed = new Set(pings.flatMap((p) => [p.request?.id, p.reply?.id]));
+    for (const j of journeys) if (!claimed.has(j.id)) process.stdout.write(formatJourney(j) + "\n\n");
+  }
   if (cmd.json) process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");
   return 0;
 }

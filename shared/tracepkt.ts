@@ -1,7 +1,7 @@
 // The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
 // `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
 import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
-import type { Ping } from "./types.ts";
+import type { Journey, Ping } from "./types.ts";
 
 /** A duration for people: 850ns, 39.0us, 1.25ms, 2.000s. */
 export function formatDurationNs(ns: number): string {
@@ -51,5 +51,21 @@ export function formatPing(ping: Ping): string {
   const steps = pathOf(ping);
   const startTNs = steps[0]?.tNs ?? 0;
   const lines = [summarizePing(ping), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
+  return lines.join("\n");
+}
+
+/**
+ * A journey that belongs to no ping (a capture without packet headers, or not an echo):
+ * `j-3 0xffff8881… 4 hops, dropped: NETFILTER_DROP at nft_do_chain+0x3e8` and one line per hop.
+ */
+export function formatJourney(journey: Journey): string {
+  const start = journey.hops[0]?.tNs ?? 0;
+  const end = journey.dropped ? `, dropped: ${journey.dropped.reason}${journey.dropped.location ? ` at ${journey.dropped.location}` : ""}` : "";
+  const what = journey.packet ? ` ${journey.packet.proto} ${journey.packet.src} -> ${journey.packet.dst}` : "";
+  const lines = [`${journey.id} ${journey.skbaddr}${what} ${journey.hops.length} hops${end}`];
+  for (const hop of journey.hops) {
+    const netns = (hop.netnsName ?? (hop.netns !== undefined ? String(hop.netns) : "?")).padStart(12);
+    lines.push(`  [${netns}] ${hop.ifname.padStart(16)} ${hop.event.padEnd(18)} len=${String(hop.len).padEnd(5)} +${formatDurationNs(hop.tNs - start)}`);
+  }
   return lines.join("\n");
 }

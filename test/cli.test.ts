@@ -3,7 +3,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { correlateAll } from "../shared/correlate.ts";
-import { formatPing } from "../shared/tracepkt.ts";
+import { fileURLToPath } from "node:url";
+import { formatJourney, formatPing } from "../shared/tracepkt.ts";
 import { captureText, HEADER, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
 import { runCli, startServe } from "./support/cli-child.ts";
 
@@ -30,8 +31,9 @@ test("bad flags: exit 2 and one line naming the flag and value", async () => {
   await assertUsage(["serve", "--port", "http"], 'pktpath: serve: --port "http": expected an integer from 0 to 65535');
   await assertUsage(["trace", "--proto", "sctp"], 'pktpath: trace: --proto "sctp": expected one of icmp-echo, any, icmp, tcp, udp');
   await assertUsage(["serve", "--token", "short"], "pktpath: serve: --token: at least 16 characters");
-  await assertUsage(["import", good, "--format", "perf-script"],
-    "pktpath: import: --format perf-script is not supported yet (only pktpath capture files)");
+  await assertUsage(["import", good, "--format", "perf-script"], `${good}:1: not a perf script event line`);
+  await assertUsage(["import", good, "--format", "xml"],
+    'pktpath: import: --format "xml": expected one of auto, perf-trace, perf-script, tracefs, pktpath');
 });
 
 test("import --json prints the Correlator's journeys and pings of the capture", async () => {
@@ -45,10 +47,14 @@ test("import --json prints the Correlator's journeys and pings of the capture", 
   assert.equal(r.stdout.split("\n").length, 2, "one line of JSON");
 });
 
-test("import without --json prints one tracepkt block per ping", async () => {
+test("import without --json prints one tracepkt block per ping, then the journeys no ping claims", async () => {
   const r = await runCli(["import", "--format", "pktpath", good]);
+  const all = correlateAll(events);
+  const claimed = new Set(all.pings.flatMap((p) => [p.request?.id, p.reply?.id]));
+  const unclaimed = all.journeys.filter((j) => !claimed.has(j.id));
+  assert.equal(unclaimed.length, 2, "the two IPv6 multicast packets of the recording");
   assert.deepEqual(r, { code: 0, stderr: "",
-    stdout: correlateAll(events).pings.map((p) => formatPing(p) + "\n\n").join("") });
+    stdout: all.pings.map((p) => formatPing(p) + "\n\n").join("") + unclaimed.map((j) => formatJourney(j) + "\n\n").join("") });
 });
 
 test("bad capture files: exit 2 with FILE:LINE and what is wrong", async () => {
@@ -98,4 +104,20 @@ test("serve on a busy port exits 1 with one line", async () => {
   } finally {
     await s.stop();
   }
+});
+
+test("import reads other tools' captures: perf trace (reasons named from this kernel), perf script, tracefs", async () => {
+  const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/text/${name}`, import.meta.url));
+  const journeysOf = async (args: string[]) => {
+    const r = await runCli(["import", ...args, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { journeys: { hops: { ifname: string }[]; dropped?: { reason: string } }[]; pings: unknown[] };
+    assert.deepEqual(out.pings, [], "no packet headers in these captures, so no echo pairs");
+    return out.journeys.map((j) => `${j.hops.map((h) => h.ifname).join(",")} ${j.dropped?.reason ?? "consumed"}`);
+  };
+  const twoPings = ["ppF-h,ppF-n,ppF-h,ppF-n consumed", "ppF-n,ppF-h,ppF-n,ppF-h NO_SOCKET"];
+  assert.deepEqual(await journeysOf([fixture("perf-trace-veth.txt")]), [...twoPings, ...twoPings]);
+  assert.deepEqual(await journeysOf(["--format", "perf-script", fixture("perf-script-veth.txt")]), [...twoPings, ...twoPings]);
+  assert.deepEqual(await journeysOf([fixture("tracefs-veth-drop.txt")]),
+    [...twoPings, ...twoPings, "ppF-h,ppF-n,ppF-h,ppF-n NETFILTER_DROP"]);
 });

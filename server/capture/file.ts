@@ -8,6 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { isObject, parseRawEvent } from "../../shared/validate.ts";
+import { TextCaptureReader } from "../../shared/importers/textCapture.ts";
+import type { TextFormat } from "../../shared/importers/textLine.ts";
 import type { CaptureSource, SourceCounters } from "./source.ts";
 
 export interface CaptureHeader {
@@ -32,7 +34,6 @@ export function parseHeader(v: unknown): Result<CaptureHeader> {
 }
 
 function parseLine(text: string): Result<unknown> {
-  if (text.length > MAX_LINE_CHARS) return err(`line longer than ${MAX_LINE_CHARS} characters`);
   try {
     return ok(JSON.parse(text));
   } catch {
@@ -42,11 +43,19 @@ function parseLine(text: string): Result<unknown> {
 
 export type CaptureItem = { kind: "header"; header: CaptureHeader } | { kind: "event"; event: RawEvent };
 
+/** Text layouts of other tools; the pktpath format is JSON. */
+export type CaptureFormat = "auto" | "pktpath" | TextFormat;
+
+const EMPTY = "empty file (expected a pktpath capture header)";
+const UNREADABLE = "not a capture pktpath can read (expected a pktpath capture, perf trace, perf script or tracefs text)";
+
 /**
  * Yields the header, then the events, one line at a time. A bad line ends the stream with an error
- * value `FILE:LINE: what is wrong`; a file that cannot be opened gives `FILE: why`.
+ * value `FILE:LINE: what is wrong`; a file that cannot be opened gives `FILE: why`. Text captures of
+ * other tools get a header naming their layout; `auto` tells JSON from text by the first line.
  */
-export async function* readCapture(path: string): AsyncGenerator<Result<CaptureItem>> {
+export async function* readCapture(path: string, format: CaptureFormat = "auto",
+  reasonName?: (value: number) => string | undefined): AsyncGenerator<Result<CaptureItem>> {
   const input = createReadStream(path, { encoding: "utf8" });
   const opened = await openError(input);
   if (opened !== null) {
@@ -55,31 +64,79 @@ export async function* readCapture(path: string): AsyncGenerator<Result<CaptureI
   }
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
+  let parser: LineParser | null = format === "auto" ? null : lineParser(format, reasonName);
   try {
     for await (const text of lines) {
       lineNo++;
       if (text.trim() === "") continue;
-      const json = parseLine(text);
-      if (!json.ok) {
-        yield err(`${path}:${lineNo}: ${json.error}`);
+      if (text.length > MAX_LINE_CHARS) {
+        yield err(`${path}:${lineNo}: line longer than ${MAX_LINE_CHARS} characters`);
         return;
       }
-      const item: Result<CaptureItem> = lineNo === 1
-        ? mapOk(parseHeader(json.value), (header) => ({ kind: "header", header }))
-        : mapOk(parseRawEvent(json.value), (event) => ({ kind: "event", event }));
-      if (!item.ok) {
-        yield err(`${path}:${lineNo}: ${item.error}`);
+      parser ??= lineParser(text.trimStart().startsWith("{") ? "pktpath" : "text", reasonName);
+      const items = parser.line(text, lineNo);
+      if (!items.ok) {
+        yield err(`${path}:${lineNo}: ${items.error}`);
         return;
       }
-      yield item;
+      yield* items.value.map((item) => ok(item));
     }
-    if (lineNo === 0) yield err(`${path}:1: empty file (expected a pktpath capture header)`);
+    const rest = parser?.end();
+    if (rest === undefined || !rest.ok) {
+      const why = rest?.error ?? (lineNo === 0 ? EMPTY : UNREADABLE);
+      // A file nothing could be read from is wrong from its first line; a cut-off one at its last.
+      yield err(`${path}:${lineNo === 0 || why === UNREADABLE ? 1 : lineNo}: ${why}`);
+      return;
+    }
+    yield* rest.value.map((item) => ok(item));
   } catch (e) {
     yield err(`${path}:${lineNo + 1}: ${describeIoError(e)}`);
   } finally {
     lines.close();
     input.destroy();
   }
+}
+
+interface LineParser {
+  line(text: string, lineNo: number): Result<CaptureItem[]>;
+  /** after the last line: what is still held, or why the file as a whole is not a capture */
+  end(): Result<CaptureItem[]>;
+}
+
+function lineParser(format: CaptureFormat | "text", reasonName?: (value: number) => string | undefined): LineParser {
+  return format === "pktpath" ? jsonLines() : textLines(format === "text" || format === "auto" ? undefined : format, reasonName);
+}
+
+function jsonLines(): LineParser {
+  let sawHeader = false;
+  return {
+    line(text) {
+      const json = parseLine(text);
+      if (!json.ok) return json;
+      if (!sawHeader) {
+        sawHeader = true;
+        return mapOk(parseHeader(json.value), (header) => [{ kind: "header", header }]);
+      }
+      return mapOk(parseRawEvent(json.value), (event) => [{ kind: "event", event }]);
+    },
+    end: () => (sawHeader ? ok([]) : err(EMPTY)),
+  };
+}
+
+function textLines(format: TextFormat | undefined, reasonName?: (value: number) => string | undefined): LineParser {
+  const reader = new TextCaptureReader(format === undefined ? { reasonName } : { format, reasonName });
+  let sentHeader = false;
+  const withHeader = (events: RawEvent[]): CaptureItem[] => {
+    const items: CaptureItem[] = events.map((event) => ({ kind: "event", event }));
+    if (sentHeader || reader.detectedFormat === undefined) return items;
+    sentHeader = true;
+    const header: CaptureHeader = { pktpath: "capture", version: 1, source: reader.detectedFormat, kernel: "", startedAt: "" };
+    return [{ kind: "header", header }, ...items];
+  };
+  return {
+    line: (text) => mapOk(reader.push(text), withHeader),
+    end: () => (reader.events === 0 ? err(UNREADABLE) : ok(withHeader(reader.end()))),
+  };
 }
 
 /** null once the file is open, else the error that kept it closed. */

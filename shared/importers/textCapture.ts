@@ -24,7 +24,6 @@ export class TextCaptureReader {
   private startNs: number | undefined;
   /** events not yet released, sorted by the tool's clock */
   private held: { clockNs: number; event: RawEvent }[] = [];
-  private lineNo = 0;
   /** events recognised so far (lines of other tracepoints do not count) */
   events = 0;
 
@@ -37,16 +36,15 @@ export class TextCaptureReader {
     return this.format;
   }
 
-  /** Feeds one line; returns the events now safe to release in time order, or an error naming the line. */
+  /** Feeds one line; returns the events now safe to release in time order, or what is wrong with it. */
   push(line: string): Result<RawEvent[]> {
-    this.lineNo += 1;
     if (this.format === undefined) {
       const detected = detectFormat(line);
       if (detected === null) return ok([]);
       this.format = detected;
     }
     const parsed = parseTextLine(line, this.format);
-    if (!parsed.ok) return err(`line ${this.lineNo}: ${parsed.error}`);
+    if (!parsed.ok) return err(parsed.error);
     if (parsed.value === null) return ok([]);
     const { clockNs, event } = parsed.value;
     const ev: RawEvent = { ...event, tNs: 0 };
