@@ -7,8 +7,9 @@ import type { CaptureFilter } from "./capture/source.ts";
 export const USAGE = `usage: pktpath <command> [flags]
 
 commands:
-  serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T]
-          the dashboard (default http://127.0.0.1:8080, source auto)
+  serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T] [--pace]
+          the dashboard (default http://127.0.0.1:8080, source auto); a FILE is read at once,
+          or with --pace replayed at its recorded pace
   trace   [--json] [--count N] [--duration S] [filters]
           live capture on the terminal, one block per completed ping (--json: one Ping per line)
   record  --out FILE [--duration S] [filters]
@@ -28,7 +29,7 @@ export type ImportFormat = "auto" | "perf-trace" | "perf-script" | "tracefs" | "
 
 export type Command =
   | { cmd: "help" }
-  | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string }
+  | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string; pace: boolean }
   | { cmd: "trace"; json: boolean; count?: number; durationS?: number; filter: CaptureFilter }
   | { cmd: "record"; out: string; durationS?: number; filter: CaptureFilter }
   | { cmd: "import"; file: string; format: ImportFormat; json: boolean };
@@ -81,7 +82,7 @@ const FILTER_FLAGS: Record<string, FlagSpec> = {
 const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: string[] }> = {
   serve: {
     flags: { host: { parse: nonEmpty }, port: { parse: integer(0, 65535) }, source: { parse: nonEmpty },
-      token: { parse: nonEmpty } },
+      token: { parse: nonEmpty }, pace: { switch: true } },
     positional: [],
   },
   trace: {
@@ -167,7 +168,7 @@ function build(cmd: string, p: Parsed): Result<Command> {
   switch (cmd) {
     case "serve": {
       const c: Command = { cmd, host: str(p, "host") ?? "127.0.0.1", port: num(p, "port") ?? 8080,
-        source: sourceOf(str(p, "source")) };
+        source: sourceOf(str(p, "source")), pace: p.flags.get("pace") === true };
       const token = str(p, "token");
       if (token !== undefined) c.token = token;
       return ok(c);

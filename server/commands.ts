@@ -56,7 +56,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     // Anyone who can reach a non-loopback bind could watch this machine's traffic: never open.
     token = generateToken();
   }
-  const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip);
+  const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip, cmd.pace);
   const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.
@@ -73,6 +73,9 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     stopper.stop("error");
     await server.close();
     return started;
+  }
+  if (cmd.source === "auto" && source.name === "demo") {
+    say("live capture is unavailable (reasons above): showing the bundled demo capture, not this machine's traffic");
   }
   process.stdout.write(`pktpath: serving ${server.url} (source: ${source.name})\n`);
   if (token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${token}`);

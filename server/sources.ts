@@ -2,6 +2,7 @@
 // skips could not start; the first that starts is the source.
 import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
+import { fileURLToPath } from "node:url";
 import { createFileSource } from "./capture/file.ts";
 import type { CaptureFilter, CaptureSource } from "./capture/source.ts";
 
@@ -27,9 +28,22 @@ const tracefs: Candidate = {
   create: async () => (await import("./capture/tracefs.ts")).createTracefsSource(),
 };
 
-/** Live capture candidates, best first. The bundled demo capture of CONTRACT.md goes last, when it exists. */
+/** The bundled demo: a real eBPF capture (server/demo/record: test/fixtures/record-ebpf.sh demo), looped at its pace. */
+export const DEMO_CAPTURE = fileURLToPath(new URL("./demo/capture.ndjson", import.meta.url));
+
+const demo: Candidate = {
+  name: "demo",
+  create: async () => createFileSource(DEMO_CAPTURE, { loop: true, name: "demo" }),
+};
+
+/** Live capture candidates, best first. */
 export function liveCandidates(filter: CaptureFilter): Candidate[] {
   return [ebpf(filter), tracefs];
+}
+
+/** What `serve` tries by default: live capture, else the demo, so the dashboard always opens. */
+export function serveCandidates(filter: CaptureFilter): Candidate[] {
+  return [...liveCandidates(filter), demo];
 }
 
 /**
@@ -72,23 +86,24 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
 
 /** The source for `serve --source …`. */
 export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name: string, why: string) => void,
-): CaptureSource {
-  if (typeof spec === "object") return fileSource(spec.file);
+  pace = false): CaptureSource {
+  if (typeof spec === "object") return fileSource(spec.file, pace);
   switch (spec) {
     case "auto":
-      return firstAvailable(liveCandidates(filter), onSkip);
+      return firstAvailable(serveCandidates(filter), onSkip);
+    case "demo":
+      return firstAvailable([demo], onSkip);
     case "ebpf":
       return firstAvailable([ebpf(filter)], onSkip);
     case "tracefs":
       return firstAvailable([tracefs], onSkip);
-    default:
-      return unsupported(spec);
   }
 }
 
 /** A capture file whose bad header makes start() fail as bad input. */
-function fileSource(path: string): CaptureSource {
-  const inner = createFileSource(path, { onError: (message) => process.stderr.write(`pktpath: ${message}\n`) });
+function fileSource(path: string, pace: boolean): CaptureSource {
+  // Read as fast as it parses unless asked to pace: an incident review wants the whole capture at once.
+  const inner = createFileSource(path, { speed: pace ? 1 : Infinity, onError: (message) => process.stderr.write(`pktpath: ${message}\n`) });
   return {
     name: inner.name,
     live: inner.live,
@@ -96,16 +111,7 @@ function fileSource(path: string): CaptureSource {
       throw new BadInputError(e instanceof Error ? e.message : String(e));
     }),
     counters: () => inner.counters(),
+    nowNs: () => inner.nowNs?.() ?? 0,
     stop: () => inner.stop(),
-  };
-}
-
-function unsupported(name: string): CaptureSource {
-  return {
-    name,
-    live: true,
-    start: () => Promise.reject(new BadInputError(`--source ${name} is not supported yet (use auto, ebpf or a capture file)`)),
-    counters: () => ({ events: 0, lost: 0 }),
-    stop: async () => undefined,
   };
 }

@@ -4,11 +4,12 @@ import assert from "node:assert/strict";
 import { parseArgs, type Command } from "../server/args.ts";
 
 const good: [string, Command][] = [
-  ["serve", { cmd: "serve", host: "127.0.0.1", port: 8080, source: "auto" }],
+  ["serve", { cmd: "serve", host: "127.0.0.1", port: 8080, source: "auto", pace: false }],
   ["serve --host 0.0.0.0 --port 0 --source ebpf --token abcdefghijklmnop1",
-    { cmd: "serve", host: "0.0.0.0", port: 0, source: "ebpf", token: "abcdefghijklmnop1" }],
-  ["serve --port=9000 --source=/tmp/x.ndjson", { cmd: "serve", host: "127.0.0.1", port: 9000, source: { file: "/tmp/x.ndjson" } }],
-  ["serve --source demo", { cmd: "serve", host: "127.0.0.1", port: 8080, source: "demo" }],
+    { cmd: "serve", host: "0.0.0.0", port: 0, source: "ebpf", token: "abcdefghijklmnop1", pace: false }],
+  ["serve --port=9000 --source=/tmp/x.ndjson", { cmd: "serve", host: "127.0.0.1", port: 9000, source: { file: "/tmp/x.ndjson" }, pace: false }],
+  ["serve --source /tmp/x.ndjson --pace", { cmd: "serve", host: "127.0.0.1", port: 8080, source: { file: "/tmp/x.ndjson" }, pace: true }],
+  ["serve --source demo", { cmd: "serve", host: "127.0.0.1", port: 8080, source: "demo", pace: false }],
   ["trace", { cmd: "trace", json: false, filter: { proto: "icmp-echo" } }],
   ["trace --json --count 3 --duration 2.5 --proto any --host fd00::2 --port 53",
     { cmd: "trace", json: true, count: 3, durationS: 2.5, filter: { proto: "any", host: "fd00::2", port: 53 } }],

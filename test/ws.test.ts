@@ -33,7 +33,7 @@ function completesAtMs(p: Ping): number {
 }
 
 before(async () => {
-  serve = await startServe(["--source", capture]);
+  serve = await startServe(["--source", capture, "--pace"]);
 });
 
 after(async () => {

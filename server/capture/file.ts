@@ -217,9 +217,18 @@ export class CaptureWriter {
 export interface FileSourceOptions {
   /** 1 replays at the recorded pace (the default); Infinity as fast as the file reads. */
   speed?: number;
+  /** the file's layout; detected when absent */
+  format?: CaptureFormat;
   /** Called once with `FILE:LINE: what` if the file turns bad after start() resolved. */
   onError?: (message: string) => void;
+  /** Start over after the last event (the demo), each round later on the same timeline. */
+  loop?: boolean;
+  /** What /api/health calls the source; the path when absent. */
+  name?: string;
 }
+
+/** Quiet time between two rounds of a looping replay. */
+const LOOP_GAP_NS = 2e9;
 
 /** Largest batch handed to the sink at once, so a fast replay does not starve the event loop. */
 const MAX_BATCH = 512;
@@ -252,24 +261,37 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
       sink(batch);
       batch = [];
     };
-    for await (const item of reader ?? []) {
-      if (abort.signal.aborted) break;
-      if (!item.ok) {
-        deliver();
-        opts.onError?.(item.error);
-        break;
+    let offsetNs = 0;
+    for (;;) {
+      const ended = await replayRound(offsetNs);
+      if (ended === "stop" || !opts.loop || abort.signal.aborted) break;
+      offsetNs = lastTNs + LOOP_GAP_NS;
+      reader = readCapture(path, opts.format);
+    }
+
+    /** One pass over the file; its events shifted by offsetNs. */
+    async function replayRound(offsetNs: number): Promise<"stop" | "end"> {
+      for await (const item of reader ?? []) {
+        if (abort.signal.aborted) return "stop";
+        if (!item.ok) {
+          deliver();
+          opts.onError?.(item.error);
+          return "stop";
+        }
+        if (item.value.kind !== "event") continue;
+        const ev = offsetNs === 0 ? item.value.event : { ...item.value.event, tNs: item.value.event.tNs + offsetNs };
+        const waitMs = Number.isFinite(speed) ? (ev.tNs / speed - wallNs()) / 1e6 : 0;
+        if (waitMs > 1 || batch.length >= MAX_BATCH) {
+          deliver();
+          waiting = waitMs > 1;
+          await sleep(Math.max(0, waitMs), undefined, { signal: abort.signal }).catch(() => undefined);
+          waiting = false;
+          if (abort.signal.aborted) return "stop";
+        }
+        batch.push(ev);
       }
-      if (item.value.kind !== "event") continue;
-      const ev = item.value.event;
-      const waitMs = Number.isFinite(speed) ? (ev.tNs / speed - wallNs()) / 1e6 : 0;
-      if (waitMs > 1 || batch.length >= MAX_BATCH) {
-        deliver();
-        waiting = waitMs > 1;
-        await sleep(Math.max(0, waitMs), undefined, { signal: abort.signal }).catch(() => undefined);
-        waiting = false;
-        if (abort.signal.aborted) break;
-      }
-      batch.push(ev);
+      deliver();
+      return "end";
     }
     deliver();
     // After the last event, time goes on from it at the wall clock's pace.
@@ -280,11 +302,11 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
   let clock = (): number => (waiting ? Math.max(lastTNs, wallNs() * speed) : lastTNs);
 
   return {
-    name: path,
+    name: opts.name ?? path,
     live: false,
     done,
     async start(sink) {
-      reader = readCapture(path);
+      reader = readCapture(path, opts.format);
       const first = await reader.next();
       const header: Result<CaptureItem> = first.done ? err(`${path}:1: empty file`) : first.value;
       if (!header.ok) {

@@ -38,9 +38,10 @@ export interface ServeChild {
 
 const READY = /^pktpath: serving (http:\/\/\S+) \(source: (.+)\)$/m;
 
-/** Starts `serve --port 0 …` and resolves once the ready line names the URL. */
-export async function startServe(args: string[], timeoutMs = 15_000): Promise<ServeChild> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `serve --port 0 …` (under `wrapper`, e.g. setpriv, when given) and resolves once the ready line names the URL. */
+export async function startServe(args: string[], timeoutMs = 15_000, wrapper: string[] = []): Promise<ServeChild> {
+  const argv = [...wrapper, process.execPath, BIN, "serve", "--port", "0", ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = once(child, "exit").then(([code]) => code as number | null);
