@@ -73,7 +73,7 @@ interface Case {
   lanes: [key: string, label: string, y: number][];
   nodes: NodeRow[];
   edges: EdgeRow[];
-  drop?: { x: number; y: number; label: string; detail?: string };
+  drop?: { x: number; y: number; label: string; detail?: string; from?: string };
   noReply?: { x: number; y: number; label: string };
 }
 
@@ -122,8 +122,9 @@ const cases: Case[] = [
   },
   {
     name: "dropped by nftables in the netns: a drop mark one column after the last hop, room for its text",
-    // The drop text's wider line (27 chars at 12 px ≈ 195 px) overhangs its 104 px column by 45.5 px.
-    ping: dropped, width: 150 + 5 * 104 + 45.5 + 24, height: 56 + 2 * 120 + 16,
+    // The drop text starts 10 px left of the mark (x 618); its wider line, 27 chars at 12 px ≈ 195 px,
+    // ends at 803, past the last column.
+    ping: dropped, width: 608 + 195 + 24, height: 56 + 2 * 120 + 16,
     lanes: [[String(HOST), `netns ${HOST}`, 116], [String(NS), "ppC1-ns", 236]],
     nodes: [
       ["request-0", 202, 94, "ppB1-h", "request", String(HOST)], ["request-1", 306, 214, "ppB1-n", "request", String(NS)],
@@ -133,7 +134,7 @@ const cases: Case[] = [
       ["request-0", "request-1", "+4.0 µs", "request"], ["request-1", "request-2", "+1.0 µs", "request"],
       ["request-2", "request-3", "+2.0 µs", "request"],
     ],
-    drop: { x: 618, y: 214, label: "dropped: NETFILTER_DROP", detail: "at nft_do_chain+0x3e8/0x610" },
+    drop: { x: 618, y: 214, label: "dropped: NETFILTER_DROP", detail: "at nft_do_chain+0x3e8/0x610", from: "request-3" },
   },
   {
     name: "no reply: a ghost mark where the reply should have started",
@@ -145,8 +146,8 @@ const cases: Case[] = [
   },
   {
     name: "dropped before its first hop: one unknown lane, the drop in the first column",
-    // "dropped: NETFILTER_DROP" is 23 chars ≈ 166 px: 31 px wider than half a column on each side.
-    ping: droppedBeforeAnyHop, width: 150 + 104 + 31 + 24, height: 56 + 120 + 16,
+    // "dropped: NETFILTER_DROP" is 23 chars ≈ 166 px, from x 192.
+    ping: droppedBeforeAnyHop, width: 192 + 166 + 24, height: 56 + 120 + 16,
     lanes: [["?", "netns ?", 116]],
     nodes: [],
     edges: [],
@@ -162,10 +163,20 @@ for (const c of cases) {
     assert.deepEqual(out.lanes.map((l) => [l.key, l.label, l.y]), c.lanes);
     assert.deepEqual(out.nodes.map((n) => [n.id, n.x, n.y, n.label, n.side, n.lane]), c.nodes);
     assert.deepEqual(out.edges.map((e) => [e.from, e.to, e.label, e.side]), c.edges);
-    assert.deepEqual(out.drop && { x: out.drop.x, y: out.drop.y, label: out.drop.label, ...(out.drop.detail ? { detail: out.drop.detail } : {}) }, c.drop);
+    const d = out.drop;
+    assert.deepEqual(d && { x: d.x, y: d.y, label: d.label, ...(d.detail ? { detail: d.detail } : {}), ...(d.from ? { from: d.from } : {}) }, c.drop);
+    if (d) assert.equal(d.textX, d.x - 10);
     assert.deepEqual(out.noReply && { x: out.noReply.x, y: out.noReply.y, label: out.noReply.label }, c.noReply);
   });
 }
+
+test("layoutPath: node text goes where the edges do not climb in", () => {
+  // veth: each hop's neighbours sit in the other lane, so text flips to the free side; a level
+  // neighbour (eth0 → eth0) keeps the row's default, request text above.
+  assert.deepEqual(layoutPath(veth).nodes.map((n) => n.labelAt),
+    ["above", "below", "above", "below", "below", "above", "below", "above"]);
+  assert.deepEqual(layoutPath(noReply).nodes.map((n) => n.labelAt), ["above", "above"]);
+});
 
 test("layoutPath is deterministic and does not touch its input", () => {
   const before = JSON.stringify(routed);

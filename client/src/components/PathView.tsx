@@ -20,7 +20,7 @@ export function PathView({ ping, title, presenting, svgRef }: Props) {
   const style = {
     width: "100%",
     height: "auto",
-    minWidth: `${Math.round(layout.width * 0.7)}px`,
+    minWidth: `${Math.round(layout.width * 0.75)}px`,
     maxWidth: presenting ? `${Math.round(layout.width * 2.2)}px` : `${Math.round(layout.width * 1.3)}px`,
   };
   return (

@@ -59,6 +59,8 @@ export interface NodeGeom {
   eventLabel: string;
   lane: string;
   tNs: number;
+  /** where its text goes: away from the steeper of the edges that meet it */
+  labelAt: "above" | "below";
 }
 
 export interface EdgeGeom {
@@ -78,6 +80,10 @@ export interface MarkGeom {
   side: Side;
   /** second line: where the kernel freed it */
   detail?: string;
+  /** the last node before the mark, if any: the path's last known hop */
+  from?: string;
+  /** where the (left-aligned) text starts: it grows to the right, away from the previous hop's text */
+  textX: number;
 }
 
 export interface PathLayout {
@@ -90,6 +96,9 @@ export interface PathLayout {
   /** request went out and nothing came back in time */
   noReply?: MarkGeom;
 }
+
+/** A mark's text starts this far left of the mark's centre, under its left edge. */
+const MARK_TEXT_INSET = 10;
 
 interface Step {
   side: Side;
@@ -134,10 +143,29 @@ function rowY(lane: LaneGeom, side: Side, opts: LayoutOptions): number {
 /** Where a journey ended badly, one column after its last hop (or first column if it had none). */
 function endMark(side: Side, nodes: NodeGeom[], col: number, lanes: LaneGeom[],
   opts: LayoutOptions): Omit<MarkGeom, "label" | "detail"> {
+  const x = opts.marginLeft + (col + 0.5) * opts.colWidth;
   const last = [...nodes].reverse().find((n) => n.side === side);
   const lane = lanes.find((l) => l.key === last?.lane) ?? lanes[0];
   const y = lane ? rowY(lane, side, opts) : opts.marginTop;
-  return { x: opts.marginLeft + (col + 0.5) * opts.colWidth, y, side };
+  const mark = { x, y, side, textX: x - MARK_TEXT_INSET };
+  return last ? { ...mark, from: last.id } : mark;
+}
+
+/**
+ * Text above or below a node, on the side its edges cross less: an edge climbing in from another lane
+ * would run through labels on that side. Level or balanced edges keep the row's default (request text
+ * above, reply text below), which keeps the two rows of a lane apart.
+ */
+function placeLabels(nodes: NodeGeom[]): void {
+  nodes.forEach((n, i) => {
+    let aboveDy = 0, belowDy = 0;
+    for (const m of [nodes[i - 1], nodes[i + 1]]) {
+      if (!m) continue;
+      if (m.y < n.y) aboveDy += n.y - m.y;
+      if (m.y > n.y) belowDy += m.y - n.y;
+    }
+    if (aboveDy !== belowDy) n.labelAt = aboveDy < belowDy ? "above" : "below";
+  });
 }
 
 /** A drop is marked only where the ping counts as dropped (see drops.ts). */
@@ -159,7 +187,7 @@ export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): Pa
       const node: NodeGeom = {
         id: `${side}-${step.index}`, x: opts.marginLeft + (col + 0.5) * opts.colWidth, y: rowY(lane, side, opts),
         label: step.hop.ifname, side, event: step.hop.event, eventLabel: shortEvent(step.hop.event),
-        lane: lane.key, tNs: step.hop.tNs,
+        lane: lane.key, tNs: step.hop.tNs, labelAt: side === "request" ? "above" : "below",
       };
       const prev = nodes[nodes.length - 1];
       if (prev) {
@@ -177,17 +205,19 @@ export function layoutPath(ping: Ping, options: Partial<LayoutOptions> = {}): Pa
     }
   }
 
+  placeLabels(nodes);
+
   let noReply: MarkGeom | undefined;
   if (ping.status === "no-reply" && !drop) {
     noReply = { ...endMark("request", nodes, col, lanes, opts), label: "no reply" };
     col++;
   }
 
-  // Marks sit in the last column; their text is centred on them and may be wider than a column.
-  const markText = [drop?.label, drop?.detail, noReply?.label].filter((t): t is string => t !== undefined);
-  const markHalfWidth = Math.max(0, ...markText.map((t) => estimateTextWidth(t, opts.labelFontPx) / 2));
-  const overhang = Math.max(0, markHalfWidth - opts.colWidth / 2);
-  const width = opts.marginLeft + Math.max(col, 1) * opts.colWidth + overhang + opts.marginRight;
+  // Marks sit in the last column; their text may reach past it.
+  const marksRight = [drop, noReply].flatMap((m) => (m ? [m] : []))
+    .flatMap((m) => [m.label, m.detail].flatMap((t) => (t ? [m.textX + estimateTextWidth(t, opts.labelFontPx)] : [])));
+  const columnsRight = opts.marginLeft + Math.max(col, 1) * opts.colWidth;
+  const width = Math.max(columnsRight, ...marksRight) + opts.marginRight;
   const height = opts.marginTop + lanes.length * opts.laneHeight + opts.marginBottom;
 
   const out: PathLayout = { width, height, lanes, nodes, edges };

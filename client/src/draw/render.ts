@@ -1,6 +1,6 @@
 // Draws a PathLayout into an <svg> with d3. Every colour and font is an attribute, not CSS, so the
 // serialized SVG (export, screenshots pasted into incident docs) looks the same outside the page.
-import { select, type Selection } from "d3";
+import { select, type BaseType, type Selection } from "d3";
 import { estimateTextWidth } from "../format.ts";
 import type { EdgeGeom, LaneGeom, MarkGeom, NodeGeom, PathLayout } from "./layout.ts";
 
@@ -71,10 +71,10 @@ function lanes(svg: Svg, layout: PathLayout): void {
     .attr("fill", (_l, i) => (i % 2 === 0 ? PALETTE.laneEven : PALETTE.laneOdd));
   lane.append("line").attr("x1", 0).attr("x2", layout.width).attr("y1", (l) => l.top).attr("y2", (l) => l.top)
     .attr("stroke", PALETTE.laneLine);
-  const label = lane.append("text").attr("class", "pp-lane-label").attr("x", 12).attr("y", (l) => l.y - 2)
+  lane.append("title").text((l) => (l.key === "?" ? l.label : `${l.label} (netns inode ${l.key})`));
+  lane.append("text").attr("class", "pp-lane-label").attr("x", 12).attr("y", (l) => l.y - 2)
     .attr("font-size", 13).attr("font-weight", 600).attr("fill", PALETTE.text)
     .text((l) => (l.label.length > LANE_LABEL_CHARS ? `${l.label.slice(0, LANE_LABEL_CHARS - 1)}…` : l.label));
-  label.append("title").text((l) => l.label);
   // A named lane also shows its inode: names are per machine, the inode is what the kernel reports.
   lane.filter((l) => l.label !== `netns ${l.key}` && l.key !== "?").append("text").attr("x", 12)
     .attr("y", (l) => l.y + 14).attr("font-size", 11).attr("font-family", MONO).attr("fill", PALETTE.muted)
@@ -114,25 +114,37 @@ function edges(svg: Svg, layout: PathLayout): void {
     .attr("text-anchor", "middle").attr("font-size", 11).attr("fill", PALETTE.text).text((d) => d.e.label);
 }
 
+function halo<D, P extends BaseType, PD>(text: Selection<SVGTextElement, D, P, PD>): void {
+  text.attr("stroke", PALETTE.background).attr("stroke-width", 4).attr("stroke-linejoin", "round")
+    .attr("paint-order", "stroke");
+}
+
 function nodes(svg: Svg, layout: PathLayout): void {
   const g = svg.append("g").attr("class", "pp-nodes").attr("font-family", FONT);
   const node = g.selectAll<SVGGElement, NodeGeom>("g").data(layout.nodes).join("g").attr("class", "pp-node")
     .attr("data-node", (n) => n.id).attr("data-side", (n) => n.side);
   node.append("circle").attr("cx", (n) => n.x).attr("cy", (n) => n.y).attr("r", NODE_R)
     .attr("fill", (n) => PALETTE[n.side]).attr("stroke", PALETTE.background).attr("stroke-width", 2);
-  // Request labels above the request row, reply labels below the reply row: the rows never share text.
-  const up = (n: NodeGeom): number => (n.side === "request" ? -1 : 1);
-  node.append("text").attr("class", "pp-node-event").attr("x", (n) => n.x).attr("y", (n) => n.y + up(n) * 14 + 4)
-    .attr("text-anchor", "middle").attr("font-size", 11).attr("fill", PALETTE.muted).text((n) => n.eventLabel);
-  node.append("text").attr("class", "pp-node-label").attr("x", (n) => n.x).attr("y", (n) => n.y + up(n) * 28 + 4)
-    .attr("text-anchor", "middle").attr("font-size", 12).attr("font-weight", 600).attr("fill", PALETTE.text)
-    .text((n) => n.label);
+  // A halo in the background colour keeps text readable where an edge passes behind it.
+  const up = (n: NodeGeom): number => (n.labelAt === "above" ? -1 : 1);
+  node.append("text").attr("class", "pp-node-event").attr("x", (n) => n.x).attr("y", (n) => n.y + up(n) * 13 + 4)
+    .attr("text-anchor", "middle").attr("font-size", 11).attr("fill", PALETTE.muted).call(halo).text((n) => n.eventLabel);
+  node.append("text").attr("class", "pp-node-label").attr("x", (n) => n.x).attr("y", (n) => n.y + up(n) * 26 + 4)
+    .attr("text-anchor", "middle").attr("font-size", 13).attr("font-weight", 600).attr("fill", PALETTE.text)
+    .call(halo).text((n) => n.label);
   node.append("title").text((n) => `${n.side} ${n.event} on ${n.label}`);
 }
 
-function mark(svg: Svg, m: MarkGeom, kind: "drop" | "no-reply"): void {
+function mark(svg: Svg, layout: PathLayout, m: MarkGeom, kind: "drop" | "no-reply"): void {
   const colour = kind === "drop" ? PALETTE.drop : PALETTE.muted;
   const g = svg.append("g").attr("class", `pp-${kind}`).attr("font-family", FONT);
+  const from = layout.nodes.find((n) => n.id === m.from);
+  if (from) {
+    // Where the path ends: no arrow and no time step, the kernel reported no hop there.
+    const [x1, y1] = trimmed(from, { ...from, x: m.x, y: m.y });
+    g.append("line").attr("x1", x1).attr("y1", y1).attr("x2", m.x - 12).attr("y2", m.y)
+      .attr("stroke", colour).attr("stroke-width", 2).attr("stroke-dasharray", "2 4");
+  }
   if (kind === "drop") {
     const r = 8;
     g.append("path").attr("d", `M${m.x - r},${m.y - r} L${m.x + r},${m.y + r} M${m.x + r},${m.y - r} L${m.x - r},${m.y + r}`)
@@ -141,15 +153,15 @@ function mark(svg: Svg, m: MarkGeom, kind: "drop" | "no-reply"): void {
     g.append("circle").attr("cx", m.x).attr("cy", m.y).attr("r", NODE_R).attr("fill", "none")
       .attr("stroke", colour).attr("stroke-width", 2).attr("stroke-dasharray", "3 3");
   }
-  // Text goes to the side away from the other row, like the node labels.
-  const dir = m.side === "request" ? -1 : 1;
+  // Reading order is always reason, then location; the block sits below a request-row mark and above
+  // a reply-row mark, the side where the lane has room.
   const lines = [m.label, m.detail].filter((t): t is string => t !== undefined);
-  const ordered = dir < 0 ? [...lines].reverse() : lines;
-  ordered.forEach((line, i) => {
-    const y = dir < 0 ? m.y - 16 - (ordered.length - 1 - i) * 15 : m.y + 24 + i * 15;
-    g.append("text").attr("class", `pp-${kind}-label`).attr("x", m.x).attr("y", y).attr("text-anchor", "middle")
-      .attr("font-size", line === m.label ? 12 : 11).attr("font-weight", line === m.label ? 700 : 400)
-      .attr("font-family", line === m.label ? FONT : MONO).attr("fill", colour).text(line);
+  const firstY = m.side === "request" ? m.y + 26 : m.y - 16 - (lines.length - 1) * 15;
+  lines.forEach((line, i) => {
+    const main = i === 0;
+    g.append("text").attr("class", `pp-${kind}-label`).attr("x", m.textX).attr("y", firstY + i * 15)
+      .attr("text-anchor", "start").attr("font-size", main ? 12 : 11).attr("font-weight", main ? 700 : 400)
+      .attr("font-family", main ? FONT : MONO).attr("fill", colour).call(halo).text(line);
   });
 }
 
@@ -164,6 +176,6 @@ export function renderPath(el: SVGSVGElement, layout: PathLayout, opts: RenderOp
   header(svg, layout, opts.title);
   edges(svg, layout);
   nodes(svg, layout);
-  if (layout.drop) mark(svg, layout.drop, "drop");
-  if (layout.noReply) mark(svg, layout.noReply, "no-reply");
+  if (layout.drop) mark(svg, layout, layout.drop, "drop");
+  if (layout.noReply) mark(svg, layout, layout.noReply, "no-reply");
 }
