@@ -101,10 +101,15 @@ interface Parsed {
   positional: string[];
 }
 
+/** A word from the command line as an error line may show it: control characters escaped. */
+function shown(word: string): string {
+  return /^[\x21-\x7e]*$/.test(word) ? word : JSON.stringify(word);
+}
+
 /** Splits argv (after the command) into flags and positionals, checking each against the table. */
 function scan(cmd: string, argv: string[]): Result<Parsed> {
-  const spec = COMMANDS[cmd];
-  if (spec === undefined) return err(`unknown command "${cmd}" (expected serve, trace, record or import)`);
+  const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (spec === undefined) return err(`unknown command ${JSON.stringify(cmd)} (expected serve, trace, record or import)`);
   const flags = new Map<string, Value>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -114,14 +119,14 @@ function scan(cmd: string, argv: string[]): Result<Parsed> {
       break;
     }
     if (!arg.startsWith("--")) {
-      if (arg.startsWith("-") && arg !== "-") return err(`${cmd}: unknown flag ${arg}`);
+      if (arg.startsWith("-") && arg !== "-") return err(`${cmd}: unknown flag ${shown(arg)}`);
       positional.push(arg);
       continue;
     }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const flag = spec.flags[name];
-    if (flag === undefined) return err(`${cmd}: unknown flag --${name}`);
+    const flag = Object.hasOwn(spec.flags, name) ? spec.flags[name] : undefined;
+    if (flag === undefined) return err(`${cmd}: unknown flag ${shown(`--${name}`)}`);
     if (flags.has(name)) return err(`${cmd}: --${name} given twice`);
     if (flag.switch) {
       if (eq !== -1) return err(`${cmd}: --${name} takes no value`);
