@@ -14,6 +14,7 @@ have_cmd llvm-strip || need+=(llvm)
 have_cmd ip || need+=(iproute2)
 have_cmd ping || need+=(iputils-ping)
 have_cmd nft || need+=(nftables)
+have_cmd bpftool || need+=(bpftool)
 if [ "${PKTPATH_NO_BROWSER:-0}" != 1 ]; then
   have_cmd chromium || need+=(chromium)
 fi

@@ -1,0 +1,45 @@
+// A pktpath killed with -9 leaves nothing attached: BPF links die with its file descriptors, and the
+// tracefs instance it leaves is removed by the next run.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createTracefsSource } from "../server/capture/tracefs.ts";
+import { startServe, waitFor } from "./support/cli-child.ts";
+
+const isRoot = process.getuid?.() === 0;
+const skip = !isRoot && "needs root (BPF, tracefs)";
+
+/** Names of loaded BPF programs, from the kernel (bpftool, from Debian's bpftool package). */
+function loadedPrograms(): string[] {
+  const out = JSON.parse(execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" })) as { name?: string }[];
+  return out.map((p) => p.name ?? "");
+}
+const HANDLERS = ["handle_consume_skb", "handle_kfree_skb", "handle_napi_gro_receive_entry", "handle_net_dev_queue",
+  "handle_net_dev_xmit", "handle_netif_receive_skb", "handle_netif_rx"];
+const ours = () => loadedPrograms().filter((n) => HANDLERS.includes(n));
+
+test("kill -9 of serve with eBPF: every program and link is gone", { skip }, async () => {
+  assert.deepEqual(ours(), [], "no pktpath program loaded before the test");
+  const serve = await startServe(["--source", "ebpf"]);
+  try {
+    assert.deepEqual(ours().sort(), HANDLERS);
+  } finally {
+    serve.child.kill("SIGKILL");
+    await serve.stop();
+  }
+  await waitFor(async () => (ours().length === 0 ? true : undefined), 5000, "programs to unload");
+});
+
+test("kill -9 of serve with tracefs: the next run removes the instance it left", { skip }, async () => {
+  const serve = await startServe(["--source", "tracefs"]);
+  const pid = serve.child.pid!;
+  const left = `/sys/kernel/tracing/instances/pktpath-${pid}`;
+  serve.child.kill("SIGKILL");
+  await serve.stop();
+  assert.equal(existsSync(left), true, "a killed process cannot clean up after itself");
+  const next = createTracefsSource();
+  await next.start(() => undefined);
+  await next.stop();
+  assert.equal(existsSync(left), false);
+});
