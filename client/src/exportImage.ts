@@ -2,7 +2,10 @@
 // from that same SVG through an <img> and a canvas, so both files show exactly what is on screen.
 
 export function serializeSvg(svg: SVGSVGElement): string {
-  const text = new XMLSerializer().serializeToString(svg);
+  // The page sizes the drawing with an inline style (fit to the pane); a file keeps its own size.
+  const copy = svg.cloneNode(true);
+  if (copy instanceof Element) copy.removeAttribute("style");
+  const text = new XMLSerializer().serializeToString(copy);
   return `<?xml version="1.0" encoding="UTF-8"?>\n${text}`;
 }
 
