@@ -1,7 +1,7 @@
 // The D3 path drawing, rendered imperatively into one <svg> the component owns.
 import { useLayoutEffect, useMemo, type RefObject } from "react";
 import type { Ping } from "../../../shared/types.ts";
-import { layoutPath } from "../draw/layout.ts";
+import { layoutPath, type LayoutOptions } from "../draw/layout.ts";
 import { renderPath } from "../draw/render.ts";
 
 interface Props {
@@ -11,8 +11,14 @@ interface Props {
   svgRef: RefObject<SVGSVGElement | null>;
 }
 
+/** Long paths (a routed ping has 16 hops) get narrower columns so they fit a screen share unscrolled. */
+function layoutOptionsFor(ping: Ping): Partial<LayoutOptions> {
+  const hops = (ping.request?.hops.length ?? 0) + (ping.reply?.hops.length ?? 0);
+  return hops > 10 ? { colWidth: 88 } : {};
+}
+
 export function PathView({ ping, title, presenting, svgRef }: Props) {
-  const layout = useMemo(() => layoutPath(ping), [ping]);
+  const layout = useMemo(() => layoutPath(ping, layoutOptionsFor(ping)), [ping]);
   useLayoutEffect(() => {
     if (svgRef.current) renderPath(svgRef.current, layout, { title });
   }, [layout, title, svgRef]);

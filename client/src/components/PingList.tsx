@@ -41,7 +41,7 @@ export function PingList({ pings, selectedId, filter, onFilter, onSelect }: Prop
   return (
     <section className="list-pane" aria-label="Pings">
       <div className="list-tools">
-        <input type="search" className="filter" placeholder="Filter: address, seq=3, dropped, veth0…" value={filter}
+        <input type="search" className="filter" placeholder="Filter: 10.0.0.2 seq=3 dropped eth0" value={filter}
           aria-label="Filter pings" onChange={(e) => onFilter(e.target.value)} />
         <span className="count" aria-live="polite">{visible.length === pings.length ? `${pings.length}` : `${visible.length}/${pings.length}`}</span>
       </div>

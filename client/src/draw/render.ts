@@ -105,8 +105,10 @@ function edges(svg: Svg, layout: PathLayout): void {
     .attr("stroke-dasharray", (d) => (d.e.side === "turn" ? "5 4" : null))
     .attr("marker-end", (d) => `url(#pp-arrow-${d.e.side})`);
   const pillW = (d: { e: EdgeGeom }): number => estimateTextWidth(d.e.label, 11) + 10;
-  const mx = (d: { a: NodeGeom; b: NodeGeom }): number => (d.a.x + d.b.x) / 2;
-  const my = (d: { a: NodeGeom; b: NodeGeom }): number => (d.a.y + d.b.y) / 2;
+  // The turn edge is short and leaves the request text's side: its label sits past the middle.
+  const at = (d: { e: EdgeGeom }): number => (d.e.side === "turn" ? 0.62 : 0.5);
+  const mx = (d: { e: EdgeGeom; a: NodeGeom; b: NodeGeom }): number => d.a.x + (d.b.x - d.a.x) * at(d);
+  const my = (d: { e: EdgeGeom; a: NodeGeom; b: NodeGeom }): number => d.a.y + (d.b.y - d.a.y) * at(d);
   edge.append("rect").attr("x", (d) => mx(d) - pillW(d) / 2).attr("y", (d) => my(d) - 9)
     .attr("width", pillW).attr("height", 18).attr("rx", 9).attr("fill", PALETTE.pill)
     .attr("stroke", (d) => sideColor(d.e.side)).attr("stroke-opacity", 0.5);
