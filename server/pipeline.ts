@@ -16,6 +16,12 @@ export interface PipelineOptions {
   correlator?: CorrelatorOptions;
   /** where a failure inside the chain is reported; it does not stop the pipeline */
   onError?: (message: string) => void;
+  /**
+   * Events handed over by the source and not yet correlated, at most. A flood faster than
+   * correlation would otherwise grow memory without bound; past this, batches are dropped and
+   * counted as lost.
+   */
+  maxQueuedEvents?: number;
 }
 
 export type PingListener = (pings: Ping[]) => void;
@@ -37,6 +43,9 @@ export class Pipeline {
   private stopped = false;
   /** batches handed over by the source and not yet correlated */
   private queuedBatches = 0;
+  private queuedEvents = 0;
+  /** events dropped because correlation fell behind */
+  private overflow = 0;
   private rate = { atMs: performance.now(), events: 0, perSec: 0 };
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
@@ -62,10 +71,17 @@ export class Pipeline {
   /** Starts the source (rejects if it cannot start) and the clock. */
   async start(): Promise<void> {
     await this.opts.namer?.refresh();
+    const maxQueued = this.opts.maxQueuedEvents ?? 200_000;
     await this.source.start((events) => {
+      if (this.queuedEvents + events.length > maxQueued) {
+        this.overflow += events.length;
+        return;
+      }
       this.queuedBatches++;
+      this.queuedEvents += events.length;
       this.enqueue(() => {
         this.queuedBatches--;
+        this.queuedEvents -= events.length;
         return this.ingest(events);
       });
     });
@@ -97,7 +113,7 @@ export class Pipeline {
 
   stats(): CaptureStats {
     const { events, lost } = this.source.counters();
-    return { source: this.source.name, live: this.source.live, events, lost, eventsPerSec: this.rate.perSec };
+    return { source: this.source.name, live: this.source.live, events, lost: lost + this.overflow, eventsPerSec: this.rate.perSec };
   }
 
   /** Recomputes events/s over the time since the last call; the server calls it once a second. */
@@ -118,8 +134,12 @@ export class Pipeline {
     this.emit(this.correlator.advance(this.nowNs()));
   }
 
+  /**
+   * Each step runs after a turn of the event loop: a chain of resolved promises runs as microtasks,
+   * and a backlog of batches would otherwise starve timers and sockets (the stream, HTTP) until done.
+   */
   private enqueue(step: () => Promise<void>): void {
-    this.chain = this.chain.then(step).catch((e: unknown) => {
+    this.chain = this.chain.then(() => new Promise<void>((r) => setImmediate(r))).then(step).catch((e: unknown) => {
       this.opts.onError?.(`pktpath: pipeline: ${e instanceof Error ? e.message : String(e)}`);
     });
   }

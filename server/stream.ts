@@ -5,7 +5,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import {
-  MAX_CLIENT_MESSAGE_BYTES, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
+  MAX_CLIENT_MESSAGE_BYTES, MAX_SNAPSHOT, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
 } from "../shared/protocol.ts";
 import type { Ping } from "../shared/types.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -44,7 +44,11 @@ export class StreamHub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
     this.wss.on("connection", (ws) => this.accept(ws));
     this.unsubscribe = pipeline.onPings((pings) => {
-      if (this.clients.size > 0) this.pending.push(...pings);
+      if (this.clients.size === 0) return;
+      this.pending.push(...pings);
+      // A page keeps at most MAX_SNAPSHOT pings: under a flood, older ones in a batch would be
+      // serialised only to be dropped there (they stay in the store, for the REST API).
+      if (this.pending.length > 2 * MAX_SNAPSHOT) this.pending = this.pending.slice(-MAX_SNAPSHOT);
     });
     this.timers.push(
       setInterval(() => this.flushPings(), this.opts.batchMs),
@@ -101,7 +105,7 @@ export class StreamHub {
   }
 
   private flushPings(): void {
-    const pings = this.pending;
+    const pings = this.pending.length > MAX_SNAPSHOT ? this.pending.slice(-MAX_SNAPSHOT) : this.pending;
     this.pending = [];
     // Serialised once for every client that takes it.
     let text: string | null = null;

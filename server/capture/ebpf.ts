@@ -100,6 +100,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   const counters: SourceCounters = { events: 0, lost: 0 };
   const warnings: string[] = [];
   const stopFlag = new SharedArrayBuffer(4);
+  const inflight = new SharedArrayBuffer(4);
   let worker: Worker | undefined;
   let stopped: Promise<void> | undefined;
   let malformed = 0;
@@ -120,8 +121,9 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     };
     const data: RingWorkerData = {
       objPath, rodata: rodata.value, optionalTracepoints: OPTIONAL_TRACEPOINTS, stop: stopFlag,
-      ringMap: "events", lostMap: "lost", pollMs: 50, maxBatchBytes: 1 << 20,
+      ringMap: "events", lostMap: "lost", pollMs: 50, maxBatchBytes: 1 << 20, inflight, maxInflightKiB: 16 * 1024,
     };
+    const taken = new Int32Array(inflight);
     // Workers do not inherit tsx's registration, and Node 20 ignores `--import tsx` for a worker's
     // entry; so the entry is a line of JS that registers tsx, then imports the TypeScript worker.
     const entry = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
@@ -143,6 +145,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             malformed += out.malformed;
             counters.events += out.events.length;
             if (out.events.length) sink(out.events);
+            Atomics.sub(taken, 0, Math.ceil(msg.bytes.byteLength / 1024));
+            Atomics.notify(taken, 0);
             return;
           }
           case "lost":

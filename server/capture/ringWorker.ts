@@ -15,6 +15,13 @@ export interface RingWorkerData {
   pollMs: number;
   /** largest batch posted at once */
   maxBatchBytes: number;
+  /**
+   * Int32 at index 0: KiB posted and not yet taken by the main thread, which subtracts what it has
+   * decoded and notifies. Past maxInflightKiB the worker stops reading: the ring fills, the kernel
+   * counts what it cannot store as lost, and memory stays bounded when the main thread falls behind.
+   */
+  inflight: SharedArrayBuffer;
+  maxInflightKiB: number;
 }
 
 export type RingWorkerMessage =
@@ -40,7 +47,8 @@ class RingReader {
   private readonly mask: number;
   private readonly dataStart: number;
 
-  constructor(ring: RingMapping, maxEntries: number, private readonly maxBatchBytes: number) {
+  constructor(ring: RingMapping, maxEntries: number, private readonly maxBatchBytes: number,
+    private readonly inflight: Int32Array) {
     this.consumerPos = new BigUint64Array(ring.consumer, 0, 1);
     this.producerPos = new BigUint64Array(ring.producer, 0, 1);
     this.words = new Uint32Array(ring.producer);
@@ -74,6 +82,7 @@ class RingReader {
     // The data area is mapped twice in a row, so a record range that wraps is still contiguous here.
     const copy = this.bytes.slice(at, at + (to - from));
     Atomics.store(this.consumerPos, 0, BigInt(to));
+    Atomics.add(this.inflight, 0, Math.ceil(copy.byteLength / 1024));
     post({ type: "batch", bytes: copy.buffer }, [copy.buffer]);
   }
 }
@@ -93,12 +102,15 @@ function run(data: RingWorkerData): void {
     session.value.close();
     return post({ type: "error", message: ring.ok ? "no ring buffer" : ring.error });
   }
-  const reader = new RingReader(ring.value, ringFd.value.maxEntries, data.maxBatchBytes);
+  const inflight = new Int32Array(data.inflight);
+  const reader = new RingReader(ring.value, ringFd.value.maxEntries, data.maxBatchBytes, inflight);
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   let lost = 0;
   let lostAt = Date.now();
   while (Atomics.load(stop, 0) === 0) {
-    if (reader.drain() === 0) pollReadable(ringFd.value.fd, data.pollMs);
+    const pending = Atomics.load(inflight, 0);
+    if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, data.pollMs);
+    else if (reader.drain() === 0) pollReadable(ringFd.value.fd, data.pollMs);
     if (Date.now() - lostAt < LOST_EVERY_MS) continue;
     lostAt = Date.now();
     const now = readLost(session.value, data.lostMap);

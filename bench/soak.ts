@@ -1,0 +1,77 @@
+// Memory under a flood: `pktpath serve --source ebpf` while `ping -f` floods a veth into a namespace
+// for 60 s (or argv[2] seconds), with one WebSocket client that reads and one that never does.
+// Prints the server's RSS every 5 s, pings/s seen, and the slow client's fate. Asserts nothing.
+// Usage (root, after `make -C bpf`): node --import tsx bench/soak.ts [seconds]
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { WebSocket } from "ws";
+
+const SECONDS = Number(process.argv[2] ?? 60);
+const BIN = fileURLToPath(new URL("../bin/pktpath.js", import.meta.url));
+const P = "ppS1";
+const ip = (...a: string[]) => void execFileSync("ip", a, { stdio: ["ignore", "ignore", "pipe"] });
+
+function teardown(): void {
+  try { ip("netns", "del", `${P}-ns`); } catch { /* absent */ }
+  try { ip("link", "del", `${P}-h`); } catch { /* absent */ }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function main(): Promise<void> {
+  teardown();
+  ip("netns", "add", `${P}-ns`);
+  ip("link", "add", `${P}-h`, "type", "veth", "peer", "name", `${P}-n`, "netns", `${P}-ns`);
+  ip("addr", "add", "10.237.0.1/24", "dev", `${P}-h`);
+  ip("link", "set", `${P}-h`, "up");
+  ip("-n", `${P}-ns`, "addr", "add", "10.237.0.2/24", "dev", `${P}-n`);
+  ip("-n", `${P}-ns`, "link", "set", `${P}-n`, "up");
+
+  const server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "inherit"] });
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { server.kill("SIGTERM"); teardown(); process.exit(1); });
+  const url = await new Promise<string>((resolve) => server.stdout.on("data", (d: Buffer) => {
+    const m = /serving (http:\S+)/.exec(String(d));
+    if (m?.[1]) resolve(m[1]);
+  }));
+  const pid = server.pid!;
+  const wsUrl = url.replace("http", "ws") + "/api/stream";
+  let received = 0, pingsSeen = 0;
+  const reader = new WebSocket(wsUrl);
+  reader.on("message", (d) => {
+    received++;
+    const msg = JSON.parse(String(d)) as { type: string; pings?: unknown[] };
+    if (msg.type === "pings") pingsSeen += msg.pings?.length ?? 0;
+  });
+  const slow = new WebSocket(wsUrl);
+  let slowClosed = "open";
+  slow.on("open", () => (slow as unknown as { _socket: { pause(): void } })._socket.pause());
+  slow.on("close", (code) => (slowClosed = `closed ${code}`));
+
+  const flood = spawn("ping", ["-f", "-q", "-w", String(SECONDS), "10.237.0.2"], { stdio: ["ignore", "pipe", "inherit"] });
+  let floodSummary = "";
+  flood.stdout.on("data", (d: Buffer) => (floodSummary += String(d)));
+  const floodDone = new Promise((r) => flood.on("close", r));
+  const t0 = Date.now();
+  console.log(`t=  0s rss=${rssMiB(pid).toFixed(1)} MiB`);
+  for (let t = 5; t <= SECONDS; t += 5) {
+    await new Promise((r) => setTimeout(r, t * 1000 - (Date.now() - t0)));
+    const health = (await (await fetch(`${url}/api/health`)).json()) as { events: number; lost: number };
+    console.log(`t=${String(t).padStart(3)}s rss=${rssMiB(pid).toFixed(1)} MiB events=${health.events} lost=${health.lost} pings-streamed=${pingsSeen}`);
+  }
+  await floodDone;
+  console.log(floodSummary.trim().split("\n").slice(-2).join("\n"));
+  console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s); slow client: ${slowClosed}`);
+  reader.close();
+  slow.terminate();
+  server.kill("SIGTERM");
+  await new Promise((r) => server.on("close", r));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+}).finally(teardown);
