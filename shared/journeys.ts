@@ -43,7 +43,7 @@ export class JourneyTable {
       return;
     }
     let entry = this.open.get(ev.skbaddr);
-    if (entry && ev.packet && entry.journey.packet && !samePacket(entry.journey.packet, ev.packet)) {
+    if (entry && (differentPacket(entry.journey, ev) || repeatsHop(entry.journey, ev))) {
       // Sources without lifetime events: the address was freed and reused without our seeing it.
       this.open.delete(ev.skbaddr);
       sink.ended(entry.journey);
@@ -98,6 +98,23 @@ export class JourneyTable {
     this.evicted++;
     sink.ended(entry.journey);
   }
+}
+
+function differentPacket(journey: Journey, ev: RawEvent): boolean {
+  return ev.packet !== undefined && journey.packet !== undefined && !samePacket(journey.packet, ev.packet);
+}
+
+/** Events one skb passes at most once per device: queued for it, or received from it. */
+const ONCE_PER_DEVICE = new Set(["net_dev_queue", "netif_rx", "netif_receive_skb"]);
+
+/**
+ * Without packet headers or lifetime events (perf trace of net:* alone), the hop order still tells:
+ * an skb is not queued on, nor received from, the same device twice, so the second time is a new
+ * packet at a reused address.
+ */
+function repeatsHop(journey: Journey, ev: RawEvent): boolean {
+  if (!ONCE_PER_DEVICE.has(ev.event) || ev.ifname === undefined) return false;
+  return journey.hops.some((h) => h.event === ev.event && h.ifname === ev.ifname && h.netns === ev.netns);
 }
 
 export function hopOf(ev: RawEvent): Hop {
