@@ -7,47 +7,11 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
-import { isObject, parseRawEvent } from "../../shared/validate.ts";
-import { TextCaptureReader } from "../../shared/importers/textCapture.ts";
-import type { TextFormat } from "../../shared/importers/textLine.ts";
+import { isObject } from "../../shared/validate.ts";
+import { CaptureLineReader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 import type { CaptureSource, SourceCounters } from "./source.ts";
 
-export interface CaptureHeader {
-  pktpath: "capture";
-  version: 1;
-  source: string;
-  kernel: string;
-  startedAt: string;
-}
-
-/** A longer line is refused before JSON.parse: no event comes near it. */
-const MAX_LINE_CHARS = 64 * 1024;
-
-export function parseHeader(v: unknown): Result<CaptureHeader> {
-  if (!isObject(v) || v.pktpath !== "capture") return err('not a pktpath capture (line 1 must be {"pktpath":"capture",...})');
-  if (v.version !== 1) return err(`unsupported capture version ${JSON.stringify(v.version)} (expected 1)`);
-  for (const key of ["source", "kernel", "startedAt"] as const) {
-    if (typeof v[key] !== "string") return err(`header.${key}: expected a string`);
-  }
-  return ok({ pktpath: "capture", version: 1, source: String(v.source), kernel: String(v.kernel),
-    startedAt: String(v.startedAt) });
-}
-
-function parseLine(text: string): Result<unknown> {
-  try {
-    return ok(JSON.parse(text));
-  } catch {
-    return err("not valid JSON");
-  }
-}
-
-export type CaptureItem = { kind: "header"; header: CaptureHeader } | { kind: "event"; event: RawEvent };
-
-/** Text layouts of other tools; the pktpath format is JSON. */
-export type CaptureFormat = "auto" | "pktpath" | TextFormat;
-
-const EMPTY = "empty file (expected a pktpath capture header)";
-const UNREADABLE = "not a capture pktpath can read (expected a pktpath capture, perf trace, perf script or tracefs text)";
+export { parseHeader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 
 /**
  * Yields the header, then the events, one line at a time. A bad line ends the stream with an error
@@ -63,80 +27,28 @@ export async function* readCapture(path: string, format: CaptureFormat = "auto",
     return;
   }
   const lines = createInterface({ input, crlfDelay: Infinity });
-  let lineNo = 0;
-  let parser: LineParser | null = format === "auto" ? null : lineParser(format, reasonName);
+  const reader = new CaptureLineReader(format, reasonName);
   try {
     for await (const text of lines) {
-      lineNo++;
-      if (text.trim() === "") continue;
-      if (text.length > MAX_LINE_CHARS) {
-        yield err(`${path}:${lineNo}: line longer than ${MAX_LINE_CHARS} characters`);
-        return;
-      }
-      parser ??= lineParser(text.trimStart().startsWith("{") ? "pktpath" : "text", reasonName);
-      const items = parser.line(text, lineNo);
+      const items = reader.line(text);
       if (!items.ok) {
-        yield err(`${path}:${lineNo}: ${items.error}`);
+        yield err(`${path}:${items.error}`);
         return;
       }
       yield* items.value.map((item) => ok(item));
     }
-    const rest = parser?.end();
-    if (rest === undefined || !rest.ok) {
-      const why = rest?.error ?? (lineNo === 0 ? EMPTY : UNREADABLE);
-      // A file nothing could be read from is wrong from its first line; a cut-off one at its last.
-      yield err(`${path}:${lineNo === 0 || why === UNREADABLE ? 1 : lineNo}: ${why}`);
+    const rest = reader.end();
+    if (!rest.ok) {
+      yield err(`${path}:${rest.error}`);
       return;
     }
     yield* rest.value.map((item) => ok(item));
   } catch (e) {
-    yield err(`${path}:${lineNo + 1}: ${describeIoError(e)}`);
+    yield err(`${path}:${reader.lineNo + 1}: ${describeIoError(e)}`);
   } finally {
     lines.close();
     input.destroy();
   }
-}
-
-interface LineParser {
-  line(text: string, lineNo: number): Result<CaptureItem[]>;
-  /** after the last line: what is still held, or why the file as a whole is not a capture */
-  end(): Result<CaptureItem[]>;
-}
-
-function lineParser(format: CaptureFormat | "text", reasonName?: (value: number) => string | undefined): LineParser {
-  return format === "pktpath" ? jsonLines() : textLines(format === "text" || format === "auto" ? undefined : format, reasonName);
-}
-
-function jsonLines(): LineParser {
-  let sawHeader = false;
-  return {
-    line(text) {
-      const json = parseLine(text);
-      if (!json.ok) return json;
-      if (!sawHeader) {
-        sawHeader = true;
-        return mapOk(parseHeader(json.value), (header) => [{ kind: "header", header }]);
-      }
-      return mapOk(parseRawEvent(json.value), (event) => [{ kind: "event", event }]);
-    },
-    end: () => (sawHeader ? ok([]) : err(EMPTY)),
-  };
-}
-
-function textLines(format: TextFormat | undefined, reasonName?: (value: number) => string | undefined): LineParser {
-  const reader = new TextCaptureReader(format === undefined ? { reasonName } : { format, reasonName });
-  let sentHeader = false;
-  const withHeader = (events: RawEvent[]): CaptureItem[] => {
-    const items: CaptureItem[] = events.map((event) => ({ kind: "event", event }));
-    if (sentHeader || reader.detectedFormat === undefined) return items;
-    sentHeader = true;
-    const header: CaptureHeader = { pktpath: "capture", version: 1, source: reader.detectedFormat, kernel: "", startedAt: "" };
-    return [{ kind: "header", header }, ...items];
-  };
-  return {
-    line: (text) => mapOk(reader.push(text), withHeader),
-    end: () => (reader.events === 0 ? err(UNREADABLE) : ok(withHeader(reader.end()))),
-  };
 }
 
 /** null once the file is open, else the error that kept it closed. */
@@ -147,15 +59,18 @@ function openError(stream: EventEmitter): Promise<unknown> {
   });
 }
 
-function mapOk<A, B>(r: Result<A>, f: (a: A) => B): Result<B> {
-  return r.ok ? ok(f(r.value)) : r;
-}
-
 export function describeIoError(e: unknown): string {
   if (isObject(e) && e.code === "ENOENT") return "no such file";
   if (isObject(e) && e.code === "EISDIR") return "is a directory";
   if (isObject(e) && e.code === "EACCES") return "permission denied";
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Line 1 of a capture this machine writes (`record`, and the dashboard's saved session), newline included. */
+export function captureHeaderLine(source: string, startedAt: Date): string {
+  const header: CaptureHeader = { pktpath: "capture", version: 1, source, kernel: release(),
+    startedAt: startedAt.toISOString() };
+  return JSON.stringify(header) + "\n";
 }
 
 /**
@@ -182,9 +97,7 @@ export class CaptureWriter {
   }
 
   writeHeader(source: string, startedAt: Date): void {
-    const header: CaptureHeader = { pktpath: "capture", version: 1, source, kernel: release(),
-      startedAt: startedAt.toISOString() };
-    this.out.write(JSON.stringify(header) + "\n");
+    this.out.write(captureHeaderLine(source, startedAt));
     const early = this.early ?? [];
     this.early = null;
     this.writeLines(early);

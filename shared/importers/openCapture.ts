@@ -1,0 +1,99 @@
+// A whole capture into journeys and pings, from lines that arrive asynchronously: the dashboard's
+// "Open capture…" (a browser File read as a stream), also usable from Node. Pure: the caller decides
+// how to yield to its event loop through onProgress, which is awaited.
+import { Correlator, type CorrelatorOptions, type CorrelatorOutput } from "../correlate.ts";
+import { err, ok, type Result } from "../result.ts";
+import type { Journey, Ping } from "../types.ts";
+import { CaptureLineReader, MAX_LINE_CHARS, type CaptureFormat, type CaptureHeader, type CaptureItem } from "./captureReader.ts";
+
+export interface OpenCaptureOptions {
+  format?: CaptureFormat;
+  reasonName?: (value: number) => string | undefined;
+  correlator?: CorrelatorOptions;
+  /** called (and awaited) every progressEveryLines lines: where a page redraws and yields */
+  onProgress?: (progress: OpenProgress) => void | Promise<void>;
+  progressEveryLines?: number;
+}
+
+export interface OpenProgress {
+  lines: number;
+  events: number;
+  pings: number;
+}
+
+export interface OpenedCapture {
+  header: CaptureHeader;
+  /** in the order they ended */
+  journeys: Journey[];
+  /** in the order they became final */
+  pings: Ping[];
+  events: number;
+  lines: number;
+}
+
+const DEFAULT_PROGRESS_EVERY = 4096;
+
+/** Reads every line, correlates as it goes; the first bad line ends it with `LINE: what`. */
+export async function openCapture(lines: AsyncIterable<string>, opts: OpenCaptureOptions = {}): Promise<Result<OpenedCapture>> {
+  const reader = new CaptureLineReader(opts.format ?? "auto", opts.reasonName);
+  const correlator = new Correlator(opts.correlator);
+  const every = Math.max(1, opts.progressEveryLines ?? DEFAULT_PROGRESS_EVERY);
+  const out: OpenedCapture = { header: { pktpath: "capture", version: 1, source: "", kernel: "", startedAt: "" },
+    journeys: [], pings: [], events: 0, lines: 0 };
+  const take = (items: CaptureItem[]): void => {
+    for (const item of items) {
+      if (item.kind === "header") {
+        out.header = item.header;
+        continue;
+      }
+      out.events++;
+      collect(out, correlator.push(item.event));
+    }
+  };
+  for await (const text of lines) {
+    const items = reader.line(text);
+    if (!items.ok) return items;
+    take(items.value);
+    if (reader.lineNo % every === 0) await opts.onProgress?.({ lines: reader.lineNo, events: out.events, pings: out.pings.length });
+  }
+  const rest = reader.end();
+  if (!rest.ok) return err(rest.error);
+  take(rest.value);
+  collect(out, correlator.flush());
+  out.lines = reader.lineNo;
+  return ok(out);
+}
+
+/** No spread: one call can hand back more items than an argument list holds. */
+function collect(into: OpenedCapture, o: CorrelatorOutput): void {
+  for (const j of o.journeys) into.journeys.push(j);
+  for (const p of o.pings) into.pings.push(p);
+}
+
+/**
+ * Text chunks (any split, as a decoder yields them) into lines without their `\n` or `\r\n`. A run
+ * longer than a capture line may be comes out as it is, so the reader refuses it instead of this
+ * buffer growing without bound.
+ */
+export async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of chunks) {
+    rest += chunk;
+    let start = 0;
+    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", start)) {
+      yield stripCr(rest.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = rest.slice(start);
+    if (rest.length > MAX_LINE_CHARS) {
+      // The reader refuses it and reading ends there, so where the cut falls does not matter.
+      yield rest;
+      rest = "";
+    }
+  }
+  if (rest !== "") yield stripCr(rest);
+}
+
+function stripCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
