@@ -76,7 +76,18 @@ async function phase(receiver: ReturnType<typeof spawn>): Promise<Phase> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-interface Totals { a: number[]; b: number[]; c: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number }
+type RunStats = Map<string, { ns: number; runs: number }>;
+interface Totals {
+  a: number[]; b: number[]; c: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
+  kernel: RunStats;
+}
+
+function addRunStats(into: RunStats, more: RunStats): void {
+  for (const [name, s] of more) {
+    const prev = into.get(name) ?? { ns: 0, runs: 0 };
+    into.set(name, { ns: prev.ns + s.ns, runs: prev.runs + s.runs });
+  }
+}
 
 /** One round of the three phases; rounds interleave so that other load on the machine hits all alike. */
 async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<void> {
@@ -85,6 +96,7 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   const noop = openAndAttach({ objPath: NOOP_OBJ, optionalTracepoints: ["napi_gro_receive_entry"] });
   if (!noop.ok) throw new Error(noop.error);
   t.b.push((await phase(receiver)).pps);
+  addRunStats(t.kernel, bpfRunStats());
   noop.value.close();
 
   const source = createEbpfSource({ proto: "any" });
@@ -92,6 +104,7 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   t.c.push((await phase(receiver)).pps);
+  addRunStats(t.kernel, bpfRunStats());
   await source.stop();
   const cpu = process.cpuUsage(cpu0);
   t.cpuS += (cpu.user + cpu.system) / 1e6;
@@ -100,13 +113,28 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   t.malformed += source.malformed();
 }
 
+/** Kernel-side cost per program run, from the kernel's own BPF statistics (sum over runs so far). */
+function bpfRunStats(): RunStats {
+  const progs = JSON.parse(execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" })) as
+    { name?: string; run_time_ns?: number; run_cnt?: number }[];
+  const out: RunStats = new Map();
+  for (const p of progs) {
+    if (!p.name?.startsWith("handle_") && !p.name?.startsWith("noop_")) continue;
+    const prev = out.get(p.name) ?? { ns: 0, runs: 0 };
+    out.set(p.name, { ns: prev.ns + (p.run_time_ns ?? 0), runs: prev.runs + (p.run_cnt ?? 0) });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("the flood bench needs root");
+  // Per-program run time; costs a little itself, alike in (b) and (c).
+  execFileSync("sysctl", ["-qw", "kernel.bpf_stats_enabled=1"]);
   setup();
   try {
     const receiver = run(NS_R, RECEIVER);
     await nextLine(receiver);
-    const t: Totals = { a: [], b: [], c: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0 };
+    const t: Totals = { a: [], b: [], c: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0, kernel: new Map() };
     for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
     receiver.stdin!.end();
     const fmt = (xs: number[]): string => `${Math.round(median(xs))} pkt/s  (rounds: ${xs.map(Math.round).join(", ")})`;
@@ -116,8 +144,11 @@ async function main(): Promise<void> {
     console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}`);
     console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
     console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
+    const perRun = [...t.kernel].sort().map(([name, s]) => `${name} ${s.runs ? Math.round(s.ns / s.runs) : 0} ns`);
+    console.log(`kernel time per program run (bpf_stats): ${perRun.join(", ")}`);
   } finally {
     teardown();
+    execFileSync("sysctl", ["-qw", "kernel.bpf_stats_enabled=0"]);
   }
 }
 

@@ -61,6 +61,9 @@ struct {
 /* skb addresses whose hops we report; an skb address names a packet only until it is freed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* Per-CPU LRU lists: no global lock on the hot path. An entry is still visible from every CPU;
+	 * only eviction order is kept per CPU, which is all an LRU of in-flight skbs needs. */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u8);
@@ -262,8 +265,9 @@ static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
 	return 0;
 }
 
-/* The end of a tracked skb's life: report it and forget the address (one delete answers whether it
- * was tracked). Its headers were reported by its hops already. skb->dev shares its word with
+/* The end of a tracked skb's life: report it and forget the address. Most freed skbs were never
+ * tracked, and a lookup (lock-free) is far cheaper than a delete (bucket lock) for those. Its headers
+ * were reported by its hops already. skb->dev shares its word with
  * dev_scratch, which UDP fills once the skb is queued to a socket: at consume_skb it is not a device
  * (reading it faults, slowly), so only kfree_skb, where drops happen and are rare, looks at it, and
  * only when it holds a kernel address. */
@@ -273,7 +277,7 @@ static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 loc
 	__u64 addr = (__u64)skb;
 	struct net_device *dev = 0;
 
-	if (bpf_map_delete_elem(&tracked, &addr))
+	if (!bpf_map_lookup_elem(&tracked, &addr) || bpf_map_delete_elem(&tracked, &addr))
 		return 0;
 	if (kind == PKTPATH_EV_KFREE_SKB) {
 		dev = skb->dev;
