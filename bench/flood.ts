@@ -1,6 +1,7 @@
 // UDP flood between two namespaces over a veth pair, measuring packets/s received with
 // (a) nothing attached, (b) a do-nothing BPF program on the same tracepoints, (c) the pktpath
-// capture with --proto any. Prints figures; asserts nothing. Needs root and `make -C bpf`.
+// capture with --proto any, (d) the pktpath capture with its default filter (ICMP echo), which
+// rejects the flood in the kernel. Prints figures; asserts nothing. Needs root and `make -C bpf`.
 // Usage: node --import tsx bench/flood.ts [seconds per phase, default 2] [rounds, default 3]
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -78,7 +79,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 type RunStats = Map<string, { ns: number; runs: number }>;
 interface Totals {
-  a: number[]; b: number[]; c: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
+  a: number[]; b: number[]; c: number[]; d: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
   kernel: RunStats;
 }
 
@@ -111,6 +112,12 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
   t.lost += source.counters().lost;
   t.malformed += source.malformed();
+
+  // The default filter (ICMP echo only) while the flood is other traffic: the everyday cost.
+  const quiet = createEbpfSource({ proto: "icmp-echo" });
+  await quiet.start(() => undefined);
+  t.d.push((await phase(receiver)).pps);
+  await quiet.stop();
 }
 
 /** Kernel-side cost per program run, from the kernel's own BPF statistics (sum over runs so far). */
@@ -134,14 +141,15 @@ async function main(): Promise<void> {
   try {
     const receiver = run(NS_R, RECEIVER);
     await nextLine(receiver);
-    const t: Totals = { a: [], b: [], c: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0, kernel: new Map() };
+    const t: Totals = { a: [], b: [], c: [], d: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0, kernel: new Map() };
     for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
     receiver.stdin!.end();
     const fmt = (xs: number[]): string => `${Math.round(median(xs))} pkt/s  (rounds: ${xs.map(Math.round).join(", ")})`;
     console.log(`(a) nothing attached      ${fmt(t.a)}`);
     console.log(`(b) no-op probe           ${fmt(t.b)}`);
     console.log(`(c) pktpath --proto any   ${fmt(t.c)}`);
-    console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}`);
+    console.log(`(d) pktpath default filter ${fmt(t.d)}  (ICMP echo only: the flood is filtered out in the kernel)`);
+    console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}; (d)/(b): ${(median(t.d) / median(t.b)).toFixed(3)}`);
     console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
     console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
     const perRun = [...t.kernel].sort().map(([name, s]) => `${name} ${s.runs ? Math.round(s.ns / s.runs) : 0} ns`);
