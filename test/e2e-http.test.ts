@@ -5,25 +5,14 @@ import assert from "node:assert/strict";
 import { parsePing } from "../shared/validate.ts";
 import type { Ping } from "../shared/types.ts";
 import { startServe, waitFor } from "./support/cli-child.ts";
-import { Topology } from "./lib/netns.ts";
+import { Topology, routed } from "./lib/netns.ts";
 
 const isRoot = process.getuid?.() === 0;
 
 test("a routed ping over HTTP: list without hops, detail with every hop, health counts", { skip: !isRoot && "needs root: loads BPF and creates network namespaces" }, async (t) => {
   const topo = new Topology("ppH1");
   t.after(() => topo.destroy());
-  for (const ns of ["a", "r", "b"]) topo.netns(ns);
-  topo.veth({ ns: "a", name: "a0" }, { ns: "r", name: "ra" });
-  topo.veth({ ns: "r", name: "rb" }, { ns: "b", name: "b0" });
-  topo.addr({ ns: "a", name: "a0" }, "10.246.1.2/24");
-  topo.addr({ ns: "r", name: "ra" }, "10.246.1.1/24");
-  topo.addr({ ns: "r", name: "rb" }, "10.246.2.1/24");
-  topo.addr({ ns: "b", name: "b0" }, "10.246.2.2/24");
-  topo.route("a", "10.246.2.0/24", "10.246.1.1");
-  topo.route("b", "10.246.1.0/24", "10.246.2.1");
-  topo.forwarding("r");
-  topo.exec("a", "ping", "-c", "1", "-W", "1", "10.246.2.2");
-  const [a, r, b] = ["a", "r", "b"].map((ns) => topo.inode(ns));
+  const { a, r, b } = routed(topo, "10.246");
 
   const serve = await startServe(["--source", "ebpf"]);
   t.after(() => serve.stop());
@@ -48,9 +37,9 @@ test("a routed ping over HTTP: list without hops, detail with every hop, health 
   const veth = (x: string, xn: number, y: string, yn: number) =>
     [hop("net_dev_queue", x, xn), hop("netif_rx", y, yn), hop("net_dev_xmit", x, xn), hop("netif_receive_skb", y, yn)];
   assert.deepEqual(p.request!.hops.map((h) => hop(h.event, h.ifname, h.netns!)),
-    [...veth("ppH1-a0", a!, "ppH1-ra", r!), ...veth("ppH1-rb", r!, "ppH1-b0", b!)]);
+    [...veth("ppH1-a0", a, "ppH1-ra", r), ...veth("ppH1-rb", r, "ppH1-b0", b)]);
   assert.deepEqual(p.reply!.hops.map((h) => hop(h.event, h.ifname, h.netns!)),
-    [...veth("ppH1-b0", b!, "ppH1-rb", r!), ...veth("ppH1-ra", r!, "ppH1-a0", a!)]);
+    [...veth("ppH1-b0", b, "ppH1-rb", r), ...veth("ppH1-ra", r, "ppH1-a0", a)]);
   assert.deepEqual([...new Set(p.request!.hops.map((h) => h.netnsName))], ["ppH1-a", "ppH1-r", "ppH1-b"]);
   assert.equal(p.rttNs, p.reply!.hops[0]!.tNs - p.request!.hops[0]!.tNs);
 

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { parsePing } from "../shared/validate.ts";
 import type { Hop, Ping } from "../shared/types.ts";
-import { Topology, hostNetnsInode, sh } from "./lib/netns.ts";
+import { Topology, hostNetnsInode, routed, sh } from "./lib/netns.ts";
 
 const BIN = fileURLToPath(new URL("../bin/pktpath.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -78,18 +78,7 @@ test("veth host ↔ namespace: request and reply hop by hop, namespaces by inode
 test("routed through a forwarding namespace: three lanes, eight hops each way", { skip }, async (t) => {
   const topo = new Topology("ppE2");
   t.after(() => topo.destroy());
-  for (const ns of ["a", "r", "b"]) topo.netns(ns);
-  topo.veth({ ns: "a", name: "a0" }, { ns: "r", name: "ra" });
-  topo.veth({ ns: "r", name: "rb" }, { ns: "b", name: "b0" });
-  topo.addr({ ns: "a", name: "a0" }, "10.242.1.2/24");
-  topo.addr({ ns: "r", name: "ra" }, "10.242.1.1/24");
-  topo.addr({ ns: "r", name: "rb" }, "10.242.2.1/24");
-  topo.addr({ ns: "b", name: "b0" }, "10.242.2.2/24");
-  topo.route("a", "10.242.2.0/24", "10.242.1.1");
-  topo.route("b", "10.242.1.0/24", "10.242.2.1");
-  topo.forwarding("r");
-  topo.exec("a", "ping", "-c", "1", "-W", "1", "10.242.2.2");
-  const [a, r, b] = ["a", "r", "b"].map((ns) => topo.inode(ns));
+  const { a, r, b } = routed(topo, "10.242");
 
   const pings = await traceWhile(["--count", "1", "--host", "10.242.2.2"], () => {
     topo.exec("a", "ping", "-c", "1", "-W", "2", "10.242.2.2");

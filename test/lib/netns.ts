@@ -145,3 +145,23 @@ export class Topology {
 export function hostNetnsInode(): number {
   return Number(sh("stat", "-L", "-c", "%i", "/proc/self/ns/net").trim());
 }
+
+/**
+ * a —veth— r —veth— b, r forwarding: a0 = `${net}.1.2`, ra = `${net}.1.1`, rb = `${net}.2.1`,
+ * b0 = `${net}.2.2` (net like "10.242"), with routes both ways and neighbours resolved.
+ * Returns the namespaces' inodes.
+ */
+export function routed(topo: Topology, net: string): { a: number; r: number; b: number } {
+  for (const ns of ["a", "r", "b"]) topo.netns(ns);
+  topo.veth({ ns: "a", name: "a0" }, { ns: "r", name: "ra" });
+  topo.veth({ ns: "r", name: "rb" }, { ns: "b", name: "b0" });
+  topo.addr({ ns: "a", name: "a0" }, `${net}.1.2/24`);
+  topo.addr({ ns: "r", name: "ra" }, `${net}.1.1/24`);
+  topo.addr({ ns: "r", name: "rb" }, `${net}.2.1/24`);
+  topo.addr({ ns: "b", name: "b0" }, `${net}.2.2/24`);
+  topo.route("a", `${net}.2.0/24`, `${net}.1.1`);
+  topo.route("b", `${net}.1.0/24`, `${net}.2.1`);
+  topo.forwarding("r");
+  topo.exec("a", "ping", "-c", "1", "-W", "1", `${net}.2.2`);
+  return { a: topo.inode("a"), r: topo.inode("r"), b: topo.inode("b") };
+}
