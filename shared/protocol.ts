@@ -87,7 +87,8 @@ function parsePings(v: unknown): Result<Ping[]> {
   return ok(out);
 }
 
-const ERROR_CODES: readonly string[] = ["bad_message", "too_large", "unsupported_version", "overloaded"];
+const ERROR_CODES: readonly ErrorCode[] = ["bad_message", "too_large", "unsupported_version", "overloaded"];
+const isErrorCode = (v: unknown): v is ErrorCode => ERROR_CODES.some((c) => c === v);
 
 export function parseServerMessage(raw: string): Result<ServerMessage> {
   let v: unknown;
@@ -114,9 +115,9 @@ export function parseServerMessage(raw: string): Result<ServerMessage> {
     }
     case "error": {
       const code = v.code;
-      if (typeof code !== "string" || !ERROR_CODES.includes(code)) return err("error.code: unknown code");
+      if (!isErrorCode(code)) return err("error.code: unknown code");
       if (typeof v.message !== "string") return err("error.message: expected a string");
-      return ok({ type: "error", code: code as ErrorCode, message: v.message });
+      return ok({ type: "error", code, message: v.message });
     }
     default:
       return err(`unknown message type ${JSON.stringify(String(v.type)).slice(0, 40)}`);

@@ -120,6 +120,7 @@ export function parseJourney(v: unknown, path: string): Result<Journey> {
 }
 
 const STATUSES: readonly PingStatus[] = ["complete", "no-reply", "dropped"];
+const isStatus = (v: unknown): v is PingStatus => STATUSES.some((s) => s === v);
 
 export function parsePing(v: unknown, path = "ping"): Result<Ping> {
   if (!isObject(v)) return err(`${path}: expected an object`);
@@ -133,11 +134,11 @@ export function parsePing(v: unknown, path = "ping"): Result<Ping> {
   if (!seq.ok) return seq;
   if (!rttNs.ok) return rttNs;
   const status = v.status;
-  if (typeof status !== "string" || !STATUSES.includes(status as PingStatus)) {
+  if (!isStatus(status)) {
     return err(`${path}.status: expected one of ${STATUSES.join(", ")}`);
   }
   const ping: Ping = { id: id.value, family: fam.value, src: src.value, dst: dst.value, icmpId: icmpId.value,
-    seq: seq.value, status: status as PingStatus };
+    seq: seq.value, status };
   if (rttNs.value !== undefined) ping.rttNs = rttNs.value;
   for (const side of ["request", "reply"] as const) {
     if (v[side] === undefined) continue;
