@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { MAX_SNAPSHOT } from "../shared/protocol.ts";
 import type { Journey, Ping } from "../shared/types.ts";
+import { CaptureLog, sendCapture } from "./captureLog.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { checkRequest, checkUpgrade, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE, type AccessPolicy } from "./security.ts";
 import { StreamHub, type StreamOptions } from "./stream.ts";
@@ -18,6 +19,8 @@ export interface ServeOptions {
   token?: string;
   distDir?: string;
   stream?: StreamOptions;
+  /** events kept for GET /api/capture (the newest; default 500,000) */
+  captureLogEvents?: number;
 }
 
 export interface RunningServer {
@@ -49,8 +52,12 @@ export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: fa
   return { ok: true, value: n };
 }
 
-/** `policy()` is read per request: with --port 0 the allowed Host is known only once bound. */
-export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR): express.Express {
+/**
+ * `policy()` is read per request: with --port 0 the allowed Host is known only once bound. `log` is
+ * what GET /api/capture serves; it must follow the pipeline from before it starts.
+ */
+export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
+  log: CaptureLog = CaptureLog.follow(pipeline).log): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -82,6 +89,10 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
     res.json(ping);
   });
+  api.get("/capture", (_req, res, next) => {
+    // Past the headers an error can only cut the download short: the client sees a truncated file.
+    sendCapture(res, log, pipeline.source.name).catch((e: unknown) => (res.headersSent ? res.destroy() : next(e)));
+  });
   api.use((req, res) => void res.status(404).json({ error: `no route ${req.method} ${req.baseUrl}${req.path}` }));
   app.use("/api", api);
 
@@ -110,7 +121,8 @@ function hostForUrl(host: string): string {
 /** Listens; resolves once the port is bound (port 0 → a free one, reported in `url`). */
 export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promise<RunningServer> {
   let policy = makePolicy(opts.host, opts.port, opts.token);
-  const app = createApp(pipeline, () => policy, opts.distDir);
+  const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
+  const app = createApp(pipeline, () => policy, opts.distDir, capture.log);
   const server: Server = createServer(app);
   const hub = new StreamHub(pipeline, opts.stream);
   server.on("upgrade", (req, socket, head) => {
@@ -124,9 +136,13 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
     hub.handleUpgrade(req, socket, head);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (e: Error): void => {
+      capture.detach();
+      reject(e);
+    };
+    server.once("error", failed);
     server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       resolve();
     });
   });
@@ -135,6 +151,7 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
   return {
     url: `http://${hostForUrl(opts.host)}:${port}`,
     close: async () => {
+      capture.detach();
       hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
