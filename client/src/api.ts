@@ -4,7 +4,7 @@ import type { Ping } from "../../shared/types.ts";
 import { parsePing } from "../../shared/validate.ts";
 
 /** Query string carrying the page's ?token= to the API when the server asks for one. */
-function tokenQuery(): string {
+export function tokenQuery(): string {
   const token = new URLSearchParams(location.search).get("token");
   return token ? `?token=${encodeURIComponent(token)}` : "";
 }
@@ -25,6 +25,17 @@ export async function fetchPing(id: string, signal?: AbortSignal): Promise<Resul
     return err(`GET /api/pings/${id} did not answer JSON`);
   }
   return parsePing(body);
+}
+
+/**
+ * "Save capture": the browser downloads GET /api/capture itself (Content-Disposition names the file),
+ * so a capture of any size goes straight to disk instead of through page memory.
+ */
+export function downloadCapture(): void {
+  const a = document.createElement("a");
+  a.href = `/api/capture${tokenQuery()}`;
+  a.download = "";
+  a.click();
 }
 
 /** `#/ping/<id>` → id; anything else → undefined. */

@@ -14,6 +14,8 @@ interface Props {
   /** the list's copy, shown at once while the full one (hops included) loads */
   listPing: Ping | undefined;
   presenting: boolean;
+  /** a ping of an opened file: the list's copy is whole, and the server does not know it */
+  offline?: boolean;
 }
 
 type Load = { id: string; ping?: Ping; error?: string };
@@ -25,20 +27,20 @@ export function pingTitle(p: Ping): string {
 
 const hasHops = (p: Ping | undefined): boolean => Boolean(p && ((p.request?.hops.length ?? 0) + (p.reply?.hops.length ?? 0)) > 0);
 
-export function DetailPane({ id, listPing, presenting }: Props) {
+export function DetailPane({ id, listPing, presenting, offline = false }: Props) {
   const [load, setLoad] = useState<Load | undefined>(undefined);
   const [exportError, setExportError] = useState<string | undefined>(undefined);
   const svgRef = useRef<SVGSVGElement | null>(null);
 
   useEffect(() => {
-    if (!id) return;
+    if (!id || offline) return;
     const ctrl = new AbortController();
     setLoad({ id });
     void fetchPing(id, ctrl.signal).then((r) => {
       if (!ctrl.signal.aborted) setLoad(r.ok ? { id, ping: r.value } : { id, error: r.error });
     });
     return () => ctrl.abort();
-  }, [id]);
+  }, [id, offline]);
 
   if (!id) {
     return (
@@ -48,9 +50,9 @@ export function DetailPane({ id, listPing, presenting }: Props) {
       </section>
     );
   }
-  const fetched = load?.id === id ? load.ping : undefined;
-  const ping = fetched ?? (hasHops(listPing) ? listPing : undefined);
-  const error = load?.id === id ? load.error : undefined;
+  const fetched = load?.id === id && !offline ? load.ping : undefined;
+  const ping = fetched ?? (hasHops(listPing) || offline ? listPing : undefined);
+  const error = offline ? (listPing ? undefined : `the file has no ping ${id}`) : load?.id === id ? load.error : undefined;
   const base = ping ? `pktpath-${ping.id}-${ping.dst}-seq${ping.seq}`.replace(/[^\w.-]+/g, "_") : "pktpath";
 
   const exportAs = (kind: "svg" | "png"): void => {
@@ -80,7 +82,7 @@ export function DetailPane({ id, listPing, presenting }: Props) {
             <div className="actions">
               <button type="button" onClick={() => exportAs("svg")}>Export SVG</button>
               <button type="button" onClick={() => exportAs("png")}>Export PNG</button>
-              <button type="button" onClick={copyLink} title="Copy a link that opens this ping">Copy link</button>
+              {!offline && <button type="button" onClick={copyLink} title="Copy a link that opens this ping">Copy link</button>}
             </div>
           </div>
           {exportError && <p className="error" role="alert">{exportError}</p>}

@@ -11,11 +11,15 @@ interface Props {
   filter: string;
   onFilter(filter: string): void;
   onSelect(id: string): void;
+  /** what an empty list says; live pages wait for traffic */
+  emptyText?: string;
 }
 
 const optionId = (id: string): string => `ping-opt-${id}`;
 
-export function PingList({ pings, selectedId, filter, onFilter, onSelect }: Props) {
+const WAITING = "Waiting for pings… run ping somewhere on this host.";
+
+export function PingList({ pings, selectedId, filter, onFilter, onSelect, emptyText = WAITING }: Props) {
   const visible = useMemo(() => pings.filter((p) => matchesFilter(p, filter)), [pings, filter]);
   const listRef = useRef<HTMLUListElement>(null);
   const selectedIndex = visible.findIndex((p) => p.id === selectedId);
@@ -46,7 +50,7 @@ export function PingList({ pings, selectedId, filter, onFilter, onSelect }: Prop
         <span className="count" aria-live="polite">{visible.length === pings.length ? `${pings.length}` : `${visible.length}/${pings.length}`}</span>
       </div>
       {visible.length === 0 ? (
-        <p className="empty">{pings.length === 0 ? "Waiting for pings… run ping somewhere on this host." : "No ping matches the filter."}</p>
+        <p className="empty">{pings.length === 0 ? emptyText : "No ping matches the filter."}</p>
       ) : (
         <ul ref={listRef} className="ping-list" role="listbox" tabIndex={0} aria-label="Pings, newest first"
           aria-activedescendant={selectedIndex >= 0 && selectedId ? optionId(selectedId) : undefined} onKeyDown={onKeyDown}>

@@ -1,6 +1,7 @@
 // Capture and connection state, always visible (also in presentation mode: the audience should know
 // whether they watch live traffic or a replay).
 import { useEffect, useState } from "react";
+import type { FileView } from "../openFile.ts";
 import type { LiveState } from "../store.ts";
 
 const CONN_LABEL: Record<LiveState["conn"], string> = {
@@ -20,8 +21,8 @@ function useNowMs(active: boolean): number {
   return now;
 }
 
-export function StatusBar({ live }: { live: LiveState }) {
-  const { stats, conn, retryAtMs } = live;
+export function StatusBar({ live, file }: { live: LiveState; file?: FileView }) {
+  const { conn, retryAtMs } = live;
   const now = useNowMs(conn === "reconnecting" && retryAtMs !== undefined);
   const retry = conn === "reconnecting" && retryAtMs !== undefined ? ` (retry in ${Math.max(0, Math.ceil((retryAtMs - now) / 1000))} s)` : "";
   return (
@@ -29,6 +30,32 @@ export function StatusBar({ live }: { live: LiveState }) {
       <span className={`conn conn-${conn}`} data-conn={conn} role="status">
         <span className="dot" aria-hidden="true" />{CONN_LABEL[conn]}{retry}
       </span>
+      {file ? <FileItems file={file} /> : <LiveItems live={live} />}
+      {live.lastError && <span className="item warn" title={live.lastError}>⚠ {live.lastError}</span>}
+    </footer>
+  );
+}
+
+/** An opened file: what it is and holds; the live stream is still connected, just not shown. */
+function FileItems({ file }: { file: FileView }) {
+  const n = (v: number): string => v.toLocaleString("en-US");
+  return (
+    <>
+      <span className="item file-name" title={`${file.source} capture opened in this page`}>file: <b>{file.name}</b></span>
+      <span className="item"><b className="mode-file">{file.source}</b></span>
+      <span className="item"><b>{n(file.events)}</b> events</span>
+      <span className="item"><b>{n(file.journeys)}</b> journeys</span>
+      <span className="item"><b>{n(file.pings.length)}</b> pings</span>
+      {file.listed.length < file.pings.length && <span className="item">list shows the newest {n(file.listed.length)}</span>}
+      <span className="item warn">live paused</span>
+    </>
+  );
+}
+
+function LiveItems({ live }: { live: LiveState }) {
+  const { stats } = live;
+  return (
+    <>
       <span className="item" title="capture source">source <b className="source">{stats?.source ?? "—"}</b></span>
       <span className="item">{stats ? (stats.live ? <b className="mode-live">live</b> : <b className="mode-replay">replay</b>) : "—"}</span>
       <span className="item"><b>{stats ? Math.round(stats.eventsPerSec).toLocaleString("en-US") : "—"}</b> events/s</span>
@@ -37,7 +64,6 @@ export function StatusBar({ live }: { live: LiveState }) {
         <b>{stats ? stats.lost.toLocaleString("en-US") : "—"}</b> lost
       </span>
       {live.paused && <span className="item warn">updates paused</span>}
-      {live.lastError && <span className="item warn" title={live.lastError}>⚠ {live.lastError}</span>}
-    </footer>
+    </>
   );
 }
