@@ -58,16 +58,44 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* skb addresses whose hops we report; an skb address names a packet only until it is freed. */
+/* skb addresses whose hops we report; an skb address names a packet only until it is freed.
+ * A direct-mapped table, not a hash map: an array slot is found with no lock and no call (the
+ * verifier inlines array lookups), which matters because consume_skb runs for every skb the system
+ * frees. Two in-flight skbs that share a slot evict each other: the older one's remaining xmit and
+ * free events go unreported, and its journey ends as idle instead. With 2^17 slots and a few thousand
+ * skbs in flight that is rare. */
+#define TRACK_SLOTS (1 << 17)
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	/* Per-CPU LRU lists: no global lock on the hot path. An entry is still visible from every CPU;
-	 * only eviction order is kept per CPU, which is all an LRU of in-flight skbs needs. */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACK_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
 } tracked SEC(".maps");
+
+/* The verifier keeps a BTF pointer a pointer through casts and refuses arithmetic on it; a copy
+ * read back with bpf_probe_read_kernel is a plain number that can be hashed. */
+static __always_inline __u64 addr_value(const void *ptr)
+{
+	__u64 value = 0;
+
+	bpf_probe_read_kernel(&value, sizeof(value), &ptr);
+	return value;
+}
+
+static __always_inline __u64 *track_slot(__u64 addr)
+{
+	/* Fibonacci hashing: skb addresses share their low bits (slab alignment) */
+	__u32 key = (__u32)((addr * 0x9E3779B97F4A7C15ULL) >> (64 - 17));
+
+	return bpf_map_lookup_elem(&tracked, &key);
+}
+
+static __always_inline int is_tracked(__u64 addr)
+{
+	__u64 *slot = track_slot(addr);
+
+	return slot && *slot == addr;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -253,32 +281,34 @@ static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *
 static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
 {
 	struct pkt p = {};
-	__u64 addr = (__u64)skb;
-	__u8 one = 1;
+	__u64 addr = addr_value(skb);
+	__u64 *slot;
 
 	parse_skb(&p, skb);
 	if (!passes(&p))
 		return 0;
-	if (!bpf_map_lookup_elem(&tracked, &addr))
-		bpf_map_update_elem(&tracked, &addr, &one, BPF_ANY);
+	slot = track_slot(addr);
+	if (slot)
+		*slot = addr;
 	submit(kind, addr, skb->dev, skb->len, &p, 0, 0);
 	return 0;
 }
 
-/* The end of a tracked skb's life: report it and forget the address. Most freed skbs were never
- * tracked, and a lookup (lock-free) is far cheaper than a delete (bucket lock) for those. Its headers
- * were reported by its hops already. skb->dev shares its word with
+/* The end of a tracked skb's life: report it and forget the address. Its headers were reported by
+ * its hops already. skb->dev shares its word with
  * dev_scratch, which UDP fills once the skb is queued to a socket: at consume_skb it is not a device
  * (reading it faults, slowly), so only kfree_skb, where drops happen and are rare, looks at it, and
  * only when it holds a kernel address. */
 static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
 {
 	struct pkt p = {};
-	__u64 addr = (__u64)skb;
+	__u64 addr = addr_value(skb);
 	struct net_device *dev = 0;
+	__u64 *slot = track_slot(addr);
 
-	if (!bpf_map_lookup_elem(&tracked, &addr) || bpf_map_delete_elem(&tracked, &addr))
+	if (!slot || *slot != addr)
 		return 0;
+	*slot = 0;
 	if (kind == PKTPATH_EV_KFREE_SKB) {
 		dev = skb->dev;
 		if ((__u64)dev < KERNEL_ADDR_MIN)
@@ -299,9 +329,9 @@ SEC("tp_btf/net_dev_xmit")
 int BPF_PROG(handle_net_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev, unsigned int skb_len)
 {
 	struct pkt p = {};
-	__u64 addr = (__u64)skb;
+	__u64 addr = addr_value(skb);
 
-	if (!bpf_map_lookup_elem(&tracked, &addr))
+	if (!is_tracked(addr))
 		return 0;
 	submit(PKTPATH_EV_NET_DEV_XMIT, addr, dev, skb_len, &p, 0, 0);
 	return 0;
