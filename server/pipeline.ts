@@ -71,7 +71,7 @@ export class Pipeline {
   /** Starts the source (rejects if it cannot start) and the clock. */
   async start(): Promise<void> {
     await this.opts.namer?.refresh();
-    const maxQueued = this.opts.maxQueuedEvents ?? 200_000;
+    const maxQueued = this.opts.maxQueuedEvents ?? 65_536;
     await this.source.start((events) => {
       if (this.queuedEvents + events.length > maxQueued) {
         this.overflow += events.length;
