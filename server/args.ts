@@ -10,9 +10,9 @@ commands:
   serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T] [--pace]
           the dashboard (default http://127.0.0.1:8080, source auto); a FILE is read at once,
           or with --pace replayed at its recorded pace
-  trace   [--json] [--count N] [--duration S] [filters]
+  trace   [--json] [--count N] [--duration S] [--source auto|ebpf|tracefs] [filters]
           live capture on the terminal, one block per completed ping (--json: one Ping per line)
-  record  --out FILE [--duration S] [filters]
+  record  --out FILE [--duration S] [--source auto|ebpf|tracefs] [filters]
           write a capture file that \`serve FILE\` and \`import FILE\` read back
   import  FILE [--format auto|perf-trace|perf-script|tracefs|pktpath] [--json]
           correlate a capture made elsewhere (--json: { "journeys": [...], "pings": [...] })
@@ -24,14 +24,15 @@ filters:
 
   --help, -h   this text`;
 
+export type LiveSource = "auto" | "ebpf" | "tracefs";
 export type SourceSpec = "auto" | "ebpf" | "tracefs" | "demo" | { file: string };
 export type ImportFormat = "auto" | "perf-trace" | "perf-script" | "tracefs" | "pktpath";
 
 export type Command =
   | { cmd: "help" }
   | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string; pace: boolean }
-  | { cmd: "trace"; json: boolean; count?: number; durationS?: number; filter: CaptureFilter }
-  | { cmd: "record"; out: string; durationS?: number; filter: CaptureFilter }
+  | { cmd: "trace"; json: boolean; count?: number; durationS?: number; filter: CaptureFilter; source: LiveSource }
+  | { cmd: "record"; out: string; durationS?: number; filter: CaptureFilter; source: LiveSource }
   | { cmd: "import"; file: string; format: ImportFormat; json: boolean };
 
 type Value = string | number | boolean;
@@ -73,7 +74,8 @@ function address(text: string): Result<Value> {
   return isIP(text) === 0 ? err("expected an IPv4 or IPv6 address") : ok(text);
 }
 
-const FILTER_FLAGS: Record<string, FlagSpec> = {
+const LIVE_FLAGS: Record<string, FlagSpec> = {
+  source: { parse: oneOf("auto", "ebpf", "tracefs") },
   proto: { parse: oneOf("icmp-echo", "any", "icmp", "tcp", "udp") },
   host: { parse: address },
   port: { parse: integer(1, 65535) },
@@ -86,10 +88,10 @@ const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: st
     positional: [],
   },
   trace: {
-    flags: { json: { switch: true }, count: { parse: integer(1, 1e9) }, duration: { parse: seconds }, ...FILTER_FLAGS },
+    flags: { json: { switch: true }, count: { parse: integer(1, 1e9) }, duration: { parse: seconds }, ...LIVE_FLAGS },
     positional: [],
   },
-  record: { flags: { out: { parse: nonEmpty }, duration: { parse: seconds }, ...FILTER_FLAGS }, positional: [] },
+  record: { flags: { out: { parse: nonEmpty }, duration: { parse: seconds }, ...LIVE_FLAGS }, positional: [] },
   import: {
     flags: { format: { parse: oneOf("auto", "perf-trace", "perf-script", "tracefs", "pktpath") }, json: { switch: true } },
     positional: ["FILE"],
@@ -168,6 +170,10 @@ function sourceOf(text: string | undefined): SourceSpec {
   return text === "auto" || text === "ebpf" || text === "tracefs" || text === "demo" ? text : { file: text };
 }
 
+function liveSourceOf(text: string | undefined): LiveSource {
+  return text === "ebpf" || text === "tracefs" ? text : "auto";
+}
+
 /** Turns the scanned flags into a command; only cross-flag rules are checked here. */
 function build(cmd: string, p: Parsed): Result<Command> {
   switch (cmd) {
@@ -185,12 +191,13 @@ function build(cmd: string, p: Parsed): Result<Command> {
         return err(`${cmd}: --port needs --proto tcp, udp or any (ICMP has no ports)`);
       }
       const durationS = num(p, "duration");
+      const source = liveSourceOf(str(p, "source"));
       if (cmd === "record") {
         const out = str(p, "out");
         if (out === undefined) return err("record: --out FILE is required");
-        return ok(durationS === undefined ? { cmd, out, filter } : { cmd, out, durationS, filter });
+        return ok(durationS === undefined ? { cmd, out, filter, source } : { cmd, out, durationS, filter, source });
       }
-      const c: Command = { cmd, json: p.flags.get("json") === true, filter };
+      const c: Command = { cmd, json: p.flags.get("json") === true, filter, source };
       const count = num(p, "count");
       if (count !== undefined) c.count = count;
       if (durationS !== undefined) c.durationS = durationS;

@@ -3,7 +3,7 @@
 import { Correlator } from "../shared/correlate.ts";
 import { formatJourney, formatPing } from "../shared/tracepkt.ts";
 import type { Journey, Ping } from "../shared/types.ts";
-import type { Command } from "./args.ts";
+import type { Command, LiveSource } from "./args.ts";
 import { readDropReasons } from "./capture/btf.ts";
 import { CaptureWriter, readCapture } from "./capture/file.ts";
 import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
@@ -85,12 +85,12 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   return 0;
 }
 
-function livePipeline(filter: CaptureFilter): Pipeline {
-  return new Pipeline(firstAvailable(liveCandidates(filter), onSkip), { namer: new NetnsNamer(), onError: say });
+function livePipeline(filter: CaptureFilter, only: LiveSource): Pipeline {
+  return new Pipeline(firstAvailable(liveCandidates(filter, only), onSkip), { namer: new NetnsNamer(), onError: say });
 }
 
 export async function runTrace(cmd: Cmd<"trace">): Promise<number> {
-  const pipeline = livePipeline(cmd.filter);
+  const pipeline = livePipeline(cmd.filter, cmd.source);
   const stopper = stopWhen(cmd.durationS);
   let printed = 0;
   pipeline.onPings((pings) => {
@@ -104,6 +104,20 @@ export async function runTrace(cmd: Cmd<"trace">): Promise<number> {
   const started = await startPipeline(pipeline);
   if (started !== 0) return (stopper.stop("error"), started);
   say(`tracing (source: ${pipeline.source.name})`);
+  if (pipeline.source.name === "tracefs") {
+    // tracefs prints no packet headers: echoes cannot be paired, but each skb's path still shows.
+    say(cmd.json ? "tracefs gives no packet headers: no pings to print" : "tracefs gives no packet headers: printing journeys (one skb's hops each), not pings");
+    if (!cmd.json) {
+      pipeline.onJourneys((journeys) => {
+        for (const j of journeys) {
+          if (cmd.count !== undefined && printed >= cmd.count) break;
+          process.stdout.write(formatJourney(j) + "\n\n");
+          printed++;
+        }
+        if (cmd.count !== undefined && printed >= cmd.count) stopper.stop("count");
+      });
+    }
+  }
   await stopper.done;
   await pipeline.stop();
   return 0;
@@ -113,7 +127,7 @@ export async function runRecord(cmd: Cmd<"record">): Promise<number> {
   const opened = await CaptureWriter.open(cmd.out);
   if (!opened.ok) return (say(`record: ${opened.error}`), 2);
   const writer = opened.value;
-  const pipeline = livePipeline(cmd.filter);
+  const pipeline = livePipeline(cmd.filter, cmd.source);
   pipeline.onEvents((events) => writer.write(events));
   let pings = 0;
   pipeline.onPings((p) => (pings += p.length));

@@ -36,9 +36,10 @@ const demo: Candidate = {
   create: async () => createFileSource(DEMO_CAPTURE, { loop: true, name: "demo" }),
 };
 
-/** Live capture candidates, best first. */
-export function liveCandidates(filter: CaptureFilter): Candidate[] {
-  return [ebpf(filter), tracefs];
+/** Live capture candidates, best first; `only` narrows them to one. */
+export function liveCandidates(filter: CaptureFilter, only: "auto" | "ebpf" | "tracefs" = "auto"): Candidate[] {
+  const all = [ebpf(filter), tracefs];
+  return only === "auto" ? all : all.filter((c) => c.name === only);
 }
 
 /** What `serve` tries by default: live capture, else the demo, so the dashboard always opens. */

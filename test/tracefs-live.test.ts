@@ -63,3 +63,36 @@ test("instances left by a killed pktpath are removed at the next start", { skip:
   assert.ok(removed.includes(`pktpath-${dead}`));
   assert.equal(readdirSync("/sys/kernel/tracing/instances").includes(`pktpath-${dead}`), false);
 });
+
+test("trace --source tracefs: no headers, so each skb's journey is printed instead of pings", { skip: !isRoot && "needs root (tracefs)" }, async (t) => {
+  setup();
+  t.after(teardown);
+  const { spawn } = await import("node:child_process");
+  const { once } = await import("node:events");
+  const bin = new URL("../bin/pktpath.js", import.meta.url).pathname;
+  const child = spawn(process.execPath, [bin, "trace", "--source", "tracefs", "--duration", "3"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "", stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  const closed = once(child, "close");
+  const killer = setTimeout(() => child.kill("SIGINT"), 15_000);
+  await new Promise<void>((resolve) => child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+    if (stderr.includes("printing journeys")) resolve();
+  }));
+  sh("ping", "-c", "1", "10.232.0.2");
+  const [code] = (await closed) as [number];
+  clearTimeout(killer);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stderr.trim().split("\n"), [
+    "pktpath: tracing (source: tracefs)",
+    "pktpath: tracefs gives no packet headers: printing journeys (one skb's hops each), not pings",
+  ]);
+  // Other traffic on the machine may show too: only our veth's journeys are checked.
+  const blocks = stdout.trim().split("\n\n").filter((b) => b.includes(`${P}-`))
+    .map((b) => b.split("\n").map((l) => l.trim().split(/\s+/)));
+  // `j-N ADDR N hops[, dropped: …]`, then `[netns] ifname event len=… +Δ` per hop
+  assert.deepEqual(blocks.map((b) => b.slice(1).map((hop) => `${hop[2]} ${hop[3]}`)), [
+    [`${P}-h net_dev_queue`, `${P}-n netif_rx`, `${P}-h net_dev_xmit`, `${P}-n netif_receive_skb`],
+    [`${P}-n net_dev_queue`, `${P}-h netif_rx`, `${P}-n net_dev_xmit`, `${P}-h netif_receive_skb`],
+  ]);
+});
