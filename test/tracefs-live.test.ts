@@ -87,9 +87,11 @@ test("trace --source tracefs: no headers, so each skb's journey is printed inste
     "pktpath: tracing (source: tracefs)",
     "pktpath: tracefs gives no packet headers: printing journeys (one skb's hops each), not pings",
   ]);
-  // Other traffic on the machine may show too: only our veth's journeys are checked.
+  // Other traffic shows too (IPv6 neighbour discovery on the new veth, say): the echoes are the
+  // journeys that leave as 98-byte frames.
   const blocks = stdout.trim().split("\n\n").filter((b) => b.includes(`${P}-`))
-    .map((b) => b.split("\n").map((l) => l.trim().split(/\s+/)));
+    .map((b) => b.split("\n").map((l) => l.trim().split(/\s+/)))
+    .filter((b) => b[1]?.[4] === "len=98");
   // `j-N ADDR N hops[, dropped: …]`, then `[netns] ifname event len=… +Δ` per hop
   assert.deepEqual(blocks.map((b) => b.slice(1).map((hop) => `${hop[2]} ${hop[3]}`)), [
     [`${P}-h net_dev_queue`, `${P}-n netif_rx`, `${P}-h net_dev_xmit`, `${P}-n netif_receive_skb`],
