@@ -40,15 +40,21 @@ export type ErrorCode = "bad_message" | "too_large" | "unsupported_version" | "o
 
 export const MAX_SNAPSHOT = 1000;
 
-export function parseClientMessage(raw: string): Result<ClientMessage> {
-  if (raw.length > MAX_CLIENT_MESSAGE_BYTES) return err(`message longer than ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+function parseJsonObject(raw: string): Result<Record<string, unknown>> {
   let v: unknown;
   try {
     v = JSON.parse(raw);
   } catch {
     return err("message is not JSON");
   }
-  if (!isObject(v)) return err("message is not a JSON object");
+  return isObject(v) ? ok(v) : err("message is not a JSON object");
+}
+
+export function parseClientMessage(raw: string): Result<ClientMessage> {
+  if (raw.length > MAX_CLIENT_MESSAGE_BYTES) return err(`message longer than ${MAX_CLIENT_MESSAGE_BYTES} bytes`);
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
   switch (v.type) {
     case "resync": {
       const limit = v.limit;
@@ -91,13 +97,9 @@ const ERROR_CODES: readonly ErrorCode[] = ["bad_message", "too_large", "unsuppor
 const isErrorCode = (v: unknown): v is ErrorCode => ERROR_CODES.some((c) => c === v);
 
 export function parseServerMessage(raw: string): Result<ServerMessage> {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return err("message is not JSON");
-  }
-  if (!isObject(v)) return err("message is not a JSON object");
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
   switch (v.type) {
     case "hello": {
       if (v.version !== PROTOCOL_VERSION) return err(`unsupported protocol version ${String(v.version)}`);

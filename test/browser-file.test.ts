@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test, type TestContext } from "node:test";
 import { chromium, type Page } from "playwright-core";
-import type { Ping, RawEvent } from "../shared/types.ts";
-import { parsePing } from "../shared/validate.ts";
+import type { RawEvent } from "../shared/types.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
 import { ROOT, startServe, waitFor } from "./support/cli-child.ts";
+import { fetchPings } from "./support/api.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url));
 const TRACEFS_TEXT = fileURLToPath(new URL("./fixtures/text/tracefs-veth-drop.txt", import.meta.url));
@@ -53,16 +53,6 @@ const texts = (page: Page, selector: string): Promise<string[]> =>
 
 async function serverHealth(url: string): Promise<{ events: number; source: string }> {
   return (await (await fetch(`${url}/api/health`)).json()) as { events: number; source: string };
-}
-
-async function serverPings(url: string): Promise<Ping[]> {
-  const body: unknown = await (await fetch(`${url}/api/pings?limit=1000`)).json();
-  assert.ok(Array.isArray(body));
-  return body.map((p) => {
-    const r = parsePing(p);
-    assert.ok(r.ok, r.ok ? "" : r.error);
-    return r.value;
-  });
 }
 
 test("Open capture: a file's pings in the page, live paused behind it, errors by line, back to live", { timeout: 120_000 }, async (t) => {
@@ -118,7 +108,7 @@ test("Open capture: a file's pings in the page, live paused behind it, errors by
   await page.locator(".status-bar .source").waitFor();
   assert.equal(await page.locator(".status-bar .file-name").count(), 0);
   assert.equal(await page.locator(".status-bar .source").textContent(), "demo");
-  const live = new Set((await serverPings(url)).map((p) => p.id));
+  const live = new Set((await fetchPings(url)).map((p) => p.id));
   const shown = await rowIds(page);
   assert.ok(shown.length > 0 && shown.every((id) => id !== null && live.has(id)), `live rows: ${shown.join(" ")}`);
   assert.deepEqual(pageErrors, []);
@@ -163,7 +153,7 @@ test("Save capture: the download is a pktpath capture of the session, and opens 
   t.after(tmp.remove);
   const source = writeCapture(tmp.dir, "topologies.ndjson", readFileSync(FIXTURE, "utf8"));
   const { page, url, dir, pageErrors } = await openDashboard(t, "ppF3-", source);
-  await waitFor(async () => ((await serverPings(url)).length === 5 ? true : undefined), 10_000, "five pings");
+  await waitFor(async () => ((await fetchPings(url)).length === 5 ? true : undefined), 10_000, "five pings");
 
   await page.screenshot({ path: join(tmpdir(), "pktpath-save.png") });
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Save capture" }).click()]);
@@ -178,6 +168,6 @@ test("Save capture: the download is a pktpath capture of the session, and opens 
   // Opened in the page: the pings the server showed.
   await page.locator("input[type=file]").setInputFiles(saved);
   await page.locator(".status-bar .file-name").waitFor();
-  assert.deepEqual(await rowIds(page), (await serverPings(url)).map((p) => p.id));
+  assert.deepEqual(await rowIds(page), (await fetchPings(url)).map((p) => p.id));
   assert.deepEqual(pageErrors, []);
 });

@@ -10,9 +10,9 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Ping } from "../shared/types.ts";
-import { parsePing } from "../shared/validate.ts";
 import { layoutPath } from "../client/src/draw/layout.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
+import { fetchPing, fetchPings } from "./support/api.ts";
 
 const FIXTURE = new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url);
 
@@ -37,24 +37,6 @@ function serve(source: string): Promise<{ proc: ChildProcess; url: string; name:
       clearTimeout(timer);
       resolve({ proc, url: m[1], name: m[2] });
     });
-  });
-}
-
-async function getPing(url: string, id: string): Promise<Ping> {
-  const res = await fetch(`${url}/api/pings/${id}`);
-  assert.equal(res.status, 200);
-  const r = parsePing(await res.json());
-  assert.ok(r.ok, r.ok ? "" : r.error);
-  return r.value;
-}
-
-async function listPings(url: string): Promise<Ping[]> {
-  const body: unknown = await (await fetch(`${url}/api/pings?limit=10`)).json();
-  assert.ok(Array.isArray(body));
-  return body.map((p) => {
-    const r = parsePing(p);
-    assert.ok(r.ok, r.ok ? "" : r.error);
-    return r.value;
   });
 }
 
@@ -108,7 +90,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
 
   await page.goto(server.url);
-  const listed = await listPings(server.url);
+  const listed = await fetchPings(server.url);
   assert.equal(listed.length, 5, "one ping per recorded topology");
   await page.locator(".ping-row").nth(listed.length - 1).waitFor({ timeout: 10_000 });
   assert.deepEqual(await page.locator(".ping-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-ping-id"))),
@@ -120,7 +102,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
 
   // The veth ping: host → ppR-client, both ends of the pair, eight hops, no drop drawn (the reply's
   // NO_SOCKET free at ping_rcv is the delivery to ping's raw socket).
-  const veth = await getPing(server.url, byRoute(listed, "10.250.0.1", "10.250.0.2").id);
+  const veth = await fetchPing(server.url, byRoute(listed, "10.250.0.1", "10.250.0.2").id);
   await page.locator(`.ping-row[data-ping-id="${veth.id}"]`).click();
   await assertShowsPing(page, veth);
   assert.deepEqual(await texts(page, ".path-svg .pp-lane-label"), ["host", "ppR-client"]);
@@ -133,7 +115,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   await assertShowsPing(page, veth);
 
   // Routed through a forwarding namespace: three lanes, sixteen hops.
-  const routed = await getPing(server.url, byRoute(listed, "10.251.1.2", "10.251.2.2").id);
+  const routed = await fetchPing(server.url, byRoute(listed, "10.251.1.2", "10.251.2.2").id);
   await page.locator(`.ping-row[data-ping-id="${routed.id}"]`).click();
   await assertShowsPing(page, routed);
   assert.deepEqual(await texts(page, ".path-svg .pp-lane-label"), ["ppR-client", "ppR-router", "ppR-server"]);
@@ -141,7 +123,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   await page.screenshot({ path: join(tmpdir(), "pktpath-dashboard.png") });
 
   // Dropped by nftables: the mark, its reason and location, on the request path.
-  const dropped = await getPing(server.url, byRoute(listed, "10.252.0.3", "10.252.0.9").id);
+  const dropped = await fetchPing(server.url, byRoute(listed, "10.252.0.3", "10.252.0.9").id);
   await page.locator(`.ping-row[data-ping-id="${dropped.id}"]`).click();
   await assertShowsPing(page, dropped);
   assert.deepEqual(await texts(page, ".path-svg .pp-drop-label"), ["dropped: NETFILTER_DROP", `at ${dropped.request?.dropped?.location}`]);
@@ -154,7 +136,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   const next = listed[listed.findIndex((p) => p.id === dropped.id) + 1];
   assert.ok(next, "the dropped ping is not the oldest");
   await page.waitForFunction((id) => location.hash === `#/ping/${id}`, next.id);
-  await assertShowsPing(page, await getPing(server.url, next.id));
+  await assertShowsPing(page, await fetchPing(server.url, next.id));
 
   // Filter: narrows the list to what matches every word.
   await page.getByLabel("Filter pings").fill("dropped");

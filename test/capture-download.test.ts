@@ -16,9 +16,9 @@ import { Pipeline } from "../server/pipeline.ts";
 import { createApp, startServer } from "../server/serve.ts";
 import { makePolicy } from "../server/security.ts";
 import type { Ping, RawEvent } from "../shared/types.ts";
-import { parsePing } from "../shared/validate.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
 import { runCli, startServe, waitFor, type ServeChild } from "./support/cli-child.ts";
+import { fetchPing, fetchPings } from "./support/api.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url));
 const fixtureLines = readFileSync(FIXTURE, "utf8").trimEnd().split("\n");
@@ -27,25 +27,9 @@ const tmp = tempDir("ppC1-");
 const capture = writeCapture(tmp.dir, "topologies.ndjson", readFileSync(FIXTURE, "utf8"));
 let serve: ServeChild;
 
-async function pingsOf(base: string): Promise<Ping[]> {
-  const body: unknown = await (await fetch(`${base}/api/pings?limit=1000`)).json();
-  assert.ok(Array.isArray(body));
-  return body.map((p) => {
-    const r = parsePing(p);
-    assert.ok(r.ok, r.ok ? "" : r.error);
-    return r.value;
-  });
-}
-
-async function fullPing(base: string, id: string): Promise<Ping> {
-  const r = parsePing(await (await fetch(`${base}/api/pings/${id}`)).json());
-  assert.ok(r.ok, r.ok ? "" : r.error);
-  return r.value;
-}
-
 before(async () => {
   serve = await startServe(["--source", capture]);
-  await waitFor(async () => ((await pingsOf(serve.url)).length === 5 ? true : undefined), 10_000, "five pings");
+  await waitFor(async () => ((await fetchPings(serve.url)).length === 5 ? true : undefined), 10_000, "five pings");
 });
 
 after(async () => {
@@ -76,11 +60,11 @@ test("round trip: the saved file imports to the pings /api/pings showed, hops in
   const r = await runCli(["import", saved, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const imported = JSON.parse(r.stdout) as { pings: Ping[] };
-  const shown = (await pingsOf(serve.url)).reverse();
+  const shown = (await fetchPings(serve.url)).reverse();
   assert.deepEqual(imported.pings.map((p) => [p.id, p.status]), shown.map((p) => [p.id, p.status]));
   assert.deepEqual(imported.pings.map((p) => p.status), ["complete", "complete", "complete", "complete", "dropped"]);
   for (const p of imported.pings) {
-    const full = await fullPing(serve.url, p.id);
+    const full = await fetchPing(serve.url, p.id);
     assert.deepEqual([p.request?.hops, p.reply?.hops], [full.request?.hops, full.reply?.hops], p.id);
   }
 });

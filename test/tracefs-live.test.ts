@@ -1,7 +1,8 @@
 // The tracefs source on the real kernel: a private instance, real veth traffic, clean removal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { createTracefsSource, removeStaleInstances } from "../server/capture/tracefs.ts";
 import type { RawEvent } from "../shared/types.ts";
@@ -67,8 +68,6 @@ test("instances left by a killed pktpath are removed at the next start", { skip:
 test("trace --source tracefs: no headers, so each skb's journey is printed instead of pings", { skip: !isRoot && "needs root (tracefs)" }, async (t) => {
   setup();
   t.after(teardown);
-  const { spawn } = await import("node:child_process");
-  const { once } = await import("node:events");
   const bin = new URL("../bin/pktpath.js", import.meta.url).pathname;
   const child = spawn(process.execPath, [bin, "trace", "--source", "tracefs", "--duration", "3"], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
