@@ -125,3 +125,19 @@ test("import reads other tools' captures: perf trace (reasons named from this ke
   assert.deepEqual([...netOnly].sort(), [...Array<string>(4).fill("ppF-h,ppF-n,ppF-h,ppF-n not dropped"),
     ...Array<string>(4).fill("ppF-n,ppF-h,ppF-n,ppF-h not dropped")]);
 });
+
+test("import: a routed path through a forwarding namespace, as perf trace, perf script and tracefs recorded it", async () => {
+  const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/text/${name}`, import.meta.url));
+  const request = "ppF-a0,ppF-ra,ppF-a0,ppF-ra,ppF-rb,ppF-b0,ppF-rb,ppF-b0 -";
+  const reply = "ppF-b0,ppF-rb,ppF-b0,ppF-rb,ppF-ra,ppF-a0,ppF-ra,ppF-a0 NO_SOCKET";
+  for (const name of ["perf-trace-routed.txt", "perf-script-routed.txt", "tracefs-routed.txt"]) {
+    const r = await runCli(["import", fixture(name), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { journeys: { hops: { ifname: string; tNs: number }[]; dropped?: { reason: string } }[] };
+    // The capture also holds neighbour discovery on the script's other veth: the echoes cross ppF-a0…b0.
+    const echoes = out.journeys.filter((j) => j.hops.some((h) => h.ifname === "ppF-a0"))
+      .sort((x, y) => x.hops[0]!.tNs - y.hops[0]!.tNs)
+      .map((j) => `${j.hops.map((h) => h.ifname).join(",")} ${j.dropped?.reason ?? "-"}`);
+    assert.deepEqual(echoes, [request, reply, request, reply], name);
+  }
+});
