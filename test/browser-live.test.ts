@@ -3,46 +3,21 @@
 // comes back on the same port: the page must say so, reconnect and resync. Needs root and bpf/ built
 // (npm test does both).
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { Topology } from "./lib/netns.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
+import { startServe } from "./support/cli-child.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const READY = /^pktpath: serving (http:\/\/\S+) \(source: (.+)\)$/;
 const run = promisify(execFile);
-
-function serve(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ["bin/pktpath.js", "serve", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  proc.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 30 s; stderr: ${stderr}`)), 30_000);
-    proc.on("exit", (code) => reject(new Error(`pktpath serve exited with ${code}; stderr: ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const m = READY.exec(line);
-      if (!m?.[1]) return;
-      clearTimeout(timer);
-      resolve({ proc, url: m[1] });
-    });
-  });
-}
-
-function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    proc.once("exit", () => resolve());
-    proc.kill("SIGTERM");
-  });
-}
 
 const rowIds = (page: Page, src: string, dst: string): Promise<string[]> =>
   page.locator(".ping-row").evaluateAll((els, [s, d]) => els
@@ -69,8 +44,8 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
   // Resolve the neighbour first so the recorded pings are not preceded by ARP.
   await run("ping", ["-c", "1", "-W", "1", "10.233.1.2"]);
 
-  const live = await serve(["--port", "0", "--source", "ebpf"]);
-  undo.push(() => stop(live.proc));
+  const live = await startServe(["--source", "ebpf"], 30_000);
+  undo.push(() => live.stop());
   const port = new URL(live.url).port;
 
   const profile = mkdtempSync(join(tmpdir(), "ppD2-chromium-"));
@@ -116,7 +91,7 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
   await page.screenshot({ path: join(tmpdir(), "pktpath-live.png") });
 
   // The server goes away: the page says it is reconnecting and keeps what it has.
-  await stop(live.proc);
+  await live.stop();
   await page.locator('.status-bar .conn[data-conn="reconnecting"]').waitFor({ timeout: 5_000 });
   assert.equal((await rowIds(page, "10.233.1.1", "10.233.1.2")).length, 3);
 
@@ -124,8 +99,8 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
   const tmp = tempDir("ppD2-");
   undo.push(tmp.remove);
   const file = writeCapture(tmp.dir, "topologies.ndjson", readFileSync(new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url), "utf8"));
-  const again = await serve(["--port", port, "--source", file]);
-  undo.push(() => stop(again.proc));
+  const again = await startServe(["--port", port, "--source", file], 30_000);
+  undo.push(() => again.stop());
   await page.locator('.status-bar .conn[data-conn="open"]').waitFor({ timeout: 15_000 });
   await page.waitForFunction((f) => document.querySelector(".status-bar .source")?.textContent === f, file);
   await page.waitForFunction(() => document.querySelectorAll(".ping-row").length === 5, undefined, { timeout: 5_000 });

@@ -2,16 +2,15 @@
 // events (test/fixtures/ebpf/topologies.ndjson: one ping each through a veth into a namespace, a
 // forwarding namespace, a bridge, IPv6, and an nftables drop). Needs client/dist (npm test builds it).
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Ping } from "../shared/types.ts";
 import { layoutPath } from "../client/src/draw/layout.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
+import { startServe } from "./support/cli-child.ts";
 import { fetchPing, fetchPings } from "./support/api.ts";
 
 const FIXTURE = new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url);
@@ -20,25 +19,6 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const READY = /^pktpath: serving (http:\/\/\S+) \(source: (.+)\)$/;
-
-/** Starts `pktpath serve` and resolves with its URL once it prints the ready line. */
-function serve(source: string): Promise<{ proc: ChildProcess; url: string; name: string }> {
-  const proc = spawn(process.execPath, ["bin/pktpath.js", "serve", "--port", "0", "--source", source],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  proc.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 20 s; stderr: ${stderr}`)), 20_000);
-    proc.on("exit", (code) => reject(new Error(`pktpath serve exited with ${code}; stderr: ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      const m = READY.exec(line);
-      if (!m?.[1] || !m[2]) return;
-      clearTimeout(timer);
-      resolve({ proc, url: m[1], name: m[2] });
-    });
-  });
-}
 
 const texts = (page: Page, selector: string): Promise<string[]> =>
   page.locator(selector).evaluateAll((els) => els.map((e) => e.textContent ?? ""));
@@ -74,9 +54,9 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   const tmp = tempDir("ppD1-");
   undo.push(tmp.remove);
   const file = writeCapture(tmp.dir, "topologies.ndjson", readFileSync(FIXTURE, "utf8"));
-  const server = await serve(file);
-  undo.push(() => server.proc.kill("SIGTERM"));
-  assert.equal(server.name, file);
+  const server = await startServe(["--source", file], 20_000);
+  undo.push(() => server.stop());
+  assert.equal(server.source, file);
 
   const profile = mkdtempSync(join(tmpdir(), "ppD1-chromium-"));
   undo.push(() => rmSync(profile, { recursive: true, force: true }));

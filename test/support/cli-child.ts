@@ -27,6 +27,8 @@ export async function runCli(args: string[], timeoutMs = 20_000): Promise<RunRes
 
 export interface ServeChild {
   url: string;
+  /** the source the ready line names */
+  source: string;
   /** performance.now() when the ready line was read */
   readyAtMs: number;
   child: ChildProcess;
@@ -38,9 +40,10 @@ export interface ServeChild {
 
 const READY = /^pktpath: serving (http:\/\/\S+) \(source: (.+)\)$/m;
 
-/** Starts `serve --port 0 …` (under `wrapper`, e.g. setpriv, when given) and resolves once the ready line names the URL. */
+/** Starts `serve --port 0 …` (or the --port in args; under `wrapper`, e.g. setpriv, when given) and resolves once the ready line names the URL. */
 export async function startServe(args: string[], timeoutMs = 15_000, wrapper: string[] = []): Promise<ServeChild> {
-  const argv = [...wrapper, process.execPath, BIN, "serve", "--port", "0", ...args];
+  const port = args.includes("--port") ? [] : ["--port", "0"];
+  const argv = [...wrapper, process.execPath, BIN, "serve", ...port, ...args];
   const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
@@ -49,14 +52,14 @@ export async function startServe(args: string[], timeoutMs = 15_000, wrapper: st
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     return exited;
   };
-  const url = await new Promise<string>((resolve, reject) => {
+  const [url, source] = await new Promise<[string, string]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
       const m = READY.exec(stdout);
       if (m?.[1] !== undefined) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve([m[1], m[2] ?? ""]);
       }
     });
     void exited.then((code) => {
@@ -67,7 +70,7 @@ export async function startServe(args: string[], timeoutMs = 15_000, wrapper: st
     await stop();
     throw e;
   });
-  return { url, readyAtMs: performance.now(), child, stderr: () => stderr, stop };
+  return { url, source, readyAtMs: performance.now(), child, stderr: () => stderr, stop };
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time is up. */
