@@ -34,6 +34,8 @@ export type RingWorkerMessage =
 const BUSY = 0x80000000;
 const HDR = 8;
 const LOST_EVERY_MS = 250;
+const SMALL_READ_BYTES = 256 * 1024;
+const GATHER_MS = 5;
 
 function post(msg: RingWorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer);
@@ -110,7 +112,12 @@ function run(data: RingWorkerData): void {
   while (Atomics.load(stop, 0) === 0) {
     const pending = Atomics.load(inflight, 0);
     if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, data.pollMs);
-    else if (reader.drain() === 0) pollReadable(ringFd.value.fd, data.pollMs);
+    else {
+      const read = reader.drain();
+      if (read === 0) pollReadable(ringFd.value.fd, data.pollMs);
+      // A trickle under load: let it gather for a few ms, so batches (and messages) stay few and large.
+      else if (read < SMALL_READ_BYTES) Atomics.wait(stop, 0, 0, GATHER_MS);
+    }
     if (Date.now() - lostAt < LOST_EVERY_MS) continue;
     lostAt = Date.now();
     const now = readLost(session.value, data.lostMap);
