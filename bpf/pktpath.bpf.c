@@ -72,14 +72,25 @@ struct {
 	__type(value, __u64);
 } tracked SEC(".maps");
 
-/* The verifier keeps a BTF pointer a pointer through casts and refuses arithmetic on it; a copy
- * read back with bpf_probe_read_kernel is a plain number that can be hashed. */
+/* One u64 per CPU to turn a BTF pointer into a number (see addr_value). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} scratch SEC(".maps");
+
+/* The verifier keeps a BTF pointer a pointer through casts and refuses arithmetic on it. Written to
+ * map memory and read back, it is a plain number: cheaper than a bpf_probe_read_kernel call. */
 static __always_inline __u64 addr_value(const void *ptr)
 {
-	__u64 value = 0;
+	__u32 key = 0;
+	volatile __u64 *cell = bpf_map_lookup_elem(&scratch, &key);
 
-	bpf_probe_read_kernel(&value, sizeof(value), &ptr);
-	return value;
+	if (!cell)
+		return 0;
+	*cell = (__u64)ptr;
+	return *cell;
 }
 
 static __always_inline __u64 *track_slot(__u64 addr)
