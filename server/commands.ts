@@ -1,11 +1,10 @@
 // The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
 // Messages go to stderr as one line each; stdout carries only the command's output.
-import { Correlator } from "../shared/correlate.ts";
 import { formatJourney, formatPing } from "../shared/tracepkt.ts";
-import type { Journey, Ping } from "../shared/types.ts";
 import type { Command, LiveSource } from "./args.ts";
 import { readDropReasons } from "./capture/btf.ts";
-import { CaptureWriter, readCapture } from "./capture/file.ts";
+import { CaptureFileError, CaptureWriter, fileLines } from "./capture/file.ts";
+import { openCapture } from "../shared/importers/openCapture.ts";
 import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -156,25 +155,23 @@ async function kernelReasonNames(): Promise<((value: number) => string | undefin
 }
 
 export async function runImport(cmd: Cmd<"import">): Promise<number> {
-  const correlator = new Correlator();
-  const journeys: Journey[] = [];
-  const pings: Ping[] = [];
-  // Text mode: each ping with its hops; journeys no ping claims (no packet headers in the capture,
-  // or not an echo) follow on their own.
-  const take = (out: { journeys: Journey[]; pings: Ping[] }) => {
-    journeys.push(...out.journeys);
-    pings.push(...out.pings);
-    if (!cmd.json) for (const p of out.pings) process.stdout.write(formatPing(p) + "\n\n");
-  };
-  for await (const item of readCapture(cmd.file, cmd.format, await kernelReasonNames())) {
-    if (!item.ok) return (sayAt(item.error), 2);
-    if (item.value.kind === "event") take(correlator.push(item.value.event));
+  let opened;
+  try {
+    opened = await openCapture(fileLines(cmd.file), { format: cmd.format, reasonName: await kernelReasonNames() });
+  } catch (e) {
+    if (e instanceof CaptureFileError) return (sayAt(e.message), 2);
+    throw e;
   }
-  take(correlator.flush());
-  if (!cmd.json) {
-    const claimed = new Set(pings.flatMap((p) => [p.request?.id, p.reply?.id]));
-    for (const j of journeys) if (!claimed.has(j.id)) process.stdout.write(formatJourney(j) + "\n\n");
+  if (!opened.ok) return (sayAt(`${cmd.file}:${opened.error}`), 2);
+  const { journeys, pings } = opened.value;
+  if (cmd.json) {
+    process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");
+    return 0;
   }
-  if (cmd.json) process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");
+  // Each ping with its hops; then the journeys no ping claims (no packet headers in the capture, or
+  // not an echo).
+  for (const p of pings) process.stdout.write(formatPing(p) + "\n\n");
+  const claimed = new Set(pings.flatMap((p) => [p.request?.id, p.reply?.id]));
+  for (const j of journeys) if (!claimed.has(j.id)) process.stdout.write(formatJourney(j) + "\n\n");
   return 0;
 }

@@ -13,6 +13,29 @@ import type { CaptureSource, SourceCounters } from "./source.ts";
 
 export { parseHeader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 
+/** An I/O failure while reading a capture file; the message names the file (and the line). */
+export class CaptureFileError extends Error {}
+
+/** A file's lines, streamed (never read whole). Throws CaptureFileError when it cannot be read. */
+export async function* fileLines(path: string): AsyncGenerator<string> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  const opened = await openError(input);
+  if (opened !== null) throw new CaptureFileError(`${path}: ${describeIoError(opened)}`);
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const text of lines) {
+      lineNo++;
+      yield text;
+    }
+  } catch (e) {
+    throw new CaptureFileError(`${path}:${lineNo + 1}: ${describeIoError(e)}`);
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
 /**
  * Yields the header, then the events, one line at a time. A bad line ends the stream with an error
  * value `FILE:LINE: what is wrong`; a file that cannot be opened gives `FILE: why`. Text captures of
@@ -20,16 +43,9 @@ export { parseHeader, type CaptureFormat, type CaptureHeader, type CaptureItem }
  */
 export async function* readCapture(path: string, format: CaptureFormat = "auto",
   reasonName?: (value: number) => string | undefined): AsyncGenerator<Result<CaptureItem>> {
-  const input = createReadStream(path, { encoding: "utf8" });
-  const opened = await openError(input);
-  if (opened !== null) {
-    yield err(`${path}: ${describeIoError(opened)}`);
-    return;
-  }
-  const lines = createInterface({ input, crlfDelay: Infinity });
   const reader = new CaptureLineReader(format, reasonName);
   try {
-    for await (const text of lines) {
+    for await (const text of fileLines(path)) {
       const items = reader.line(text);
       if (!items.ok) {
         yield err(`${path}:${items.error}`);
@@ -37,18 +53,13 @@ export async function* readCapture(path: string, format: CaptureFormat = "auto",
       }
       yield* items.value.map((item) => ok(item));
     }
-    const rest = reader.end();
-    if (!rest.ok) {
-      yield err(`${path}:${rest.error}`);
-      return;
-    }
-    yield* rest.value.map((item) => ok(item));
   } catch (e) {
-    yield err(`${path}:${reader.lineNo + 1}: ${describeIoError(e)}`);
-  } finally {
-    lines.close();
-    input.destroy();
+    if (!(e instanceof CaptureFileError)) throw e;
+    yield err(e.message);
+    return;
   }
+  const rest = reader.end();
+  yield* rest.ok ? rest.value.map((item) => ok(item)) : [err<CaptureItem>(`${path}:${rest.error}`)];
 }
 
 /** null once the file is open, else the error that kept it closed. */
