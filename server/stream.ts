@@ -45,9 +45,10 @@ export class StreamHub {
     this.wss.on("connection", (ws) => this.accept(ws));
     this.unsubscribe = pipeline.onPings((pings) => {
       if (this.clients.size === 0) return;
-      this.pending.push(...pings);
       // A page keeps at most MAX_SNAPSHOT pings: under a flood, older ones in a batch would be
-      // serialised only to be dropped there (they stay in the store, for the REST API).
+      // serialised only to be dropped there (they stay in the store, for the REST API). Only the
+      // tail is taken, item by item: a timeout can finalise tens of thousands at once, too many to spread.
+      for (const p of pings.length > MAX_SNAPSHOT ? pings.slice(-MAX_SNAPSHOT) : pings) this.pending.push(p);
       if (this.pending.length > 2 * MAX_SNAPSHOT) this.pending = this.pending.slice(-MAX_SNAPSHOT);
     });
     this.timers.push(
