@@ -41,8 +41,7 @@ export class Pipeline {
   private startHr = 0n;
   private lastEventTNs = 0;
   private stopped = false;
-  /** batches handed over by the source and not yet correlated */
-  private queuedBatches = 0;
+  /** events handed over by the source and not yet correlated */
   private queuedEvents = 0;
   /** events dropped because correlation fell behind */
   private overflow = 0;
@@ -77,10 +76,8 @@ export class Pipeline {
         this.overflow += events.length;
         return;
       }
-      this.queuedBatches++;
       this.queuedEvents += events.length;
       this.enqueue(() => {
-        this.queuedBatches--;
         this.queuedEvents -= events.length;
         return this.ingest(events);
       });
@@ -130,7 +127,7 @@ export class Pipeline {
    * and a clock ahead of them would expire requests whose replies are queued behind.
    */
   private tick(): void {
-    if (this.queuedBatches > 0) return;
+    if (this.queuedEvents > 0) return;
     this.emit(this.correlator.advance(this.nowNs()));
   }
 
