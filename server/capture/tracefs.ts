@@ -81,12 +81,14 @@ export function createTracefsSource(): CaptureSource {
     reader = child;
     const text = new TextCaptureReader({ format: "tracefs", originNs });
     let lastLineMs = 0;
+    const deliver = (events: RawEvent[]): void => {
+      if (events.length === 0) return;
+      counters.events += events.length;
+      sink(events);
+    };
     // Held for reordering until newer events come; on a quiet link, let them go after a short pause.
     idleFlush = setInterval(() => {
-      if (Date.now() - lastLineMs < 100) return;
-      const rest = text.end();
-      counters.events += rest.length;
-      if (rest.length > 0) sink(rest);
+      if (Date.now() - lastLineMs >= 100) deliver(text.end());
     }, 200);
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
@@ -94,14 +96,10 @@ export function createTracefsSource(): CaptureSource {
       const r = text.push(line);
       // Only the kernel writes this pipe; an unreadable line is counted as lost, not fatal.
       if (!r.ok) { counters.lost += 1; return; }
-      if (r.value.length === 0) return;
-      counters.events += r.value.length;
-      sink(r.value);
+      deliver(r.value);
     });
     done = new Promise((resolve) => lines.on("close", () => {
-      const rest = text.end();
-      counters.events += rest.length;
-      if (rest.length > 0) sink(rest);
+      deliver(text.end());
       resolve();
     }));
   }
