@@ -51,6 +51,21 @@ export interface DecodeContext {
   symbolize?: (addr: bigint) => string | undefined;
 }
 
+/** EVENT_KINDS as an array indexed by kind, for the per-record path. */
+const KIND_NAMES: (string | undefined)[] = [];
+for (const [value, name] of EVENT_KINDS) KIND_NAMES[value] = name;
+
+// The capture's start time split into 32-bit words once, not with BigInt shifts for every record.
+let startKey = -1n;
+let startSplit: [number, number] = [0, 0];
+function startWords(start: bigint): [number, number] {
+  if (start !== startKey) {
+    startKey = start;
+    startSplit = [Number(start >> 32n), Number(start & 0xffffffffn)];
+  }
+  return startSplit;
+}
+
 const off = (name: string): number => EVENT_LAYOUT[name]?.offset ?? 0;
 
 const PROTO_NAMES: ReadonlyMap<number, string> = new Map([[1, "icmp"], [58, "icmpv6"], [6, "tcp"], [17, "udp"]]);
@@ -99,7 +114,7 @@ const O = {
 };
 
 /** Interface names are short ASCII (the kernel allows no more); NUL-terminated within 16 bytes. */
-function ifnameAt(dv: DataView, at: number): string {
+function ifnameText(dv: DataView, at: number): string {
   let out = "";
   for (let i = 0; i < 16; i++) {
     const c = dv.getUint8(at + i);
@@ -107,6 +122,24 @@ function ifnameAt(dv: DataView, at: number): string {
     out += String.fromCharCode(c);
   }
   return out;
+}
+
+// A capture sees few interfaces: the text of each name is made once, keyed by its first 8 bytes and
+// checked against the other 8, so a renamed interface is read afresh.
+const ifnameCache = new Map<number, { tail: number; tail2: number; head2: number; text: string }>();
+function ifnameAt(dv: DataView, at: number): string {
+  const head = dv.getUint32(at, true);
+  if (head === 0) return "";
+  const head2 = dv.getUint32(at + 4, true);
+  const tail = dv.getUint32(at + 8, true);
+  const tail2 = dv.getUint32(at + 12, true);
+  const key = head * 0x100000 + (head2 & 0xfffff);
+  const hit = ifnameCache.get(key);
+  if (hit !== undefined && hit.head2 === head2 && hit.tail === tail && hit.tail2 === tail2) return hit.text;
+  const text = ifnameText(dv, at);
+  if (ifnameCache.size >= 4096) ifnameCache.clear();
+  ifnameCache.set(key, { head2, tail, tail2, text });
+  return text;
 }
 
 // A capture sees few distinct addresses; their text is made once.
@@ -156,11 +189,10 @@ function hex64(dv: DataView, at: number): string {
 
 /** One record at byte offset at of dv (EVENT_SIZE bytes). undefined for an unknown kind. */
 export function decodeEvent(dv: DataView, at: number, ctx: DecodeContext): RawEvent | undefined {
-  const event = EVENT_KINDS.get(dv.getUint8(at + O.kind));
+  const event = KIND_NAMES[dv.getUint8(at + O.kind)];
   if (event === undefined) return undefined;
   // ts - start in plain numbers: exact while the capture is shorter than 2^53 ns (104 days).
-  const startHi = Number(ctx.startKtimeNs >> 32n);
-  const startLo = Number(ctx.startKtimeNs & 0xffffffffn);
+  const [startHi, startLo] = startWords(ctx.startKtimeNs);
   const tNs = (dv.getUint32(at + O.ts + 4, true) - startHi) * 0x100000000 + (dv.getUint32(at + O.ts, true) - startLo);
   const ev: RawEvent = { event, tNs, skbaddr: hex64(dv, at + O.skb), len: dv.getUint32(at + O.len, true) };
   const ifname = ifnameAt(dv, at + O.ifname);
@@ -198,6 +230,8 @@ export function decodeRingBytes(buf: ArrayBuffer, ctx: DecodeContext): RingDecod
   const dv = new DataView(buf);
   const events: RawEvent[] = [];
   let malformed = 0;
+  let sorted = true;
+  let lastT = -Infinity;
   for (let at = 0; at + RINGBUF_HDR <= buf.byteLength;) {
     const hdr = dv.getUint32(at, true);
     const len = hdr & ~(RINGBUF_BUSY | RINGBUF_DISCARD);
@@ -205,11 +239,14 @@ export function decodeRingBytes(buf: ArrayBuffer, ctx: DecodeContext): RingDecod
     const data = at + RINGBUF_HDR;
     if (!(hdr & RINGBUF_DISCARD)) {
       const ev = len === EVENT_SIZE && data + len <= buf.byteLength ? decodeEvent(dv, data, ctx) : undefined;
-      if (ev) events.push(ev);
-      else malformed++;
+      if (ev) {
+        if (ev.tNs < lastT) sorted = false;
+        lastT = ev.tNs;
+        events.push(ev);
+      } else malformed++;
     }
     at += (len + RINGBUF_HDR + 7) & ~7;
   }
-  if (!events.every((e, i) => i === 0 || e.tNs >= events[i - 1]!.tNs)) events.sort((a, b) => a.tNs - b.tNs);
+  if (!sorted) events.sort((a, b) => a.tNs - b.tNs);
   return { events, malformed };
 }
