@@ -51,12 +51,48 @@ const volatile __u8 filter_l4proto_v6 = 0; /* the same protocol as IPv6 names it
 const volatile __u8 filter_host_family = 0; /* 0: any host, else 4 or 6 */
 const volatile __u8 filter_host[PKTPATH_ADDR_LEN] = {};
 const volatile __u16 filter_port = 0;       /* 0: any port */
-const volatile __u32 wakeup_every = 1024;  /* wake the reader once per this many records per CPU */
+
+/* Records go to one ring per CPU, all in one array the reader maps into its memory: reserving a
+ * slot is an atomic add on this CPU's own counter, not the shared ring buffer's spinlock and two
+ * helper calls (about 45 ns a record, bench/flood.ts), and nothing wakes the reader: it polls.
+ * CPU c owns slots [c << ring_slots_log2, (c + 1) << ring_slots_log2); the loader sizes the array
+ * to the possible CPUs before load. A slot is free while its len is 0: the program fills it, then
+ * sets len last; the reader copies it, zeroes len and then advances that CPU's ring_consumed. */
+const volatile __u32 ring_slots_log2 = 15;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024);
-} events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set by the loader: possible CPUs << ring_slots_log2 */
+	__type(key, __u32);
+	__type(value, struct pktpath_slot);
+} ring SEC(".maps");
+
+/* Per CPU: how many of its slots the reader has consumed. Only the reader writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set by the loader: possible CPUs */
+	__type(key, __u32);
+	__type(value, struct pktpath_ring_cursor);
+} ring_consumed SEC(".maps");
+
+/* Per CPU: slots reserved so far, and up to where reserving needs no look at ring_consumed. */
+struct producer {
+	__u64 next;
+	__u64 limit;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct producer);
+} producer SEC(".maps");
+
+/* A program interrupted between its full-ring check and its reservation can be overtaken by the
+ * programs that interrupt it (hard interrupts): keep this many slots spare for them. */
+#define RING_SPARE 32
 
 /* skb addresses whose hops we report; an skb address names a packet only until it is freed.
  * A direct-mapped table, not a hash map: an array slot is found with no lock and no call (the
@@ -260,26 +296,41 @@ static __always_inline void count_lost(void)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* Records submitted on this CPU, for batching wakeups. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} submitted SEC(".maps");
-
-/* Wake the reader once per wakeup_every records per CPU; it polls with a short timeout meanwhile.
- * Counting per CPU, not asking the ring how much waits: bpf_ringbuf_query reads the consumer's
- * position, a cache line the reader keeps writing, and that miss cost ~50 ns a record (bench/flood.ts). */
-static __always_inline __u64 wakeup_flag(void)
+/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind.
+ * The consumed position is read only when the cached limit is reached: it is a cache line the
+ * reader writes, and reading it for every record would cost a miss each time. */
+static __always_inline struct pktpath_slot *reserve(void)
 {
 	__u32 key = 0;
-	__u32 *n = bpf_map_lookup_elem(&submitted, &key);
+	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 slots = 1ULL << ring_slots_log2;
+	__u64 pos;
 
-	if (!n)
+	if (!pr)
 		return 0;
-	*n += 1;
-	return *n % wakeup_every == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (pr->next >= pr->limit) {
+		struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
+
+		if (!c)
+			return 0;
+		pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
+		if (pr->next >= pr->limit) {
+			count_lost();
+			return 0;
+		}
+	}
+	pos = __sync_fetch_and_add(&pr->next, 1);
+	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
+	/* never 0: the loader sized the array for every possible CPU */
+	return bpf_map_lookup_elem(&ring, &key);
+}
+
+/* Publishes a filled slot: len last, with an atomic exchange, which orders every store before it. */
+static __always_inline void commit(struct pktpath_slot *slot)
+{
+	slot->pad = 0;
+	__sync_lock_test_and_set(&slot->len, (__u32)sizeof(slot->ev));
 }
 
 /* Not inlined, so that struct pktpath_event and its kind enum reach the object's BTF, where
@@ -302,12 +353,12 @@ static __noinline void fill_packet(struct pktpath_event *e, enum pktpath_event_k
 static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *dev, __u32 len,
 				   const struct pkt *p, __u64 location, __u32 reason)
 {
-	struct pktpath_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct pktpath_slot *slot = reserve();
+	struct pktpath_event *e;
 
-	if (!e) {
-		count_lost();
+	if (!slot)
 		return;
-	}
+	e = &slot->ev;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->skbaddr = skbaddr;
 	e->location = location;
@@ -320,7 +371,7 @@ static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *
 		__builtin_memcpy(e->ifname, dev->name, sizeof(e->ifname));
 	else
 		__builtin_memset(e->ifname, 0, sizeof(e->ifname));
-	bpf_ringbuf_submit(e, wakeup_flag());
+	commit(slot);
 }
 
 /* A hop that passes the filter reports itself and marks its skb as tracked. */

@@ -46,4 +46,18 @@ struct pktpath_event {
 	char ifname[PKTPATH_IFNAMSIZ];
 };
 
+/* One slot of a CPU's ring (see the ring map in pktpath.bpf.c). Framed like a BPF ring buffer
+ * record, an 8-byte header whose first word is the length, so the decoder reads both alike. */
+struct pktpath_slot {
+	__u32 len;         /* sizeof(struct pktpath_event) once filled, 0 while free */
+	__u32 pad;
+	struct pktpath_event ev;
+};
+
+/* Per CPU, written by the reader: slots of that CPU's ring consumed so far. A cache line each. */
+struct pktpath_ring_cursor {
+	__u64 consumed;
+	__u64 pad[7];
+};
+
 #endif

@@ -126,8 +126,8 @@ export function hopOf(ev: RawEvent): Hop {
   return hop;
 }
 
-// Events arrive in time order from every source, but the eBPF ring buffer is shared by all CPUs and a
-// timestamp is taken before the record is reserved, so neighbours can swap by a few ns.
+// Events arrive in time order from every source, nearly: the eBPF reader merges its per-CPU rings by
+// timestamp up to the moment it reads, and a record still being written then comes a batch later.
 function insertHop(hops: Hop[], hop: Hop): void {
   let i = hops.length;
   while (i > 0 && (hops[i - 1]?.tNs ?? 0) > hop.tNs) i--;

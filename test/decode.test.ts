@@ -1,5 +1,5 @@
 // The decoder against its two authorities: the compiled BPF object's BTF (record layout) and the
-// running kernel (drop reason names), then a real record read from the kernel's ring buffer.
+// running kernel (drop reason names), then a real record read from the kernel through the per-CPU rings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -9,6 +9,7 @@ import {
   decodeEvent, decodeRingBytes, dropReasonName, EVENT_KINDS, EVENT_LAYOUT, EVENT_SIZE, ipv6Text, type DecodeContext,
 } from "../server/capture/decode.ts";
 import { createEbpfSource, PKTPATH_OBJ } from "../server/capture/ebpf.ts";
+import { CURSOR_BYTES, SLOT_BYTES } from "../server/capture/rings.ts";
 import { hostNetnsInode } from "./lib/netns.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -26,6 +27,10 @@ test("EVENT_LAYOUT matches struct pktpath_event in the compiled object", async (
     Object.fromEntries(st.members.map((m) => [m.name, { offset: m.offset, size: m.size }])),
     EVENT_LAYOUT,
   );
+  // the per-CPU ring's slot and cursor, as server/capture/rings.ts reads them
+  const slot = btf.value.struct("pktpath_slot");
+  assert.deepEqual(slot && [slot.size, slot.members.map((m) => [m.name, m.offset])], [SLOT_BYTES, [["len", 0], ["pad", 4], ["ev", 8]]]);
+  assert.equal(btf.value.struct("pktpath_ring_cursor")?.size, CURSOR_BYTES);
   const kinds = btf.value.enumValues("pktpath_event_kind");
   assert.ok(kinds, "enum pktpath_event_kind is in the object's BTF");
   assert.deepEqual(
@@ -76,6 +81,20 @@ test("ring bytes: discarded and foreign-sized records are skipped, events sorted
   const out = decodeRingBytes(buf.buffer, ctx);
   assert.deepEqual(out.events.map((e) => [e.event, e.tNs]), [["netif_rx", 200], ["net_dev_xmit", 500]]);
   assert.equal(out.malformed, 1);
+});
+
+test("interface names that share their first bytes decode apart, and so does a changed start time", () => {
+  const names = ["vethpeer0001a", "vethpeer0001b", "vethpeer0001a", "lo", "vethpeer0001abc"];
+  const dv = new DataView(new ArrayBuffer(EVENT_SIZE * names.length));
+  names.forEach((name, i) => {
+    const at = i * EVENT_SIZE;
+    dv.setUint8(at + EVENT_LAYOUT.kind!.offset, 3);
+    dv.setBigUint64(at + EVENT_LAYOUT.ts_ns!.offset, 0x1_0000_0100n, true);
+    for (let c = 0; c < name.length; c++) dv.setUint8(at + EVENT_LAYOUT.ifname!.offset + c, name.charCodeAt(c));
+  });
+  const decoded = names.map((_, i) => decodeEvent(dv, i * EVENT_SIZE, { startKtimeNs: i < 2 ? 0x1_0000_0000n : 0xffff_ff00n, dropReasons: new Map() }));
+  assert.deepEqual(decoded.map((e) => e?.ifname), names);
+  assert.deepEqual(decoded.map((e) => e?.tNs), [0x100, 0x100, 0x200, 0x200, 0x200]);
 });
 
 test("a real record from the kernel decodes field by field", { skip: liveSkip }, async () => {

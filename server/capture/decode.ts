@@ -222,9 +222,10 @@ export interface RingDecodeResult {
 }
 
 /**
- * Decodes bytes copied from the ring buffer: records of an 8-byte header (u32 len with the BUSY and
- * DISCARD bits, u32 page offset) and data, each padded to 8 bytes. Events come back sorted by time:
- * CPUs reserve slots in the ring in nearly, not exactly, timestamp order.
+ * Decodes record bytes as the reader hands them over (server/capture/rings.ts): the per-CPU ring
+ * slots, framed like BPF ring buffer records, an 8-byte header (u32 len with the BUSY and DISCARD
+ * bits, u32 unused) and data, each padded to 8 bytes. Events come back sorted by time; the reader
+ * merges CPUs by time already, so a sort is rare (a record written by an interrupting program).
  */
 export function decodeRingBytes(buf: ArrayBuffer, ctx: DecodeContext): RingDecodeResult {
   const dv = new DataView(buf);

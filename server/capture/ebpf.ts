@@ -1,4 +1,4 @@
-// Live capture with eBPF: a worker loads bpf/pktpath.bpf.o and reads its ring buffer; this side
+// Live capture with eBPF: a worker loads bpf/pktpath.bpf.o and reads its per-CPU rings; this side
 // decodes the record batches and hands RawEvents to the sink.
 import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -91,8 +91,12 @@ export interface EbpfSource extends CaptureSource {
 
 export interface EbpfOptions {
   objPath?: string;
-  /** sees every raw ring-buffer batch before it is decoded (tests check real records with it) */
+  /** sees every raw record batch before it is decoded (tests check real records with it) */
   onRawBatch?: (bytes: ArrayBuffer) => void;
+  /** log2 of each CPU's ring slots (default: by CPU count, see ringSlotsLog2) */
+  ringSlotsLog2?: number;
+  /** KiB read from the rings and not yet decoded, past which the reader waits (default 16 MiB) */
+  maxInflightKiB?: number;
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
@@ -121,7 +125,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     };
     const data: RingWorkerData = {
       objPath, rodata: rodata.value, optionalTracepoints: OPTIONAL_TRACEPOINTS, stop: stopFlag,
-      ringMap: "events", lostMap: "lost", pollMs: 50, maxBatchBytes: 1 << 20, inflight, maxInflightKiB: 16 * 1024,
+      idleMs: 10, maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 16 * 1024,
+      slotsLog2: opts.ringSlotsLog2,
     };
     const taken = new Int32Array(inflight);
     // Workers do not inherit tsx's registration, and Node 20 ignores `--import tsx` for a worker's

@@ -12,7 +12,7 @@ type Ptr = unknown;
 interface Lib {
   open: Fn; findMap: Fn; initialValue: Fn; load: Fn; nextProgram: Fn; progName: Fn; sectionName: Fn;
   setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
-  lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; poll: Fn; sysconf: Fn; setPrint: Fn;
+  lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; sysconf: Fn; setPrint: Fn; setMaxEntries: Fn;
   /** our libbpf print callback, registered in this thread */
   printCallback: unknown;
 }
@@ -24,7 +24,6 @@ const BPF_TRACE_RAW_TP = 23;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
-const POLLIN = 1;
 const SC_PAGESIZE = 30;
 const MAP_FAILED = 0xffffffffffffffffn;
 
@@ -65,13 +64,13 @@ function bind(): Result<Lib> {
     linkDestroy: bpf.func("int bpf_link__destroy(void *link)"),
     mapFd: bpf.func("int bpf_map__fd(void *map)"),
     maxEntries: bpf.func("uint32_t bpf_map__max_entries(void *map)"),
+    setMaxEntries: bpf.func("int bpf_map__set_max_entries(void *map, uint32_t max_entries)"),
     close: bpf.func("void bpf_object__close(void *obj)"),
     findBtfId: bpf.func("int libbpf_find_vmlinux_btf_id(const char *name, int attach_type)"),
     lookupElem: bpf.func("int bpf_map_lookup_elem(int fd, const void *key, _Out_ uint8_t *value)"),
     possibleCpus: bpf.func("int libbpf_num_possible_cpus()"),
     mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
     munmap: libc.func("int munmap(void *addr, size_t len)"),
-    poll: libc.func("int poll(_Inout_ uint8_t *fds, uint64_t nfds, int timeout)"),
     sysconf: libc.func("long sysconf(int name)"),
   });
 }
@@ -115,6 +114,8 @@ export interface LoadOptions {
   rodata?: Record<string, Uint8Array>;
   /** tracepoints whose absence from this kernel is a warning rather than an error */
   optionalTracepoints?: string[];
+  /** maps to size before load: name → max_entries */
+  mapEntries?: Record<string, number>;
 }
 
 export interface BpfSession {
@@ -203,6 +204,10 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
   };
   const written = writeRodata(lib, obj, opts.objPath, opts.rodata ?? {});
   if (!written.ok) return fail(written.error);
+  for (const [name, entries] of Object.entries(opts.mapEntries ?? {})) {
+    const map = lib.findMap(obj, name);
+    if (!map || lib.setMaxEntries(map, entries) !== 0) return fail(`${opts.objPath}: cannot size map ${name} to ${entries}${libbpfLog()}`);
+  }
   const skipped = skipMissing(lib, obj, opts.optionalTracepoints ?? []);
   if (!skipped.ok) return fail(skipped.error);
   const rc = lib.load(obj);
@@ -240,48 +245,35 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
   });
 }
 
-export interface RingMapping {
-  /** the consumer page: consumer_pos (u64) at 0, ours to write */
-  consumer: ArrayBuffer;
-  /** producer page (producer_pos at 0), then the data area mapped twice so records never wrap */
-  producer: ArrayBuffer;
-  pageSize: number;
+/** The number of possible CPUs (what per-CPU maps are sized by), or an error. */
+export function possibleCpus(): Result<number> {
+  const l = getLib();
+  if (!l.ok) return l;
+  const n: number = l.value.possibleCpus();
+  return n > 0 ? ok(n) : err(`cannot count the possible CPUs (error ${n})`);
+}
+
+export interface MapMemory {
+  /** the map's values, shared with the kernel */
+  buffer: ArrayBuffer;
   unmap(): void;
 }
 
-export function mmapRing(fd: number, maxEntries: number): Result<RingMapping> {
+/** Maps the values of a BPF_F_MMAPABLE array (bytes long) into this process, readable and writable. */
+export function mmapArray(fd: number, bytes: number): Result<MapMemory> {
   const l = getLib();
   if (!l.ok) return l;
   const pageSize = Number(l.value.sysconf(SC_PAGESIZE));
-  const isFailed = (p: Ptr): boolean => !p || koffi.address(p) === MAP_FAILED;
-  const cons = l.value.mmap(null, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (isFailed(cons)) return err(`cannot mmap the ring buffer's consumer page (errno ${koffi.errno()})`);
-  const prodLen = pageSize + 2 * maxEntries;
-  const prod = l.value.mmap(null, prodLen, PROT_READ, MAP_SHARED, fd, pageSize);
-  if (isFailed(prod)) {
-    l.value.munmap(cons, pageSize);
-    return err(`cannot mmap the ring buffer's data (errno ${koffi.errno()})`);
-  }
+  const len = Math.ceil(bytes / pageSize) * pageSize;
+  const ptr = l.value.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (!ptr || koffi.address(ptr) === MAP_FAILED) return err(`cannot mmap a BPF array of ${len} bytes (errno ${koffi.errno()})`);
   let mapped = true;
   return ok({
-    consumer: koffi.view(cons, pageSize),
-    producer: koffi.view(prod, prodLen),
-    pageSize,
+    buffer: koffi.view(ptr, len),
     unmap() {
       if (!mapped) return;
       mapped = false;
-      l.value.munmap(prod, prodLen);
-      l.value.munmap(cons, pageSize);
+      l.value.munmap(ptr, len);
     },
   });
-}
-
-/** Waits up to timeoutMs for fd to become readable; blocks the calling thread (a worker's). */
-export function pollReadable(fd: number, timeoutMs: number): boolean {
-  const l = getLib();
-  if (!l.ok) return false;
-  const pfd = Buffer.alloc(8);
-  pfd.writeInt32LE(fd, 0);
-  pfd.writeInt16LE(POLLIN, 4);
-  return l.value.poll(pfd, 1, timeoutMs) > 0;
 }

@@ -1,0 +1,109 @@
+// The per-CPU rings of bpf/pktpath.bpf.c, read from the array they live in (mapped into this
+// process by the worker): struct pktpath_slot and struct pktpath_ring_cursor of bpf/pktpath.h.
+// Pure apart from the shared memory it is given; test/rings.test.ts drives it with plain buffers.
+import { EVENT_SIZE } from "./decode.ts";
+
+/** struct pktpath_slot: u32 len, u32 pad, then the event */
+export const SLOT_BYTES = 8 + EVENT_SIZE;
+/** struct pktpath_ring_cursor: one cache line per CPU */
+export const CURSOR_BYTES = 64;
+/** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
+const RING_BUDGET_BYTES = 64 << 20;
+
+/** log2 of the slots in each CPU's ring: 65536 (7 MiB, ~100 ms of a 600k records/s flood) at most. */
+export function ringSlotsLog2(cpus: number): number {
+  const fit = Math.floor(Math.log2(RING_BUDGET_BYTES / Math.max(cpus, 1) / SLOT_BYTES));
+  return Math.min(16, Math.max(12, fit));
+}
+
+/**
+ * One ring per CPU. A drain takes, from every ring, the filled slots stamped no later than the
+ * moment the drain began, and merges them by time. That cut keeps causes before effects across
+ * CPUs: a record made after another was filled (a packet's next hop, on another CPU) is stamped
+ * after it, so when the later one is taken, the earlier one was already there to take.
+ */
+export class PerCpuRings {
+  private readonly u32: Uint32Array;
+  private readonly bytes: Uint8Array;
+  private readonly consumed: BigUint64Array;
+  private readonly pos: number[];
+  private readonly mask: number;
+  private readonly maxRecords: number;
+
+  constructor(ring: ArrayBuffer, cursors: ArrayBuffer, private readonly cpus: number, private readonly log2: number,
+    maxBatchBytes: number) {
+    this.u32 = new Uint32Array(ring);
+    this.bytes = new Uint8Array(ring);
+    this.consumed = new BigUint64Array(cursors);
+    this.pos = Array.from({ length: cpus }, (_, c) => Number(this.consumed[(c * CURSOR_BYTES) / 8]));
+    this.mask = (1 << log2) - 1;
+    this.maxRecords = Math.max(1, Math.floor(maxBatchBytes / SLOT_BYTES));
+  }
+
+  private slotAt(cpu: number, pos: number): number {
+    return ((cpu << this.log2) + (pos & this.mask)) * SLOT_BYTES;
+  }
+
+  /** Whether the slot at byte offset at is filled and stamped no later than hi:lo. */
+  private ready(at: number, hi: number, lo: number): boolean {
+    if (Atomics.load(this.u32, at / 4) === 0) return false;
+    const tsHi = this.u32[(at + 12) / 4]!;
+    return tsHi < hi || (tsHi === hi && this.u32[(at + 8) / 4]! <= lo);
+  }
+
+  /** ts of the slot at byte offset at, as [hi, lo] compared lexicographically */
+  private tsBefore(a: number, b: number): boolean {
+    const ah = this.u32[(a + 12) / 4]!;
+    const bh = this.u32[(b + 12) / 4]!;
+    return ah < bh || (ah === bh && this.u32[(a + 8) / 4]! <= this.u32[(b + 8) / 4]!);
+  }
+
+  /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
+  drain(untilNs?: bigint): Uint8Array | undefined {
+    const hi = untilNs === undefined ? 0xffffffff : Number(untilNs >> 32n);
+    const lo = untilNs === undefined ? 0xffffffff : Number(untilNs & 0xffffffffn);
+    const counts: number[] = [];
+    let total = 0;
+    for (let c = 0; c < this.cpus; c++) {
+      let n = 0;
+      const start = this.pos[c]!;
+      while (n < this.maxRecords && this.ready(this.slotAt(c, start + n), hi, lo)) n++;
+      counts.push(n);
+      total += n;
+    }
+    if (total === 0) return undefined;
+    const out = new Uint8Array(total * SLOT_BYTES);
+    let o = 0;
+    const taken = counts.map(() => 0);
+    // Merge by time, copying runs: under load one CPU's records mostly follow each other.
+    for (;;) {
+      let best = -1;
+      for (let c = 0; c < this.cpus; c++) {
+        if (taken[c]! < counts[c]! && (best < 0 || this.tsBefore(this.slotAt(c, this.pos[c]! + taken[c]!), this.slotAt(best, this.pos[best]! + taken[best]!)))) best = c;
+      }
+      if (best < 0) break;
+      let second = -1;
+      for (let c = 0; c < this.cpus; c++) {
+        if (c !== best && taken[c]! < counts[c]! && (second < 0 || this.tsBefore(this.slotAt(c, this.pos[c]! + taken[c]!), this.slotAt(second, this.pos[second]! + taken[second]!)))) second = c;
+      }
+      const from = this.pos[best]! + taken[best]!;
+      let run = 1;
+      const limit = counts[best]! - taken[best]!;
+      const bound = second < 0 ? -1 : this.slotAt(second, this.pos[second]! + taken[second]!);
+      while (run < limit && ((from + run) & this.mask) !== 0 && (bound < 0 || this.tsBefore(this.slotAt(best, from + run), bound))) run++;
+      const at = this.slotAt(best, from);
+      out.set(this.bytes.subarray(at, at + run * SLOT_BYTES), o);
+      o += run * SLOT_BYTES;
+      taken[best]! += run;
+    }
+    // Free the slots (len back to 0) before telling the kernel they are consumed.
+    for (let c = 0; c < this.cpus; c++) {
+      const n = counts[c]!;
+      if (n === 0) continue;
+      for (let i = 0; i < n; i++) Atomics.store(this.u32, this.slotAt(c, this.pos[c]! + i) / 4, 0);
+      this.pos[c]! += n;
+      Atomics.store(this.consumed, (c * CURSOR_BYTES) / 8, BigInt(this.pos[c]!));
+    }
+    return out;
+  }
+}

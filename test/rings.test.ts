@@ -1,0 +1,105 @@
+// The per-CPU ring reader (server/capture/rings.ts) on plain buffers laid out like the BPF maps:
+// which slots it takes, in what order, and what it hands back to the kernel.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decodeRingBytes, EVENT_LAYOUT, EVENT_SIZE } from "../server/capture/decode.ts";
+import { CURSOR_BYTES, PerCpuRings, ringSlotsLog2, SLOT_BYTES } from "../server/capture/rings.ts";
+
+const LOG2 = 3; // 8 slots per CPU
+const CPUS = 2;
+
+interface Rings { ring: ArrayBuffer; cursors: ArrayBuffer; fill(cpu: number, pos: number, ts: number): void; cursor(cpu: number): bigint; len(cpu: number, pos: number): number }
+
+function rings(consumed: number[] = [0, 0]): Rings {
+  const ring = new ArrayBuffer((CPUS << LOG2) * SLOT_BYTES);
+  const cursors = new ArrayBuffer(CPUS * CURSOR_BYTES);
+  const dv = new DataView(ring);
+  const cur = new DataView(cursors);
+  consumed.forEach((n, c) => cur.setBigUint64(c * CURSOR_BYTES, BigInt(n), true));
+  const at = (cpu: number, pos: number): number => ((cpu << LOG2) + (pos & ((1 << LOG2) - 1))) * SLOT_BYTES;
+  return {
+    ring, cursors,
+    fill(cpu, pos, ts) {
+      const slot = at(cpu, pos);
+      dv.setBigUint64(slot + 8 + EVENT_LAYOUT.ts_ns!.offset, BigInt(ts), true);
+      dv.setUint8(slot + 8 + EVENT_LAYOUT.kind!.offset, 1);
+      dv.setUint32(slot, EVENT_SIZE, true);
+    },
+    cursor: (cpu) => cur.getBigUint64(cpu * CURSOR_BYTES, true),
+    len: (cpu, pos) => dv.getUint32(at(cpu, pos), true),
+  };
+}
+
+/** The records' timestamps in the order of the bytes (the decoder would sort them). */
+function times(bytes: Uint8Array | undefined): number[] {
+  if (!bytes) return [];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  for (let at = 0; at < bytes.byteLength; at += SLOT_BYTES) out.push(Number(dv.getBigUint64(at + 8 + EVENT_LAYOUT.ts_ns!.offset, true)));
+  return out;
+}
+
+test("records of two CPUs come out merged by time, their slots freed and the cursors advanced", () => {
+  const r = rings();
+  [10, 30, 50].forEach((ts, i) => r.fill(0, i, ts));
+  [20, 40].forEach((ts, i) => r.fill(1, i, ts));
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  const out = reader.drain();
+  assert.equal(out?.byteLength, 5 * SLOT_BYTES);
+  assert.deepEqual(times(out), [10, 20, 30, 40, 50]);
+  // framed like BPF ring buffer records, so the decoder reads them as it always did
+  const decoded = decodeRingBytes(out!.buffer as ArrayBuffer, { startKtimeNs: 0n, dropReasons: new Map() });
+  assert.deepEqual([decoded.events.map((e) => e.tNs), decoded.malformed], [[10, 20, 30, 40, 50], 0]);
+  assert.deepEqual([r.cursor(0), r.cursor(1)], [3n, 2n]);
+  assert.deepEqual([0, 1, 2].map((p) => r.len(0, p)), [0, 0, 0]);
+  assert.equal(reader.drain(), undefined, "nothing twice");
+});
+
+test("only records stamped up to the cut are taken; the rest wait for the next drain", () => {
+  const r = rings();
+  [10, 30, 50].forEach((ts, i) => r.fill(0, i, ts));
+  [20, 40].forEach((ts, i) => r.fill(1, i, ts));
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  assert.deepEqual(times(reader.drain(35n)), [10, 20, 30]);
+  assert.deepEqual([r.cursor(0), r.cursor(1)], [2n, 1n]);
+  assert.equal(r.len(0, 2), EVENT_SIZE, "the slot after the cut is still the kernel's record");
+  assert.deepEqual(times(reader.drain()), [40, 50]);
+});
+
+test("a CPU's ring is read up to its first slot not yet filled, across the wrap", () => {
+  const r = rings([6, 0]);
+  r.fill(0, 6, 1);
+  r.fill(0, 7, 2);
+  r.fill(0, 8, 3); // slot 0 again, one lap on
+  r.fill(0, 10, 5); // slot 2: filled, but slot 1 (pos 9) is still being written
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  assert.deepEqual(times(reader.drain()), [1, 2, 3]);
+  assert.equal(r.cursor(0), 9n);
+  r.fill(0, 9, 4);
+  assert.deepEqual(times(reader.drain()), [4, 5]);
+  assert.equal(r.cursor(0), 11n);
+});
+
+test("a drain takes at most a batch's worth from each CPU", () => {
+  const r = rings();
+  [1, 2, 3, 4].forEach((ts, i) => r.fill(0, i, ts));
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 2 * SLOT_BYTES);
+  assert.deepEqual(times(reader.drain()), [1, 2]);
+  assert.deepEqual(times(reader.drain()), [3, 4]);
+});
+
+test("timestamps above 2^32 ns compare by both words", () => {
+  const r = rings();
+  r.fill(0, 0, 2 ** 32 + 5);
+  r.fill(1, 0, 7);
+  r.fill(1, 1, 2 ** 33);
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  assert.deepEqual(times(reader.drain(2n ** 32n + 10n)), [7, 2 ** 32 + 5]);
+  assert.deepEqual(times(reader.drain()), [2 ** 33]);
+});
+
+test("ring size: 64 KiB slots per CPU at most, 4 KiB at least, within the budget between", () => {
+  assert.equal(ringSlotsLog2(2), 16);
+  assert.equal(ringSlotsLog2(64), 13);
+  assert.equal(ringSlotsLog2(4096), 12);
+});
