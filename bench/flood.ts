@@ -150,6 +150,9 @@ async function main(): Promise<void> {
     console.log(`(c) pktpath --proto any   ${fmt(t.c)}`);
     console.log(`(d) pktpath default filter ${fmt(t.d)}  (ICMP echo only: the flood is filtered out in the kernel)`);
     console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}; (d)/(b): ${(median(t.d) / median(t.b)).toFixed(3)}`);
+    // Each round measures (b) and (c) seconds apart, so a round's own ratio is spared slower drifts.
+    const perRound = t.c.map((c, i) => c / (t.b[i] ?? NaN));
+    console.log(`ratio (c)/(b) per round: ${perRound.map((r) => r.toFixed(3)).join(", ")}; median ${median(perRound).toFixed(3)}`);
     console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
     console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
     const perRun = [...t.kernel].sort().map(([name, s]) => `${name} ${s.runs ? Math.round(s.ns / s.runs) : 0} ns`);

@@ -97,6 +97,31 @@ test("interface names that share their first bytes decode apart, and so does a c
   assert.deepEqual(decoded.map((e) => e?.tNs), [0x100, 0x100, 0x200, 0x200, 0x200]);
 });
 
+test("consecutive records: headers that differ in one byte decode apart, the kind is not a header", () => {
+  const o = (name: string): number => EVENT_LAYOUT[name]!.offset;
+  const dv = new DataView(new ArrayBuffer(EVENT_SIZE * 5));
+  const put = (i: number, kind: number, seq: number, family = 4): void => {
+    const at = i * EVENT_SIZE;
+    dv.setUint8(at + o("kind"), kind);
+    dv.setUint8(at + o("family"), family);
+    dv.setUint8(at + o("l4proto"), 1);
+    dv.setUint8(at + o("icmp_type"), 8);
+    dv.setUint16(at + o("icmp_seq"), seq, true);
+    [10, 0, 0, 1].forEach((b, k) => dv.setUint8(at + o("saddr") + k, b));
+    [10, 0, 0, 2].forEach((b, k) => dv.setUint8(at + o("daddr") + k, b));
+  };
+  put(0, 1, 1);
+  put(1, 3, 1);
+  put(2, 3, 2);
+  put(3, 3, 2, 0);
+  put(4, 3, 2);
+  const ctx: DecodeContext = { startKtimeNs: 0n, dropReasons: new Map() };
+  const got = [0, 1, 2, 3, 4].map((i) => decodeEvent(dv, i * EVENT_SIZE, ctx));
+  assert.deepEqual(got.map((e) => [e?.event, e?.packet?.icmp?.seq]),
+    [["net_dev_queue", 1], ["netif_rx", 1], ["netif_rx", 2], ["netif_rx", undefined], ["netif_rx", 2]]);
+  assert.deepEqual(got[4]?.packet, { family: 4, proto: "icmp", src: "10.0.0.1", dst: "10.0.0.2", icmp: { type: 8, id: 0, seq: 2 } });
+});
+
 test("a real record from the kernel decodes field by field", { skip: liveSkip }, async () => {
   const ICMP_ID = 4711;
   const raw: Uint8Array[] = [];

@@ -158,6 +158,27 @@ function ipAt(dv: DataView, at: number, family: 4 | 6): string {
   return family === 4 ? ipv4At(dv, at) : ipv6Text(new Uint8Array(dv.buffer, dv.byteOffset + at, 16));
 }
 
+// Consecutive records mostly carry the same headers (the hops of one skb, a flow's packets): the
+// last record's PacketInfo is handed out again when the header bytes match. Nothing downstream
+// changes a PacketInfo, so sharing it is safe.
+const PACKET_WORDS = [40, 44, 48, 56, 60, 64, 68, 72, 76, 80, 84]; // family..dport, saddr, daddr
+const lastPacketWords = new Array<number>(PACKET_WORDS.length).fill(-1);
+let lastPacket: PacketInfo | undefined;
+
+function packetAt(dv: DataView, at: number): PacketInfo | undefined {
+  let same = true;
+  for (let i = 0; i < PACKET_WORDS.length; i++) {
+    // the word at 40 starts with the record's kind, which is not part of the packet
+    const w = dv.getUint32(at + PACKET_WORDS[i]!, true) & (i === 0 ? 0xffffff00 : 0xffffffff);
+    if (w !== lastPacketWords[i]) {
+      same = false;
+      lastPacketWords[i] = w;
+    }
+  }
+  if (!same) lastPacket = decodePacket(dv, at);
+  return lastPacket;
+}
+
 function decodePacket(dv: DataView, at: number): PacketInfo | undefined {
   const family = dv.getUint8(at + O.family);
   if (family !== 4 && family !== 6) return undefined;
@@ -174,16 +195,22 @@ function decodePacket(dv: DataView, at: number): PacketInfo | undefined {
 
 // skb addresses come from slab caches and recur constantly: their text is kept by low word.
 const skbCache = new Map<number, { hi: number; text: string }>();
+let lastSkb = { lo: -1, hi: -1, text: "" };
 
 /** "0x" + lowercase hex of the u64 at `at`, without BigInt (this runs for every record). */
 function hex64(dv: DataView, at: number): string {
   const hi = dv.getUint32(at + 4, true);
   const lo = dv.getUint32(at, true);
+  if (lo === lastSkb.lo && hi === lastSkb.hi) return lastSkb.text; // the hops of one skb often follow each other
   const hit = skbCache.get(lo);
-  if (hit?.hi === hi) return hit.text;
+  if (hit?.hi === hi) {
+    lastSkb = { lo, hi, text: hit.text };
+    return hit.text;
+  }
   const text = hi === 0 ? `0x${lo.toString(16)}` : `0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}`;
   if (skbCache.size >= 65536) skbCache.clear();
   skbCache.set(lo, { hi, text });
+  lastSkb = { lo, hi, text };
   return text;
 }
 
@@ -201,7 +228,7 @@ export function decodeEvent(dv: DataView, at: number, ctx: DecodeContext): RawEv
   if (ifindex) ev.ifindex = ifindex;
   const netns = dv.getUint32(at + O.netns, true);
   if (netns) ev.netns = netns;
-  const packet = decodePacket(dv, at);
+  const packet = packetAt(dv, at);
   if (packet) ev.packet = packet;
   if (event === "kfree_skb") ev.dropReason = dropReasonName(dv.getUint32(at + O.reason, true), ctx.dropReasons);
   if (dv.getUint32(at + O.loc, true) !== 0 || dv.getUint32(at + O.loc + 4, true) !== 0) {
