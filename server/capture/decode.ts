@@ -166,6 +166,9 @@ const lastPacketWords = new Array<number>(PACKET_WORDS.length).fill(-1);
 let lastPacket: PacketInfo | undefined;
 
 function packetAt(dv: DataView, at: number): PacketInfo | undefined {
+  // records without headers (xmit, frees) leave the memo alone: they come between a packet's hops
+  const family = dv.getUint8(at + O.family);
+  if (family !== 4 && family !== 6) return undefined;
   let same = true;
   for (let i = 0; i < PACKET_WORDS.length; i++) {
     // the word at 40 starts with the record's kind, which is not part of the packet
