@@ -326,11 +326,18 @@ static __always_inline struct pktpath_slot *reserve(void)
 	return bpf_map_lookup_elem(&ring, &key);
 }
 
-/* Publishes a filled slot: len last, with an atomic exchange, which orders every store before it. */
+/* Publishes a filled slot: len last, after every other store. x86 makes stores visible in program
+ * order and the JIT keeps ours in order, so there a compiler barrier and a plain store do (about
+ * 10 ns less per record than an exchange, bench/flood.ts); elsewhere an atomic exchange orders them. */
 static __always_inline void commit(struct pktpath_slot *slot)
 {
 	slot->pad = 0;
+#if defined(__TARGET_ARCH_x86)
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&slot->len = sizeof(slot->ev);
+#else
 	__sync_lock_test_and_set(&slot->len, (__u32)sizeof(slot->ev));
+#endif
 }
 
 /* Not inlined, so that struct pktpath_event and its kind enum reach the object's BTF, where
