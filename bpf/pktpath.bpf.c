@@ -340,11 +340,27 @@ static __always_inline void commit(struct pktpath_slot *slot)
 #endif
 }
 
-/* Not inlined, so that struct pktpath_event and its kind enum reach the object's BTF, where
- * test/decode.test.ts checks the decoder's offsets against them. */
-static __noinline void fill_packet(struct pktpath_event *e, enum pktpath_event_kind kind, const struct pkt *p)
+/* Nothing reads this: it puts enum pktpath_event_kind into the object's BTF (struct pktpath_event
+ * gets there through the ring map), where test/decode.test.ts checks the decoder against both. */
+const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
+
+/* The packet part of a record; p is 0 for events that carry no headers (xmit, frees). */
+static __always_inline void fill_packet(struct pktpath_event *e, enum pktpath_event_kind kind, const struct pkt *p)
 {
 	e->kind = kind;
+	if (!p) {
+		e->family = 0;
+		e->l4proto = 0;
+		e->icmp_type = 0;
+		e->icmp_id = 0;
+		e->icmp_seq = 0;
+		e->sport = 0;
+		e->dport = 0;
+		__builtin_memset(e->pad, 0, sizeof(e->pad));
+		__builtin_memset(e->saddr, 0, PKTPATH_ADDR_LEN);
+		__builtin_memset(e->daddr, 0, PKTPATH_ADDR_LEN);
+		return;
+	}
 	e->family = p->family;
 	e->l4proto = p->l4proto;
 	e->icmp_type = p->icmp_type;
@@ -405,7 +421,6 @@ static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
  * only when it holds a kernel address. */
 static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
 {
-	struct pkt p = {};
 	__u64 addr = addr_value(skb);
 	struct net_device *dev = 0;
 	__u64 *slot = track_slot(addr);
@@ -418,7 +433,7 @@ static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 loc
 		if ((__u64)dev < KERNEL_ADDR_MIN)
 			dev = 0;
 	}
-	submit(kind, addr, dev, skb->len, &p, location, reason);
+	submit(kind, addr, dev, skb->len, 0, location, reason);
 	return 0;
 }
 
@@ -432,12 +447,11 @@ int BPF_PROG(handle_net_dev_queue, struct sk_buff *skb)
 SEC("tp_btf/net_dev_xmit")
 int BPF_PROG(handle_net_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev, unsigned int skb_len)
 {
-	struct pkt p = {};
 	__u64 addr = addr_value(skb);
 
 	if (!is_tracked(addr))
 		return 0;
-	submit(PKTPATH_EV_NET_DEV_XMIT, addr, dev, skb_len, &p, 0, 0);
+	submit(PKTPATH_EV_NET_DEV_XMIT, addr, dev, skb_len, 0, 0, 0);
 	return 0;
 }
 
