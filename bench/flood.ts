@@ -25,6 +25,7 @@ const SENDER = `
 const s = require("node:dgram").createSocket("udp4");
 const buf = Buffer.alloc(64); const end = Date.now() + Number(process.argv[1]) * 1000;
 let sent = 0, inflight = 0;
+console.log("started");
 const pump = () => {
   while (inflight < 64 && Date.now() < end) { inflight++; s.send(buf, ${PORT}, "${DST}", () => { inflight--; sent++; pump(); }); }
   if (inflight === 0) { console.log(sent); s.close(); }
@@ -62,12 +63,19 @@ function nextLine(child: ReturnType<typeof spawn>): Promise<string> {
 
 interface Phase { sent: number; received: number; pps: number }
 
+/** Seconds of flood before counting starts, in every phase alike: the count is of the steady state
+ * (caches warm, a new capture worker's code compiled), not of the first moments after attaching. */
+const WARM_SECONDS = 0.5;
+
 async function phase(receiver: ReturnType<typeof spawn>): Promise<Phase> {
+  const sender = run(NS_S, SENDER, [String(WARM_SECONDS + SECONDS)]);
+  await nextLine(sender); // "started"
+  const sentLine = nextLine(sender);
+  await new Promise((r) => setTimeout(r, WARM_SECONDS * 1000));
   const counted = nextLine(receiver);
   receiver.stdin!.write("reset\n");
   await counted;
-  const sender = run(NS_S, SENDER, [String(SECONDS)]);
-  const sent = Number(await nextLine(sender));
+  const sent = Number(await sentLine);
   await new Promise((r) => setTimeout(r, 200)); // let the receiver drain its queue
   const got = nextLine(receiver);
   receiver.stdin!.write("count\n");
