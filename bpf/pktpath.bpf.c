@@ -151,10 +151,10 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-/* The parsed headers of one packet. */
+/* The parsed headers of one packet, laid out as bytes 40..87 of struct pktpath_event (kind
+ * first, which submit sets) so that they go into a record as one 48-byte copy. */
 struct pkt {
-	__u32 saddr[PKTPATH_ADDR_LEN / 4]; /* network byte order, IPv4 in the first word */
-	__u32 daddr[PKTPATH_ADDR_LEN / 4];
+	__u8 kind;
 	__u8 family;
 	__u8 l4proto;
 	__u8 icmp_type;
@@ -162,7 +162,14 @@ struct pkt {
 	__u16 icmp_seq;
 	__u16 sport;
 	__u16 dport;
+	__u32 pad;
+	__u32 saddr[PKTPATH_ADDR_LEN / 4]; /* network byte order, IPv4 in the first word */
+	__u32 daddr[PKTPATH_ADDR_LEN / 4];
 };
+#define PKT_AT __builtin_offsetof(struct pktpath_event, kind)
+_Static_assert(sizeof(struct pkt) == __builtin_offsetof(struct pktpath_event, ifname) - PKT_AT, "struct pkt mirrors the event");
+_Static_assert(__builtin_offsetof(struct pkt, saddr) == __builtin_offsetof(struct pktpath_event, saddr) - PKT_AT, "struct pkt mirrors the event");
+_Static_assert(__builtin_offsetof(struct pkt, dport) == __builtin_offsetof(struct pktpath_event, dport) - PKT_AT, "struct pkt mirrors the event");
 
 /* Packet bytes are read with plain loads through bpf_rdonly_cast: the verifier marks the result
  * untrusted, and the JIT turns each load into one that yields 0 instead of faulting. That is much
@@ -233,7 +240,7 @@ static __always_inline int read_ip(struct pkt *p, const unsigned char *head, __u
 
 /* Network header first; on receive paths before it is reset, the byte after the Ethernet header.
  * skb fields are plain loads: tp_btf arguments are BTF pointers the verifier lets us read directly. */
-static __always_inline void parse_skb(struct pkt *p, struct sk_buff *skb)
+static __noinline void parse_skb(struct pkt *p, struct sk_buff *skb)
 {
 	unsigned char *head = skb->head;
 	__u16 proto = bpf_ntohs(skb->protocol);
@@ -345,32 +352,15 @@ static __always_inline void commit(struct pktpath_slot *slot)
 const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
 
 /* The packet part of a record; p is 0 for events that carry no headers (xmit, frees). */
-static __always_inline void fill_packet(struct pktpath_event *e, enum pktpath_event_kind kind, const struct pkt *p)
+static __always_inline void fill_packet(struct pktpath_event *e, __u8 kind, const struct pkt *p)
 {
-	e->kind = kind;
-	if (!p) {
-		e->family = 0;
-		e->l4proto = 0;
-		e->icmp_type = 0;
-		e->icmp_id = 0;
-		e->icmp_seq = 0;
-		e->sport = 0;
-		e->dport = 0;
-		__builtin_memset(e->pad, 0, sizeof(e->pad));
-		__builtin_memset(e->saddr, 0, PKTPATH_ADDR_LEN);
-		__builtin_memset(e->daddr, 0, PKTPATH_ADDR_LEN);
-		return;
-	}
-	e->family = p->family;
-	e->l4proto = p->l4proto;
-	e->icmp_type = p->icmp_type;
-	e->icmp_id = p->icmp_id;
-	e->icmp_seq = p->icmp_seq;
-	e->sport = p->sport;
-	e->dport = p->dport;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	__builtin_memcpy(e->saddr, p->saddr, PKTPATH_ADDR_LEN);
-	__builtin_memcpy(e->daddr, p->daddr, PKTPATH_ADDR_LEN);
+	struct pkt *dst = (struct pkt *)&e->kind;
+
+	if (p)
+		__builtin_memcpy(dst, p, sizeof(*dst));
+	else
+		__builtin_memset(dst, 0, sizeof(*dst));
+	dst->kind = kind;
 }
 
 static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *dev, __u32 len,
