@@ -80,12 +80,14 @@ test("a CPU's ring is read up to its first slot not yet filled, across the wrap"
   assert.equal(r.cursor(0), 11n);
 });
 
-test("a drain takes at most a batch's worth from each CPU", () => {
+test("a drain takes at most a batch's worth from each CPU, and nothing from others past what it left", () => {
   const r = rings();
-  [1, 2, 3, 4].forEach((ts, i) => r.fill(0, i, ts));
+  [10, 20, 30, 40].forEach((ts, i) => r.fill(0, i, ts));
+  [5, 25].forEach((ts, i) => r.fill(1, i, ts));
   const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 2 * SLOT_BYTES);
-  assert.deepEqual(times(reader.drain()), [1, 2]);
-  assert.deepEqual(times(reader.drain()), [3, 4]);
+  // CPU 0 gives 10 and 20 and still holds 30: CPU 1's 25 must wait for it
+  assert.deepEqual(times(reader.drain()), [5, 10, 20]);
+  assert.deepEqual(times(reader.drain()), [25, 30, 40]);
 });
 
 test("timestamps above 2^32 ns compare by both words", () => {

@@ -60,16 +60,33 @@ export class PerCpuRings {
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
   drain(untilNs?: bigint): Uint8Array | undefined {
-    const hi = untilNs === undefined ? 0xffffffff : Number(untilNs >> 32n);
-    const lo = untilNs === undefined ? 0xffffffff : Number(untilNs & 0xffffffffn);
+    let hi = untilNs === undefined ? 0xffffffff : Number(untilNs >> 32n);
+    let lo = untilNs === undefined ? 0xffffffff : Number(untilNs & 0xffffffffn);
     const counts: number[] = [];
-    let total = 0;
+    let capped = false;
     for (let c = 0; c < this.cpus; c++) {
       let n = 0;
       const start = this.pos[c]!;
       while (n < this.maxRecords && this.ready(this.slotAt(c, start + n), hi, lo)) n++;
       counts.push(n);
-      total += n;
+      if (n === this.maxRecords && this.ready(this.slotAt(c, start + n), hi, lo)) {
+        // More is ready than a batch holds: the cut moves back to the last record taken here, so
+        // that no other CPU's later records go out ahead of the ones this CPU still holds.
+        const last = this.slotAt(c, start + n - 1);
+        const lastHi = this.u32[(last + 12) / 4]!;
+        const lastLo = this.u32[(last + 8) / 4]!;
+        if (lastHi < hi || (lastHi === hi && lastLo < lo)) [hi, lo] = [lastHi, lastLo];
+        capped = true;
+      }
+    }
+    let total = 0;
+    for (let c = 0; c < this.cpus; c++) {
+      if (capped) {
+        let n = counts[c]!;
+        while (n > 0 && !this.ready(this.slotAt(c, this.pos[c]! + n - 1), hi, lo)) n--;
+        counts[c] = n;
+      }
+      total += counts[c]!;
     }
     if (total === 0) return undefined;
     const out = new Uint8Array(total * SLOT_BYTES);
