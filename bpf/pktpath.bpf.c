@@ -53,8 +53,8 @@ const volatile __u8 filter_host[PKTPATH_ADDR_LEN] = {};
 const volatile __u16 filter_port = 0;       /* 0: any port */
 
 /* Records go to one ring per CPU, all in one array the reader maps into its memory: reserving a
- * slot is an atomic add on this CPU's own counter, not the shared ring buffer's spinlock and two
- * helper calls (about 45 ns a record, bench/flood.ts), and nothing wakes the reader: it polls.
+ * slot is an atomic add on this CPU's own counter, not the BPF ring buffer's spinlock and two
+ * helper calls (30-40 ns a record more, bench/flood.ts), and nothing wakes the reader: it polls.
  * CPU c owns slots [c << ring_slots_log2, (c + 1) << ring_slots_log2); the loader sizes the array
  * to the possible CPUs before load. A slot is free while its len is 0: the program fills it, then
  * sets len last; the reader copies it, zeroes len and then advances that CPU's ring_consumed. */
