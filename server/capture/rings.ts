@@ -113,11 +113,12 @@ export class PerCpuRings {
       o += run * SLOT_BYTES;
       taken[best]! += run;
     }
-    // Free the slots (len back to 0) before telling the kernel they are consumed.
+    // Free the slots (len back to 0) before telling the kernel they are consumed. Plain stores: the
+    // atomic store of the cursor after them orders them first, and only this thread reads len as 0.
     for (let c = 0; c < this.cpus; c++) {
       const n = counts[c]!;
       if (n === 0) continue;
-      for (let i = 0; i < n; i++) Atomics.store(this.u32, this.slotAt(c, this.pos[c]! + i) / 4, 0);
+      for (let i = 0; i < n; i++) this.u32[this.slotAt(c, this.pos[c]! + i) / 4] = 0;
       this.pos[c]! += n;
       Atomics.store(this.consumed, (c * CURSOR_BYTES) / 8, BigInt(this.pos[c]!));
     }
