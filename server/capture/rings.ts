@@ -44,18 +44,20 @@ export class PerCpuRings {
     return ((cpu << this.log2) + (pos & this.mask)) * SLOT_BYTES;
   }
 
-  /** Whether the slot at byte offset at is filled and stamped no later than hi:lo. */
-  private ready(at: number, hi: number, lo: number): boolean {
-    if (Atomics.load(this.u32, at / 4) === 0) return false;
+  /** Whether the slot at byte offset at is stamped (ts_ns, two u32 words) no later than hi:lo. */
+  private stampedBy(at: number, hi: number, lo: number): boolean {
     const tsHi = this.u32[(at + 12) / 4]!;
     return tsHi < hi || (tsHi === hi && this.u32[(at + 8) / 4]! <= lo);
   }
 
-  /** ts of the slot at byte offset at, as [hi, lo] compared lexicographically */
+  /** Whether the slot at byte offset at is filled and stamped no later than hi:lo. */
+  private ready(at: number, hi: number, lo: number): boolean {
+    return Atomics.load(this.u32, at / 4) !== 0 && this.stampedBy(at, hi, lo);
+  }
+
+  /** Whether slot a is stamped no later than slot b. */
   private tsBefore(a: number, b: number): boolean {
-    const ah = this.u32[(a + 12) / 4]!;
-    const bh = this.u32[(b + 12) / 4]!;
-    return ah < bh || (ah === bh && this.u32[(a + 8) / 4]! <= this.u32[(b + 8) / 4]!);
+    return this.stampedBy(a, this.u32[(b + 12) / 4]!, this.u32[(b + 8) / 4]!);
   }
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
@@ -73,9 +75,7 @@ export class PerCpuRings {
         // More is ready than a batch holds: the cut moves back to the last record taken here, so
         // that no other CPU's later records go out ahead of the ones this CPU still holds.
         const last = this.slotAt(c, start + n - 1);
-        const lastHi = this.u32[(last + 12) / 4]!;
-        const lastLo = this.u32[(last + 8) / 4]!;
-        if (lastHi < hi || (lastHi === hi && lastLo < lo)) [hi, lo] = [lastHi, lastLo];
+        [hi, lo] = [this.u32[(last + 12) / 4]!, this.u32[(last + 8) / 4]!];
         capped = true;
       }
     }
@@ -93,20 +93,20 @@ export class PerCpuRings {
     let o = 0;
     const taken = counts.map(() => 0);
     // Merge by time, copying runs: under load one CPU's records mostly follow each other.
+    const head = (c: number): number => this.slotAt(c, this.pos[c]! + taken[c]!);
     for (;;) {
       let best = -1;
-      for (let c = 0; c < this.cpus; c++) {
-        if (taken[c]! < counts[c]! && (best < 0 || this.tsBefore(this.slotAt(c, this.pos[c]! + taken[c]!), this.slotAt(best, this.pos[best]! + taken[best]!)))) best = c;
-      }
-      if (best < 0) break;
       let second = -1;
       for (let c = 0; c < this.cpus; c++) {
-        if (c !== best && taken[c]! < counts[c]! && (second < 0 || this.tsBefore(this.slotAt(c, this.pos[c]! + taken[c]!), this.slotAt(second, this.pos[second]! + taken[second]!)))) second = c;
+        if (taken[c]! >= counts[c]!) continue;
+        if (best < 0 || this.tsBefore(head(c), head(best))) [second, best] = [best, c];
+        else if (second < 0 || this.tsBefore(head(c), head(second))) second = c;
       }
+      if (best < 0) break;
       const from = this.pos[best]! + taken[best]!;
       let run = 1;
       const limit = counts[best]! - taken[best]!;
-      const bound = second < 0 ? -1 : this.slotAt(second, this.pos[second]! + taken[second]!);
+      const bound = second < 0 ? -1 : head(second);
       while (run < limit && ((from + run) & this.mask) !== 0 && (bound < 0 || this.tsBefore(this.slotAt(best, from + run), bound))) run++;
       const at = this.slotAt(best, from);
       out.set(this.bytes.subarray(at, at + run * SLOT_BYTES), o);
