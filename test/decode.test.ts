@@ -97,7 +97,7 @@ test("interface names that share their first bytes decode apart, and so does a c
   assert.deepEqual(decoded.map((e) => e?.tNs), [0x100, 0x100, 0x200, 0x200, 0x200]);
 });
 
-test("consecutive records: headers that differ in one byte decode apart, the kind is not a header", () => {
+test("consecutive records: headers or addresses that differ in one byte decode apart, the kind is not a header", () => {
   const o = (name: string): number => EVENT_LAYOUT[name]!.offset;
   const dv = new DataView(new ArrayBuffer(EVENT_SIZE * 5));
   const put = (i: number, kind: number, seq: number, family = 4): void => {
@@ -115,8 +115,12 @@ test("consecutive records: headers that differ in one byte decode apart, the kin
   put(2, 3, 2);
   put(3, 3, 2, 0);
   put(4, 3, 2);
+  // skb addresses: repeated, then the same low word under another high word
+  const skbs = [0xffff888012345600n, 0xffff888012345600n, 0xffff888112345600n, 0xffff888012345600n, 0x12345600n];
+  skbs.forEach((a, i) => dv.setBigUint64(i * EVENT_SIZE + o("skbaddr"), a, true));
   const ctx: DecodeContext = { startKtimeNs: 0n, dropReasons: new Map() };
   const got = [0, 1, 2, 3, 4].map((i) => decodeEvent(dv, i * EVENT_SIZE, ctx));
+  assert.deepEqual(got.map((e) => e?.skbaddr), skbs.map((a) => `0x${a.toString(16)}`));
   assert.deepEqual(got.map((e) => [e?.event, e?.packet?.icmp?.seq]),
     [["net_dev_queue", 1], ["netif_rx", 1], ["netif_rx", 2], ["netif_rx", undefined], ["netif_rx", 2]]);
   assert.deepEqual(got[4]?.packet, { family: 4, proto: "icmp", src: "10.0.0.1", dst: "10.0.0.2", icmp: { type: 8, id: 0, seq: 2 } });

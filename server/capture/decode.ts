@@ -198,22 +198,25 @@ function decodePacket(dv: DataView, at: number): PacketInfo | undefined {
 
 // skb addresses come from slab caches and recur constantly: their text is kept by low word.
 const skbCache = new Map<number, { hi: number; text: string }>();
-let lastSkb = { lo: -1, hi: -1, text: "" };
+// The last address seen, checked before the cache: the hops of one skb often follow each other.
+let lastLo = -1;
+let lastHi = -1;
+let lastText = "";
 
 /** "0x" + lowercase hex of the u64 at `at`, without BigInt (this runs for every record). */
 function hex64(dv: DataView, at: number): string {
   const hi = dv.getUint32(at + 4, true);
   const lo = dv.getUint32(at, true);
-  if (lo === lastSkb.lo && hi === lastSkb.hi) return lastSkb.text; // the hops of one skb often follow each other
+  if (lo === lastLo && hi === lastHi) return lastText;
   const hit = skbCache.get(lo);
-  if (hit?.hi === hi) {
-    lastSkb = { lo, hi, text: hit.text };
-    return hit.text;
+  let text: string;
+  if (hit?.hi === hi) text = hit.text;
+  else {
+    text = hi === 0 ? `0x${lo.toString(16)}` : `0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}`;
+    if (skbCache.size >= 65536) skbCache.clear();
+    skbCache.set(lo, { hi, text });
   }
-  const text = hi === 0 ? `0x${lo.toString(16)}` : `0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}`;
-  if (skbCache.size >= 65536) skbCache.clear();
-  skbCache.set(lo, { hi, text });
-  lastSkb = { lo, hi, text };
+  [lastLo, lastHi, lastText] = [lo, hi, text];
   return text;
 }
 
