@@ -175,8 +175,17 @@ _Static_assert(__builtin_offsetof(struct pkt, dport) == __builtin_offsetof(struc
  * untrusted, and the JIT turns each load into one that yields 0 instead of faulting. That is much
  * cheaper than a bpf_probe_read_kernel call per hop (about 45 ns of ~200, bench/flood.ts). The
  * casts are to the kernel's own header structs, whose layout the verifier checks the loads against;
- * the offsets themselves are fixed by the IP, UDP, TCP and ICMP headers. */
+ * the offsets themselves are fixed by the IP, UDP, TCP and ICMP headers.
+ * HEADER(copy, src, type) is the header at src, or 0. Kernels before 6.2 have no bpf_rdonly_cast:
+ * for them pktpath-compat.bpf.o is built with PKTPATH_PROBE_READ, which copies each header into
+ * copy (a stack array of the header's size) with bpf_probe_read_kernel instead. */
+#ifdef PKTPATH_PROBE_READ
+#define HEADER(copy, src, type) \
+	(bpf_probe_read_kernel((copy), sizeof(copy), (src)) ? (const void *)0 : (const void *)(copy))
+#else
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define HEADER(copy, src, type) ((void)(copy), (const void *)bpf_rdonly_cast((src), bpf_core_type_id_kernel(type)))
+#endif
 struct iphdr { __u8 protocol; } __attribute__((preserve_access_index));
 struct ipv6hdr { __u8 nexthdr; } __attribute__((preserve_access_index));
 struct udphdr { __u16 source; } __attribute__((preserve_access_index));
@@ -184,8 +193,11 @@ struct udphdr { __u16 source; } __attribute__((preserve_access_index));
 /* The first 8 bytes of the L4 header: ports for TCP and UDP, type/id/seq for ICMP and ICMPv6. */
 static __always_inline void read_l4(struct pkt *p, const unsigned char *at)
 {
-	const __u16 *w = bpf_rdonly_cast(at, bpf_core_type_id_kernel(struct udphdr));
+	__u16 copy[4];
+	const __u16 *w = HEADER(copy, at, struct udphdr);
 
+	if (!w)
+		return;
 	if (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6) {
 		p->icmp_type = bpf_ntohs(w[0]) >> 8;
 		p->icmp_id = bpf_ntohs(w[2]);
@@ -205,10 +217,15 @@ static __always_inline int read_ip(struct pkt *p, const unsigned char *head, __u
 	if (off == HEADER_UNSET)
 		return 0;
 	if (want == 4) {
-		const __u8 *b = bpf_rdonly_cast(at, bpf_core_type_id_kernel(struct iphdr));
-		__u8 vihl = b[0];
-		__u32 ihl = (vihl & 0xf) * 4;
+		__u32 copy[5];
+		const __u8 *b = HEADER(copy, at, struct iphdr);
+		__u8 vihl;
+		__u32 ihl;
 
+		if (!b)
+			return 0;
+		vihl = b[0];
+		ihl = (vihl & 0xf) * 4;
 		if ((vihl >> 4) != 4)
 			return 0;
 		p->family = 4;
@@ -222,9 +239,12 @@ static __always_inline int read_ip(struct pkt *p, const unsigned char *head, __u
 			read_l4(p, at + ihl);
 		return 1;
 	}
-	const __u8 *b = bpf_rdonly_cast(at, bpf_core_type_id_kernel(struct ipv6hdr));
+	__u32 copy[10];
+	const __u8 *b = HEADER(copy, at, struct ipv6hdr);
 	const __u32 *w = (const __u32 *)b;
 
+	if (!b)
+		return 0;
 	if ((b[0] >> 4) != 6)
 		return 0;
 	p->family = 6;

@@ -38,6 +38,7 @@ function stopWhen(durationS?: number): { done: Promise<string>; stop: (why: stri
 async function startPipeline(pipeline: Pipeline): Promise<number> {
   try {
     await pipeline.start();
+    for (const w of pipeline.source.warnings ?? []) say(w);
     return 0;
   } catch (e) {
     if (e instanceof BadInputError) return (sayAt(e.message), 2);

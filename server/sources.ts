@@ -61,6 +61,9 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     get live() {
       return chosen?.live ?? true;
     },
+    get warnings() {
+      return chosen?.warnings ?? [];
+    },
     async start(sink: (events: RawEvent[]) => void) {
       const reasons: string[] = [];
       for (const c of candidates) {

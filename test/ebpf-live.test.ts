@@ -8,7 +8,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createEbpfSource } from "../server/capture/ebpf.ts";
+import { COMPAT_WARNING, createEbpfSource, objectForKernel, PKTPATH_COMPAT_OBJ, PKTPATH_OBJ } from "../server/capture/ebpf.ts";
+import { firstAvailable } from "../server/sources.ts";
+import { kernelHasFunction } from "../server/capture/libbpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
 import type { CaptureFilter } from "../server/capture/source.ts";
 import type { RawEvent } from "../shared/types.ts";
@@ -34,8 +36,8 @@ function build(prefix: string): Topology {
   return topo;
 }
 
-async function capture(run: () => void | Promise<void>, filter: CaptureFilter = { proto: "icmp-echo" }): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
-  const source = createEbpfSource(filter);
+async function capture(run: () => void | Promise<void>, filter: CaptureFilter = { proto: "icmp-echo" }, objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+  const source = createEbpfSource(filter, objPath === undefined ? {} : { objPath });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   try {
@@ -64,57 +66,80 @@ function journey(events: RawEvent[], type: number, id: number, seq: number): Raw
 type Row = [event: string, ifname: string | undefined, netns: number | undefined, len: number | undefined];
 const rows = (j: RawEvent[]): Row[] => j.map((e) => [e.event, e.ifname, e.netns, e.len]);
 
-test("a veth ping: exact hops of request and reply skbs, IPv4 and IPv6", { skip }, async (t) => {
-  const topo = build("ppE1");
-  t.after(() => topo.destroy());
-  const host = hostNetnsInode();
-  const ns = topo.inode("ns");
-  assert.notEqual(host, ns);
-  const [h, n] = [topo.n("h"), topo.n("n")];
-  const id4 = 4801, id6 = 4802;
-  const got = await capture(() => {
-    execFileSync("ping", ["-c", "2", "-i", "0.2", "-e", String(id4), N4], { stdio: "ignore" });
-    execFileSync("ping", ["-c", "1", "-e", String(id6), N6], { stdio: "ignore" });
-  });
+// Both builds of the program: the one this kernel gets (bpf_rdonly_cast), and the one for kernels
+// before 6.2 that copies headers with bpf_probe_read_kernel, run here so that it is proven too.
+for (const [which, objPath, prefix] of [["", undefined, "ppE1"], [" (the build for kernels before 6.2)", PKTPATH_COMPAT_OBJ, "ppE1c"]] as const) {
+  test(`a veth ping: exact hops of request and reply skbs, IPv4 and IPv6${which}`, { skip }, async (t) => {
+    const topo = build(prefix);
+    t.after(() => topo.destroy());
+    const host = hostNetnsInode();
+    const ns = topo.inode("ns");
+    assert.notEqual(host, ns);
+    const [h, n] = [topo.n("h"), topo.n("n")];
+    const id4 = 4801, id6 = 4802;
+    const got = await capture(() => {
+      execFileSync("ping", ["-c", "2", "-i", "0.2", "-e", String(id4), N4], { stdio: "ignore" });
+      execFileSync("ping", ["-c", "1", "-e", String(id6), N6], { stdio: "ignore" });
+    }, undefined, objPath);
 
-  for (const seq of [1, 2]) {
-    const request = journey(got.events, 8, id4, seq);
-    assert.deepEqual(rows(request), [
-      ["net_dev_queue", h, host, 98], ["netif_rx", n, ns, 84], ["net_dev_xmit", h, host, 98],
-      ["netif_receive_skb", n, ns, 84], ["consume_skb", undefined, undefined, 56],
-    ]);
-    // consume_skb leaves skb->dev alone (see handle_free in bpf/pktpath.bpf.c): no interface there.
-    assert.match(request[4]!.location ?? "", /^icmp_rcv\+0x[0-9a-f]+$/);
-    // net_dev_xmit never reads the skb (it may be freed by then), so it carries no packet.
-    assert.equal(request[2]!.packet, undefined);
-    for (const e of [request[0], request[1], request[3]]) {
-      assert.deepEqual(e!.packet, { family: 4, proto: "icmp", src: H4, dst: N4, icmp: { type: 8, id: id4, seq } });
+    for (const seq of [1, 2]) {
+      const request = journey(got.events, 8, id4, seq);
+      assert.deepEqual(rows(request), [
+        ["net_dev_queue", h, host, 98], ["netif_rx", n, ns, 84], ["net_dev_xmit", h, host, 98],
+        ["netif_receive_skb", n, ns, 84], ["consume_skb", undefined, undefined, 56],
+      ]);
+      // consume_skb leaves skb->dev alone (see handle_free in bpf/pktpath.bpf.c): no interface there.
+      assert.match(request[4]!.location ?? "", /^icmp_rcv\+0x[0-9a-f]+$/);
+      // net_dev_xmit never reads the skb (it may be freed by then), so it carries no packet.
+      assert.equal(request[2]!.packet, undefined);
+      for (const e of [request[0], request[1], request[3]]) {
+        assert.deepEqual(e!.packet, { family: 4, proto: "icmp", src: H4, dst: N4, icmp: { type: 8, id: id4, seq } });
+      }
+      const reply = journey(got.events, 0, id4, seq);
+      // As root, ping reads replies on a raw socket, which gets a clone; the original skb then finds
+      // no ICMP datagram socket in ping_rcv and is freed with NO_SOCKET.
+      assert.deepEqual(rows(reply), [
+        ["net_dev_queue", n, ns, 98], ["netif_rx", h, host, 84], ["net_dev_xmit", n, ns, 98],
+        ["netif_receive_skb", h, host, 84], ["kfree_skb", h, host, 64],
+      ]);
+      assert.equal(reply[4]!.dropReason, "NO_SOCKET");
+      assert.match(reply[4]!.location ?? "", /^ping_rcv\+0x/);
+      assert.deepEqual(reply[0]!.packet, { family: 4, proto: "icmp", src: N4, dst: H4, icmp: { type: 0, id: id4, seq } });
+      for (const j of [request, reply]) assert.ok(j.every((e, i) => i === 0 || e.tNs >= j[i - 1]!.tNs), "hops in time order");
     }
-    const reply = journey(got.events, 0, id4, seq);
-    // As root, ping reads replies on a raw socket, which gets a clone; the original skb then finds
-    // no ICMP datagram socket in ping_rcv and is freed with NO_SOCKET.
-    assert.deepEqual(rows(reply), [
-      ["net_dev_queue", n, ns, 98], ["netif_rx", h, host, 84], ["net_dev_xmit", n, ns, 98],
-      ["netif_receive_skb", h, host, 84], ["kfree_skb", h, host, 64],
-    ]);
-    assert.equal(reply[4]!.dropReason, "NO_SOCKET");
-    assert.match(reply[4]!.location ?? "", /^ping_rcv\+0x/);
-    assert.deepEqual(reply[0]!.packet, { family: 4, proto: "icmp", src: N4, dst: H4, icmp: { type: 0, id: id4, seq } });
-    for (const j of [request, reply]) assert.ok(j.every((e, i) => i === 0 || e.tNs >= j[i - 1]!.tNs), "hops in time order");
-  }
 
-  const request6 = journey(got.events, 128, id6, 1);
-  assert.deepEqual(rows(request6), [
-    ["net_dev_queue", h, host, 118], ["netif_rx", n, ns, 104], ["net_dev_xmit", h, host, 118],
-    ["netif_receive_skb", n, ns, 104], ["consume_skb", undefined, undefined, 56],
-  ]);
-  assert.deepEqual(request6[0]!.packet, { family: 6, proto: "icmpv6", src: H6, dst: N6, icmp: { type: 128, id: id6, seq: 1 } });
-  const reply6 = journey(got.events, 129, id6, 1);
-  assert.deepEqual(rows(reply6).slice(0, 4), [
-    ["net_dev_queue", n, ns, 118], ["netif_rx", h, host, 104], ["net_dev_xmit", n, ns, 118], ["netif_receive_skb", h, host, 104],
-  ]);
-  assert.equal(got.lost, 0);
-  assert.equal(got.malformed, 0);
+    const request6 = journey(got.events, 128, id6, 1);
+    assert.deepEqual(rows(request6), [
+      ["net_dev_queue", h, host, 118], ["netif_rx", n, ns, 104], ["net_dev_xmit", h, host, 118],
+      ["netif_receive_skb", n, ns, 104], ["consume_skb", undefined, undefined, 56],
+    ]);
+    assert.deepEqual(request6[0]!.packet, { family: 6, proto: "icmpv6", src: H6, dst: N6, icmp: { type: 128, id: id6, seq: 1 } });
+    const reply6 = journey(got.events, 129, id6, 1);
+    assert.deepEqual(rows(reply6).slice(0, 4), [
+      ["net_dev_queue", n, ns, 118], ["netif_rx", h, host, 104], ["net_dev_xmit", n, ns, 118], ["netif_receive_skb", h, host, 104],
+    ]);
+    assert.equal(got.lost, 0);
+    assert.equal(got.malformed, 0);
+  });
+}
+
+test("which build this kernel gets: bpf_rdonly_cast decides", { skip }, () => {
+  assert.equal(kernelHasFunction("bpf_rdonly_cast"), true, "this machine's kernel (6.x) has it");
+  assert.equal(kernelHasFunction("pktpath_no_such_function"), false);
+  assert.equal(objectForKernel(), PKTPATH_OBJ);
+  assert.equal(objectForKernel(false), PKTPATH_COMPAT_OBJ);
+});
+
+test("the older build says so after start, through the source that `auto` picks", { skip }, async () => {
+  const picked = firstAvailable([
+    { name: "ebpf", create: () => Promise.resolve(createEbpfSource({ proto: "icmp-echo" }, { objPath: PKTPATH_COMPAT_OBJ })) },
+  ], () => assert.fail("the eBPF source starts here"));
+  await picked.start(() => {});
+  try {
+    assert.deepEqual(picked.warnings, [COMPAT_WARNING]);
+  } finally {
+    await picked.stop();
+  }
 });
 
 test("an nft drop in the namespace ends the request with kfree_skb NETFILTER_DROP", { skip }, async (t) => {

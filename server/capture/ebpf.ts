@@ -8,11 +8,13 @@ import type { RawEvent } from "../../shared/types.ts";
 import { readDropReasons } from "./btf.ts";
 import { decodeRingBytes, type DecodeContext } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
-import { checkPrerequisites } from "./libbpf.ts";
+import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
 import type { RingWorkerData, RingWorkerMessage } from "./ringWorker.ts";
 import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
+/** The same program for kernels before 6.2, which copies packet headers with bpf_probe_read_kernel. */
+export const PKTPATH_COMPAT_OBJ = fileURLToPath(new URL("../../bpf/pktpath-compat.bpf.o", import.meta.url));
 const WORKER = new URL("./ringWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
 const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry"];
@@ -21,6 +23,13 @@ const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry"];
 export function ebpfAvailable(objPath = PKTPATH_OBJ): Result<void> {
   return checkPrerequisites(objPath);
 }
+
+/** The BPF object for this kernel: pktpath.bpf.o reads headers through bpf_rdonly_cast (Linux 6.2+). */
+export function objectForKernel(hasRdonlyCast = kernelHasFunction("bpf_rdonly_cast")): string {
+  return hasRdonlyCast ? PKTPATH_OBJ : PKTPATH_COMPAT_OBJ;
+}
+
+export const COMPAT_WARNING = "using the BPF build for kernels before 6.2 (no bpf_rdonly_cast): packet headers are copied with bpf_probe_read_kernel, which costs more per hop";
 
 /** IPv4 or IPv6 text → 16 bytes (IPv4 in the first 4). */
 export function hostBytes(host: string): Result<{ family: 4 | 6; bytes: Uint8Array }> {
@@ -100,7 +109,6 @@ export interface EbpfOptions {
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
-  const objPath = opts.objPath ?? PKTPATH_OBJ;
   const counters: SourceCounters = { events: 0, lost: 0 };
   const warnings: string[] = [];
   const stopFlag = new SharedArrayBuffer(4);
@@ -111,8 +119,10 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
 
   async function start(sink: (events: RawEvent[]) => void): Promise<void> {
     if (worker) throw new Error("eBPF source already started");
+    const objPath = opts.objPath ?? objectForKernel();
     const pre = checkPrerequisites(objPath);
     if (!pre.ok) throw new Error(pre.error);
+    if (objPath === PKTPATH_COMPAT_OBJ) warnings.push(COMPAT_WARNING);
     const rodata = filterRodata(filter);
     if (!rodata.ok) throw new Error(rodata.error);
     const [reasons, syms] = await Promise.all([readDropReasons(), loadKallsyms()]);

@@ -21,6 +21,7 @@ let lib: Result<Lib> | undefined;
 const logLines: string[] = [];
 
 const BPF_TRACE_RAW_TP = 23;
+const BPF_TRACE_FENTRY = 24;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
@@ -243,6 +244,14 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
       return ok(sum);
     },
   });
+}
+
+/** Whether the running kernel's BTF has a function (kfuncs included) of this name. */
+export function kernelHasFunction(name: string): boolean {
+  const l = getLib();
+  if (!l.ok) return false;
+  // for fentry, libbpf looks the name up as a BTF FUNC of vmlinux
+  return withLog(l.value, () => l.value.findBtfId(name, BPF_TRACE_FENTRY) > 0);
 }
 
 /** The number of possible CPUs (what per-CPU maps are sized by), or an error. */

@@ -26,6 +26,8 @@ export interface CaptureSource {
   /** Starts delivering batches of events in time order; resolves once the source is ready. */
   start(sink: (events: RawEvent[]) => void): Promise<void>;
   counters(): SourceCounters;
+  /** After start(): what the user should know about how this source runs (a missing tracepoint...). */
+  readonly warnings?: readonly string[];
   /** Live sources: the present moment on the tNs timeline, so idle journeys and pings can time out. */
   nowNs?(): number;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */
