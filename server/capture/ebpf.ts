@@ -135,7 +135,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     };
     const data: RingWorkerData = {
       objPath, rodata: rodata.value, optionalTracepoints: OPTIONAL_TRACEPOINTS, stop: stopFlag,
-      idleMs: 10, maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 16 * 1024,
+      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 16 * 1024,
       slotsLog2: opts.ringSlotsLog2,
     };
     const taken = new Int32Array(inflight);

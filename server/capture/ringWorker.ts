@@ -12,8 +12,8 @@ export interface RingWorkerData {
   optionalTracepoints: string[];
   /** Int32 at index 0: set to 1 by the main thread to stop */
   stop: SharedArrayBuffer;
-  /** how long to sleep when the rings were empty */
-  idleMs: number;
+  /** how long to sleep when the rings were empty: idleMs[0], doubling while they stay empty, up to idleMs[1] */
+  idleMs: [number, number];
   /** largest batch posted at once */
   maxBatchBytes: number;
   /**
@@ -77,9 +77,10 @@ function run(data: RingWorkerData): void {
   const drain = (untilNs?: bigint): number => {
     const out = rings.drain(untilNs);
     if (!out) return 0;
-    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
+    const bytes = out.byteLength; // read before the transfer, which empties out
+    Atomics.add(inflight, 0, Math.ceil(bytes / 1024));
     post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
-    return out.byteLength;
+    return bytes;
   };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   const readLost = (): number => {
@@ -88,15 +89,24 @@ function run(data: RingWorkerData): void {
   };
   let lost = 0;
   let lostAt = Date.now();
+  const [idleMin, idleMax] = data.idleMs;
+  let idle = idleMin;
   while (Atomics.load(stop, 0) === 0) {
     const pending = Atomics.load(inflight, 0);
-    if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, data.idleMs);
+    if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, idleMin);
     else {
       // process.hrtime is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns()
       const read = drain(process.hrtime.bigint());
-      if (read === 0) Atomics.wait(stop, 0, 0, data.idleMs);
-      // A trickle under load: let it gather for a few ms, so batches (and messages) stay few and large.
-      else if (read < SMALL_READ_BYTES) Atomics.wait(stop, 0, 0, GATHER_MS);
+      // Quiet rings are looked at less and less often (the first record after a lull waits at most
+      // idleMax), so an idle capture costs next to nothing.
+      if (read === 0) {
+        Atomics.wait(stop, 0, 0, idle);
+        idle = Math.min(idleMax, idle * 2);
+      } else {
+        idle = idleMin;
+        // A trickle under load: let it gather for a few ms, so batches (and messages) stay few and large.
+        if (read < SMALL_READ_BYTES) Atomics.wait(stop, 0, 0, GATHER_MS);
+      }
     }
     if (Date.now() - lostAt < LOST_EVERY_MS) continue;
     lostAt = Date.now();
