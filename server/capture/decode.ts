@@ -161,7 +161,8 @@ function ipAt(dv: DataView, at: number, family: 4 | 6): string {
 // Consecutive records mostly carry the same headers (the hops of one skb, a flow's packets): the
 // last record's PacketInfo is handed out again when the header bytes match. Nothing downstream
 // changes a PacketInfo, so sharing it is safe.
-const PACKET_WORDS = [40, 44, 48, 56, 60, 64, 68, 72, 76, 80, 84]; // family..dport, saddr, daddr
+// The words from kind up to ifname: family..dport, pad (always 0), saddr, daddr.
+const PACKET_WORDS = Array.from({ length: (O.ifname - O.kind) / 4 }, (_, i) => O.kind + 4 * i);
 const lastPacketWords = new Array<number>(PACKET_WORDS.length).fill(-1);
 let lastPacket: PacketInfo | undefined;
 
@@ -171,7 +172,7 @@ function packetAt(dv: DataView, at: number): PacketInfo | undefined {
   if (family !== 4 && family !== 6) return undefined;
   let same = true;
   for (let i = 0; i < PACKET_WORDS.length; i++) {
-    // the word at 40 starts with the record's kind, which is not part of the packet
+    // the first word starts with the record's kind, which is not part of the packet
     const w = dv.getUint32(at + PACKET_WORDS[i]!, true) & (i === 0 ? 0xffffff00 : 0xffffffff);
     if (w !== lastPacketWords[i]) {
       same = false;

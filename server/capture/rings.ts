@@ -1,10 +1,13 @@
 // The per-CPU rings of bpf/pktpath.bpf.c, read from the array they live in (mapped into this
 // process by the worker): struct pktpath_slot and struct pktpath_ring_cursor of bpf/pktpath.h.
 // Pure apart from the shared memory it is given; test/rings.test.ts drives it with plain buffers.
-import { EVENT_SIZE } from "./decode.ts";
+import { EVENT_LAYOUT, EVENT_SIZE } from "./decode.ts";
 
 /** struct pktpath_slot: u32 len, u32 pad, then the event */
 export const SLOT_BYTES = 8 + EVENT_SIZE;
+/** Byte offsets in a slot of ts_ns's low and high words (little-endian), after the 8-byte header. */
+const TS_LO = 8 + (EVENT_LAYOUT.ts_ns?.offset ?? 0);
+const TS_HI = TS_LO + 4;
 /** struct pktpath_ring_cursor: one cache line per CPU */
 export const CURSOR_BYTES = 64;
 /** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
@@ -46,8 +49,8 @@ export class PerCpuRings {
 
   /** Whether the slot at byte offset at is stamped (ts_ns, two u32 words) no later than hi:lo. */
   private stampedBy(at: number, hi: number, lo: number): boolean {
-    const tsHi = this.u32[(at + 12) / 4]!;
-    return tsHi < hi || (tsHi === hi && this.u32[(at + 8) / 4]! <= lo);
+    const tsHi = this.u32[(at + TS_HI) / 4]!;
+    return tsHi < hi || (tsHi === hi && this.u32[(at + TS_LO) / 4]! <= lo);
   }
 
   /** Whether the slot at byte offset at is filled and stamped no later than hi:lo. */
@@ -57,7 +60,7 @@ export class PerCpuRings {
 
   /** Whether slot a is stamped no later than slot b. */
   private tsBefore(a: number, b: number): boolean {
-    return this.stampedBy(a, this.u32[(b + 12) / 4]!, this.u32[(b + 8) / 4]!);
+    return this.stampedBy(a, this.u32[(b + TS_HI) / 4]!, this.u32[(b + TS_LO) / 4]!);
   }
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
@@ -75,7 +78,7 @@ export class PerCpuRings {
         // More is ready than a batch holds: the cut moves back to the last record taken here, so
         // that no other CPU's later records go out ahead of the ones this CPU still holds.
         const last = this.slotAt(c, start + n - 1);
-        [hi, lo] = [this.u32[(last + 12) / 4]!, this.u32[(last + 8) / 4]!];
+        [hi, lo] = [this.u32[(last + TS_HI) / 4]!, this.u32[(last + TS_LO) / 4]!];
         capped = true;
       }
     }
