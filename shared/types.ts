@@ -1,7 +1,59 @@
 // The JSON shapes of ../shared/CONTRACT.md, plus the decoded event every capture source produces.
+// Fields marked "ours" are not in the contract: they are this project's design, additive only.
 
-/** Tracepoint names; other names may appear from imported captures. */
-export type HopEvent = "net_dev_queue" | "net_dev_xmit" | "netif_rx" | "netif_receive_skb" | string;
+/**
+ * Device tracepoints ("net_dev_queue", ...); a stack step is named after the kernel function whose
+ * step it is ("ip_rcv", "ip_forward", "__ip_local_out", ...); a netfilter step is "nft_do_chain" or
+ * "ipt_do_table"; a device's receive handler is named after it ("br_handle_frame", ...).
+ */
+export type HopEvent = "net_dev_queue" | "net_dev_xmit" | "netif_rx" | "netif_receive_skb" | "napi_gro_receive_entry" | string;
+
+export interface IcmpInfo {
+  type: number;
+  id: number;
+  seq: number;
+  code?: number;
+}
+
+export interface PacketInfo {
+  family: 4 | 6;
+  proto: string;
+  src: string;
+  dst: string;
+  icmp?: IcmpInfo;
+  sport?: number;
+  dport?: number;
+  /** "S", "SA", "R", "FA", "PA": TCP flags as letters, in the order F S R P A U E C of tcpdump's set */
+  tcpFlags?: string;
+  /** the DNS transaction id of a UDP datagram to or from port 53 */
+  dnsId?: number;
+  /** ours: the header an ICMP error quotes (the packet it is about) */
+  quoted?: PacketInfo;
+}
+
+export type TunnelKind = "vxlan" | "geneve" | "gre" | "ipip" | "sit" | string;
+
+/** The packet was encapsulated at this hop: the outer header that carried it. */
+export interface OuterHeader {
+  kind: TunnelKind;
+  src: string;
+  dst: string;
+  vni?: number;
+  sport?: number;
+  dport?: number;
+}
+
+/** A netfilter base chain (nft) or table (iptables-legacy) the packet passed, and what it decided. */
+export interface NetfilterStep {
+  /** "ip", "ip6", "inet", "bridge", "netdev", or "iptables"/"ip6tables" for legacy tables */
+  family: string;
+  table: string;
+  chain: string;
+  /** "prerouting", "input", "forward", "output", "postrouting" */
+  hook: string;
+  /** "accept", "drop", and for a chain that rewrote the header "snat", "dnat", "masquerade" */
+  verdict: string;
+}
 
 export interface Hop {
   event: HopEvent;
@@ -13,38 +65,59 @@ export interface Hop {
   /** ns since capture start */
   tNs: number;
   len: number;
-}
-
-export interface IcmpInfo {
-  type: number;
-  id: number;
-  seq: number;
-}
-
-export interface PacketInfo {
-  family: 4 | 6;
-  proto: string;
-  src: string;
-  dst: string;
-  icmp?: IcmpInfo;
-  sport?: number;
-  dport?: number;
+  /** the header at this hop, when it differs from the journey's `packet` (NAT rewrote it) */
+  packet?: PacketInfo;
+  /** the packet was encapsulated at this hop */
+  outer?: OuterHeader;
+  netfilter?: NetfilterStep;
+  /** ours: IP TTL / hop limit at this hop, when a header was read */
+  ttl?: number;
+  /** ours: the other device of a step that knows two (ip_forward's way out, a bridge port's bridge) */
+  toIfname?: string;
 }
 
 export interface DropInfo {
   reason: string;
   location?: string;
+  /** the netfilter family, table and chain that dropped it: "inet filter forward" */
+  rule?: string;
+}
+
+export interface FragmentInfo {
+  ipId: number;
+  /** bytes */
+  offset: number;
+  more: boolean;
 }
 
 export interface Journey {
   id: string;
   skbaddr: string;
   hops: Hop[];
+  /** wall-clock time of its first hop, ISO 8601 UTC with microseconds */
+  at?: string;
   dropped?: DropInfo;
+  /** its header at its first hop */
   packet?: PacketInfo;
+  /** an IP fragment (offset in bytes) */
+  fragment?: FragmentInfo;
+  /** ours: the id of the journey whose skb this one was cloned from (shares its data) */
+  clonedFrom?: string;
 }
 
-export type PingStatus = "complete" | "no-reply" | "dropped";
+export type ExchangeStatus = "complete" | "no-reply" | "dropped" | "error" | "refused";
+export type PingStatus = Exclude<ExchangeStatus, "refused">;
+
+/** An ICMP error that answered the request instead of a reply. */
+export interface IcmpErrorInfo {
+  /** the error's sender */
+  from: string;
+  type: number;
+  code: number;
+  /** what `ping` prints: "Time to live exceeded", "Packet filtered", ... */
+  text: string;
+  journey?: Journey;
+}
 
 export interface Ping {
   id: string;
@@ -53,10 +126,42 @@ export interface Ping {
   dst: string;
   icmpId: number;
   seq: number;
+  /** wall-clock time of the request's first hop */
+  at?: string;
   request?: Journey;
   reply?: Journey;
   rttNs?: number;
+  /** the other fragments of a fragmented request or reply */
+  fragments?: Journey[];
+  error?: IcmpErrorInfo;
   status: PingStatus;
+}
+
+export type ExchangeKind = "icmp-echo" | "tcp" | "udp";
+
+/** Any request paired with its answer; a Ping is the Exchange of kind icmp-echo. */
+export interface Exchange {
+  id: string;
+  kind: ExchangeKind;
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  sport?: number;
+  dport?: number;
+  at?: string;
+  /** tcp: the SYN; udp: the first datagram of the flow; icmp-echo: the echo request */
+  request?: Journey;
+  /** tcp: the SYN-ACK or the RST; udp: the first datagram back */
+  reply?: Journey;
+  /** retransmitted SYNs, repeated queries */
+  retries?: Journey[];
+  rttNs?: number;
+  error?: IcmpErrorInfo;
+  status: ExchangeStatus;
+  /** icmp-echo only, as on Ping */
+  icmpId?: number;
+  seq?: number;
+  fragments?: Journey[];
 }
 
 /** Lifetime events end a journey; the others are hops. */
@@ -64,11 +169,11 @@ export const LIFETIME_EVENTS = ["kfree_skb", "consume_skb"] as const;
 export type LifetimeEvent = (typeof LIFETIME_EVENTS)[number];
 
 /**
- * One decoded tracepoint hit, whatever the source (eBPF ring buffer, tracefs text, perf output, a
- * capture file). Fields a source does not know are absent.
+ * One decoded hook hit, whatever the source (eBPF, tracefs text, perf output, a capture file).
+ * Fields a source does not know are absent. It is also the capture file's line (pktpath NDJSON).
  */
 export interface RawEvent {
-  /** tracepoint name: a HopEvent, or "kfree_skb" / "consume_skb" */
+  /** a HopEvent, or "kfree_skb" / "consume_skb" */
   event: string;
   /** ns since capture start */
   tNs: number;
@@ -79,9 +184,19 @@ export interface RawEvent {
   netns?: number;
   netnsName?: string;
   len?: number;
+  /** the header as this hook saw it (the inner one of an encapsulated packet) */
   packet?: PacketInfo;
+  outer?: OuterHeader;
+  ttl?: number;
+  fragment?: FragmentInfo;
+  netfilter?: NetfilterStep;
+  toIfname?: string;
+  /** the skb this one was cloned from */
+  cloneOf?: string;
   /** kfree_skb only */
   dropReason?: string;
+  /** kfree_skb: the netfilter family, table and chain that dropped it */
+  rule?: string;
   /** kfree_skb / consume_skb caller, symbolized when possible */
   location?: string;
 }

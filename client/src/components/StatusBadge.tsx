@@ -1,7 +1,7 @@
-import type { PingStatus } from "../../../shared/types.ts";
+import type { ExchangeStatus } from "../../../shared/types.ts";
 
-const LABEL: Record<PingStatus, string> = { complete: "complete", "no-reply": "no reply", dropped: "dropped" };
+const LABEL: Record<ExchangeStatus, string> = { complete: "complete", "no-reply": "no reply", dropped: "dropped", error: "error", refused: "refused" };
 
-export function StatusBadge({ status }: { status: PingStatus }) {
+export function StatusBadge({ status }: { status: ExchangeStatus }) {
   return <span className={`badge badge-${status}`}>{LABEL[status]}</span>;
 }
