@@ -60,4 +60,43 @@ struct pktpath_ring_cursor {
 	__u64 pad[7];
 };
 
+/* The capture filter: a small program the BPF side runs on every packet it does not track yet
+ * (shared/filter compiles a pcap-filter expression into it). Instructions run from index 0; each
+ * tests one thing of the packet's header and continues at jt when the test holds, at jf when not.
+ * Jumps go forward only (jt, jf > the instruction's index) or end the run: PKTPATH_FILTER_ACCEPT,
+ * PKTPATH_FILTER_REJECT. Running past len rejects. Two programs live in the filter map; filter_ctl
+ * names the active one, so a new filter is written beside the one in use and then switched to. */
+#define PKTPATH_FILTER_MAX 64
+#define PKTPATH_FILTER_ACCEPT 0xfe
+#define PKTPATH_FILTER_REJECT 0xff
+
+enum pktpath_filter_op {
+	PKTPATH_FOP_TRUE = 0,      /* always holds */
+	PKTPATH_FOP_FAMILY = 1,    /* arg: 4 or 6 */
+	PKTPATH_FOP_PROTO = 2,     /* arg: the IP protocol / IPv6 next header (after extension headers) */
+	PKTPATH_FOP_SRC_NET = 3,   /* arg: family; (saddr & mask) == addr */
+	PKTPATH_FOP_DST_NET = 4,
+	PKTPATH_FOP_SPORT = 5,     /* arg: lo | hi << 16; TCP/UDP with its ports in this fragment */
+	PKTPATH_FOP_DPORT = 6,
+	PKTPATH_FOP_ECHO = 7,      /* an ICMP/ICMPv6 echo request or reply, or an error quoting an echo request */
+	PKTPATH_FOP_LEN_LE = 8,    /* arg: the packet's length (skb->len) is at most arg */
+	PKTPATH_FOP_LEN_GE = 9,    /* arg: at least arg */
+};
+
+struct pktpath_filter_insn {
+	__u8 op;           /* enum pktpath_filter_op */
+	__u8 jt;
+	__u8 jf;
+	__u8 pad;
+	__u32 arg;
+	__u8 addr[PKTPATH_ADDR_LEN]; /* network byte order; IPv4 in the first 4 bytes */
+	__u8 mask[PKTPATH_ADDR_LEN];
+};
+
+struct pktpath_filter {
+	__u32 len;         /* instructions in use, at most PKTPATH_FILTER_MAX */
+	__u32 pad;
+	struct pktpath_filter_insn insn[PKTPATH_FILTER_MAX];
+};
+
 #endif
