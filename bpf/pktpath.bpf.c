@@ -108,6 +108,22 @@ struct {
 	__type(value, __u64);
 } tracked SEC(".maps");
 
+/* The capture filter (struct pktpath_filter in pktpath.h): two programs, filter_ctl[0] says which
+ * one runs, so the loader writes a new one beside the one in use and then switches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pktpath_filter);
+} filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_ctl SEC(".maps");
+
 /* One u64 per CPU to turn a BTF pointer into a number (see addr_value). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
