@@ -383,9 +383,10 @@ static __always_inline void commit(struct pktpath_slot *slot)
 #endif
 }
 
-/* Nothing reads this: it puts enum pktpath_event_kind into the object's BTF (struct pktpath_event
+/* Nothing reads these: they put the enums into the object's BTF (struct pktpath_event
  * gets there through the ring map), where test/decode.test.ts checks the decoder against both. */
 const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
+const volatile enum pktpath_filter_op pktpath_filter_op_btf = PKTPATH_FOP_TRUE;
 
 /* The packet part of a record; p is 0 for events that carry no headers (xmit, frees). */
 static __always_inline void fill_packet(struct pktpath_event *e, __u8 kind, const struct pkt *p)
