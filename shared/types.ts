@@ -74,6 +74,9 @@ export interface Hop {
   ttl?: number;
   /** ours: the other device of a step that knows two (ip_forward's way out, a bridge port's bridge) */
   toIfname?: string;
+  /** ours: the header at this hop is an IP fragment; a later hop of the same journey without it
+   * is after reassembly (the kernel reassembles into one of the fragments' skbs) */
+  fragment?: FragmentInfo;
 }
 
 export interface DropInfo {
