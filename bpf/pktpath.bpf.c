@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* pktpath: one record per hop of a packet through the kernel's network tracepoints.
+/* pktpath: one record per hop of a packet through the kernel: device tracepoints, the netfilter
+ * hooks that are the IP stack's steps, receive handlers, the neighbour queue, and the free.
  * Handlers read a few fields and submit; correlation and naming happen in TypeScript. */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -15,10 +16,18 @@ char LICENSE[] SEC("license") = "GPL";
 struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
 struct net { struct ns_common ns; } __attribute__((preserve_access_index));
 typedef struct { struct net *net; } possible_net_t;
+struct list_head { struct list_head *next; } __attribute__((preserve_access_index));
 struct net_device {
 	char name[16];
 	int ifindex;
 	possible_net_t nd_net;
+	void *rx_handler;
+	struct { struct list_head upper; } adj_list;
+} __attribute__((preserve_access_index));
+struct netdev_adjacent {
+	struct net_device *dev;
+	_Bool master;
+	struct list_head list;
 } __attribute__((preserve_access_index));
 struct sk_buff {
 	struct net_device *dev;
@@ -30,83 +39,49 @@ struct sk_buff {
 	unsigned char *head;
 	unsigned char *data;
 } __attribute__((preserve_access_index));
+struct nf_hook_state {
+	__u8 hook;
+	__u8 pf;
+	struct net_device *in;
+	struct net_device *out;
+	struct net *net;
+} __attribute__((preserve_access_index));
+struct bpf_nf_ctx {
+	const struct nf_hook_state *state;
+	struct sk_buff *skb;
+} __attribute__((preserve_access_index));
+struct neigh_table { int family; } __attribute__((preserve_access_index));
+struct neighbour {
+	struct neigh_table *tbl;
+	struct net_device *dev;
+	__u8 nud_state;
+	__u8 primary_key[0];
+} __attribute__((preserve_access_index));
 enum skb_drop_reason { SKB_NOT_DROPPED_YET = 0 };
 struct sock;
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_HLEN 14
-#define IPPROTO_ICMP 1
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define IPPROTO_ICMPV6 58
 #define HEADER_UNSET 0xffff
+#define NF_ACCEPT 1
+#define NF_INET_FORWARD 2
+#define NF_INET_POST_ROUTING 4
 /* Kernel addresses live in the upper half on x86-64 and arm64. */
 #define KERNEL_ADDR_MIN 0xffff000000000000ULL
 
-/* Settings, written by the loader into .rodata before load. */
-const volatile __u8 filter_mode = PKTPATH_FILTER_ICMP_ECHO; /* enum pktpath_filter_proto */
-const volatile __u8 filter_l4proto = 0;    /* IPv4 protocol number for PKTPATH_FILTER_PROTO */
-const volatile __u8 filter_l4proto_v6 = 0; /* the same protocol as IPv6 names it (ICMP is 58 there) */
-const volatile __u8 filter_host_family = 0; /* 0: any host, else 4 or 6 */
-const volatile __u8 filter_host[PKTPATH_ADDR_LEN] = {};
-const volatile __u16 filter_port = 0;       /* 0: any port */
-
-/* Records go to one ring per CPU, all in one array the reader maps into its memory: reserving a
- * slot is an atomic add on this CPU's own counter, not the BPF ring buffer's spinlock and two
- * helper calls (30-40 ns a record more, bench/flood.ts), and nothing wakes the reader: it polls.
- * CPU c owns slots [c << ring_slots_log2, (c + 1) << ring_slots_log2); the loader sizes the array
- * to the possible CPUs before load. A slot is free while its len is 0: the program fills it, then
- * sets len last; the reader copies it, zeroes len and then advances that CPU's ring_consumed. */
-const volatile __u32 ring_slots_log2 = 15;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set by the loader: possible CPUs << ring_slots_log2 */
-	__type(key, __u32);
-	__type(value, struct pktpath_slot);
-} ring SEC(".maps");
-
-/* Per CPU: how many of its slots the reader has consumed. Only the reader writes it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1); /* set by the loader: possible CPUs */
-	__type(key, __u32);
-	__type(value, struct pktpath_ring_cursor);
-} ring_consumed SEC(".maps");
-
-/* Per CPU: slots reserved so far, and up to where reserving needs no look at ring_consumed. */
-struct producer {
-	__u64 next;
-	__u64 limit;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct producer);
-} producer SEC(".maps");
-
-/* A program interrupted between its full-ring check and its reservation can be overtaken by the
- * programs that interrupt it (hard interrupts): keep this many slots spare for them. */
-#define RING_SPARE 32
-
-/* skb addresses whose hops we report; an skb address names a packet only until it is freed.
- * A direct-mapped table, not a hash map: an array slot is found with no lock and no call (the
- * verifier inlines array lookups), which matters because consume_skb runs for every skb the system
- * frees. Two in-flight skbs that share a slot evict each other: the older one's remaining xmit and
- * free events go unreported, and its journey ends as idle instead. With 2^17 slots and a few thousand
- * skbs in flight that is rare. */
-#define TRACK_SLOTS (1 << 17)
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TRACK_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} tracked SEC(".maps");
+/* Packet bytes are read with plain loads through bpf_rdonly_cast: the verifier marks the result
+ * untrusted, and the JIT turns each load into one that yields 0 instead of faulting. That is much
+ * cheaper than a bpf_probe_read_kernel call per hop (about 45 ns of ~200, bench/flood.ts). The
+ * casts are to the kernel's own header structs, whose layout the verifier checks the loads against.
+ * Kernels before 6.2 have no bpf_rdonly_cast: for them pktpath-compat.bpf.o is built with
+ * PKTPATH_PROBE_READ, which copies each header into a stack array with bpf_probe_read_kernel. */
+#define PKT_SRC __u64 /* a kernel address as a number: global functions take no raw pointers */
+#ifdef PKTPATH_PROBE_READ
+#define PKT_READ(copy, src, off, type) \
+	(bpf_probe_read_kernel((copy), sizeof(copy), (const void *)((src) + (off))) ? (const __u8 *)0 : (const __u8 *)(copy))
+#else
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define PKT_READ(copy, src, off, type) \
+	((void)(copy), (const __u8 *)bpf_rdonly_cast((const void *)((src) + (off)), bpf_core_type_id_kernel(type)))
+#endif
 
 /* The capture filter (struct pktpath_filter in pktpath.h): two programs, filter_ctl[0] says which
  * one runs, so the loader writes a new one beside the one in use and then switches. */
@@ -123,6 +98,72 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } filter_ctl SEC(".maps");
+
+static __always_inline const struct pktpath_filter *active_filter(void)
+{
+	__u32 key = 0;
+	__u32 *ctl = bpf_map_lookup_elem(&filter_ctl, &key);
+
+	key = ctl ? *ctl & 1 : 0;
+	return bpf_map_lookup_elem(&filter, &key);
+}
+#define FILTER_PROGRAM() active_filter()
+#include "filter.h"
+#include "ring.h"
+
+/* skb addresses whose hops we report; an skb address names a packet only until it is freed.
+ * A direct-mapped table, not a hash map: an array slot is found with no lock and no call (the
+ * verifier inlines array lookups), which matters because consume_skb runs for every skb the system
+ * frees. Two in-flight skbs that share a slot evict each other (counted as PKTPATH_STAT_COLLISIONS):
+ * the older one's remaining hops go unreported, and its journey ends as idle instead. With 2^17
+ * slots and a few thousand skbs in flight that is rare. A slot also remembers the netfilter hook
+ * the skb is in, so a chain boundary knows its place and a drop knows its hook. */
+#define TRACK_BITS 17
+struct track {
+	__u64 addr;
+	__u32 nf_netns;
+	__u8 nf_pf;
+	__u8 nf_hook;
+	__u8 nf_index;
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << TRACK_BITS);
+	__type(key, __u32);
+	__type(value, struct track);
+} tracked SEC(".maps");
+
+/* Data buffers (skb->head) of tracked skbs, and which skb owns the entry: an skb never tracked that
+ * shares one is a clone (skb_clone shares the data: bridge flooding, taps), tracked from then on. */
+struct head_owner {
+	__u64 head;
+	__u64 skb;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << TRACK_BITS);
+	__type(key, __u32);
+	__type(value, struct head_owner);
+} heads SEC(".maps");
+
+/* Per CPU, the last tracked skb that left POSTROUTING: the one a neighbour lookup right after it
+ * (neigh_event_send_done, which is not told the skb) is about. */
+struct last_out {
+	__u64 skb;
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_out);
+} last_out SEC(".maps");
 
 /* One u64 per CPU to turn a BTF pointer into a number (see addr_value). */
 struct {
@@ -145,140 +186,31 @@ static __always_inline __u64 addr_value(const void *ptr)
 	return *cell;
 }
 
-static __always_inline __u64 *track_slot(__u64 addr)
+/* Fibonacci hashing: kernel addresses share their low bits (slab alignment). */
+static __always_inline __u32 slot_of(__u64 addr)
 {
-	/* Fibonacci hashing: skb addresses share their low bits (slab alignment) */
-	__u32 key = (__u32)((addr * 0x9E3779B97F4A7C15ULL) >> (64 - 17));
+	return (__u32)((addr * 0x9E3779B97F4A7C15ULL) >> (64 - TRACK_BITS));
+}
+
+static __always_inline struct track *track_slot(__u64 addr)
+{
+	__u32 key = slot_of(addr);
 
 	return bpf_map_lookup_elem(&tracked, &key);
 }
 
-static __always_inline int is_tracked(__u64 addr)
-{
-	__u64 *slot = track_slot(addr);
-
-	return slot && *slot == addr;
-}
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
-/* The parsed headers of one packet, laid out as bytes 40..87 of struct pktpath_event (kind
- * first, which submit sets) so that they go into a record as one 48-byte copy. */
-struct pkt {
-	__u8 kind;
-	__u8 family;
-	__u8 l4proto;
-	__u8 icmp_type;
-	__u16 icmp_id;
-	__u16 icmp_seq;
-	__u16 sport;
-	__u16 dport;
-	__u32 pad;
-	__u32 saddr[PKTPATH_ADDR_LEN / 4]; /* network byte order, IPv4 in the first word */
-	__u32 daddr[PKTPATH_ADDR_LEN / 4];
-};
-#define PKT_AT __builtin_offsetof(struct pktpath_event, kind)
-_Static_assert(sizeof(struct pkt) == __builtin_offsetof(struct pktpath_event, ifname) - PKT_AT, "struct pkt mirrors the event");
-_Static_assert(__builtin_offsetof(struct pkt, saddr) == __builtin_offsetof(struct pktpath_event, saddr) - PKT_AT, "struct pkt mirrors the event");
-_Static_assert(__builtin_offsetof(struct pkt, dport) == __builtin_offsetof(struct pktpath_event, dport) - PKT_AT, "struct pkt mirrors the event");
-
-/* Packet bytes are read with plain loads through bpf_rdonly_cast: the verifier marks the result
- * untrusted, and the JIT turns each load into one that yields 0 instead of faulting. That is much
- * cheaper than a bpf_probe_read_kernel call per hop (about 45 ns of ~200, bench/flood.ts). The
- * casts are to the kernel's own header structs, whose layout the verifier checks the loads against;
- * the offsets themselves are fixed by the IP, UDP, TCP and ICMP headers.
- * HEADER(copy, src, type) is the header at src, or 0. Kernels before 6.2 have no bpf_rdonly_cast:
- * for them pktpath-compat.bpf.o is built with PKTPATH_PROBE_READ, which copies each header into
- * copy (a stack array of the header's size) with bpf_probe_read_kernel instead. */
-#ifdef PKTPATH_PROBE_READ
-#define HEADER(copy, src, type) \
-	(bpf_probe_read_kernel((copy), sizeof(copy), (src)) ? (const void *)0 : (const void *)(copy))
-#else
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define HEADER(copy, src, type) ((void)(copy), (const void *)bpf_rdonly_cast((src), bpf_core_type_id_kernel(type)))
-#endif
-struct iphdr { __u8 protocol; } __attribute__((preserve_access_index));
-struct ipv6hdr { __u8 nexthdr; } __attribute__((preserve_access_index));
-struct udphdr { __u16 source; } __attribute__((preserve_access_index));
-
-/* The first 8 bytes of the L4 header: ports for TCP and UDP, type/id/seq for ICMP and ICMPv6. */
-static __always_inline void read_l4(struct pkt *p, const unsigned char *at)
-{
-	__u16 copy[4];
-	const __u16 *w = HEADER(copy, at, struct udphdr);
-
-	if (!w)
-		return;
-	if (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6) {
-		p->icmp_type = bpf_ntohs(w[0]) >> 8;
-		p->icmp_id = bpf_ntohs(w[2]);
-		p->icmp_seq = bpf_ntohs(w[3]);
-	} else if (p->l4proto == IPPROTO_TCP || p->l4proto == IPPROTO_UDP) {
-		p->sport = bpf_ntohs(w[0]);
-		p->dport = bpf_ntohs(w[1]);
-	}
-}
-
-/* Fills p from the headers at head+off when its version nibble matches want (4 or 6). The IP
- * length fields say whether the 8 bytes of L4 header are really there. */
-static __always_inline int read_ip(struct pkt *p, const unsigned char *head, __u16 off, __u8 want)
-{
-	const unsigned char *at = head + off;
-
-	if (off == HEADER_UNSET)
-		return 0;
-	if (want == 4) {
-		__u32 copy[5];
-		const __u8 *b = HEADER(copy, at, struct iphdr);
-		__u8 vihl;
-		__u32 ihl;
-
-		if (!b)
-			return 0;
-		vihl = b[0];
-		ihl = (vihl & 0xf) * 4;
-		if ((vihl >> 4) != 4)
-			return 0;
-		p->family = 4;
-		p->l4proto = b[9];
-		p->saddr[0] = *(const __u32 *)(b + 12);
-		p->daddr[0] = *(const __u32 *)(b + 16);
-		/* later fragments carry no L4 header */
-		if ((bpf_ntohs(*(const __u16 *)(b + 6)) & 0x1fff) != 0 || bpf_ntohs(*(const __u16 *)(b + 2)) < ihl + 8)
-			return 1;
-		if (ihl >= 20)
-			read_l4(p, at + ihl);
-		return 1;
-	}
-	__u32 copy[10];
-	const __u8 *b = HEADER(copy, at, struct ipv6hdr);
-	const __u32 *w = (const __u32 *)b;
-
-	if (!b)
-		return 0;
-	if ((b[0] >> 4) != 6)
-		return 0;
-	p->family = 6;
-	p->l4proto = b[6]; /* extension headers are not walked */
-	for (int i = 0; i < 4; i++) {
-		p->saddr[i] = w[2 + i];
-		p->daddr[i] = w[6 + i];
-	}
-	if (bpf_ntohs(*(const __u16 *)(b + 4)) >= 8)
-		read_l4(p, at + 40);
-	return 1;
-}
+/* Nothing reads these: they put the enums into the object's BTF (struct pktpath_event gets there
+ * through the ring map), where the decoder and test/decode.test.ts read them. */
+const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
+const volatile enum pktpath_filter_op pktpath_filter_op_btf = PKTPATH_FOP_TRUE;
+const volatile enum pktpath_aux_kind pktpath_aux_kind_btf = PKTPATH_AUX_NONE;
+const volatile enum pktpath_stat pktpath_stat_btf = PKTPATH_STAT_LOST;
 
 /* Network header first; on receive paths before it is reset, the byte after the Ethernet header.
  * skb fields are plain loads: tp_btf arguments are BTF pointers the verifier lets us read directly. */
-static __noinline void parse_skb(struct pkt *p, struct sk_buff *skb)
+static __always_inline void parse_skb(struct pktpath_pkt *p, struct pktpath_pkt *aux, const struct sk_buff *skb)
 {
-	unsigned char *head = skb->head;
+	__u64 head = addr_value(skb->head);
 	__u16 proto = bpf_ntohs(skb->protocol);
 	__u16 nh = skb->network_header;
 	__u16 mh = skb->mac_header;
@@ -286,181 +218,218 @@ static __noinline void parse_skb(struct pkt *p, struct sk_buff *skb)
 
 	if (!want || !head)
 		return;
-	if (read_ip(p, head, nh, want))
+	if (nh != HEADER_UNSET && parse_packet(p, aux, head, nh, want))
 		return;
 	if (mh != HEADER_UNSET)
-		read_ip(p, head, mh + ETH_HLEN, want);
+		parse_packet(p, aux, head, mh + ETH_HLEN, want);
 }
 
-static __always_inline int addr_eq(const __u8 *a, __u8 len)
+/* Whether an skb not tracked yet is to be: a clone of a tracked one (clone_of set), or one the
+ * filter accepts. */
+static __always_inline int admit(const struct sk_buff *skb, const struct pktpath_pkt *p,
+				 const struct pktpath_pkt *aux, __u64 *clone_of)
 {
-	for (int i = 0; i < PKTPATH_ADDR_LEN; i++) {
-		if (i < len && a[i] != filter_host[i])
-			return 0;
-	}
-	return 1;
-}
+	__u64 head = addr_value(skb->head);
+	__u32 key = slot_of(head);
+	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
 
-static __always_inline int passes(const struct pkt *p)
-{
-	if (!p->family)
-		return 0;
-	if (filter_mode == PKTPATH_FILTER_ICMP_ECHO) {
-		if (p->l4proto == IPPROTO_ICMP && p->icmp_type != 0 && p->icmp_type != 8)
-			return 0;
-		if (p->l4proto == IPPROTO_ICMPV6 && p->icmp_type != 128 && p->icmp_type != 129)
-			return 0;
-		if (p->l4proto != IPPROTO_ICMP && p->l4proto != IPPROTO_ICMPV6)
-			return 0;
-	} else if (filter_mode == PKTPATH_FILTER_PROTO) {
-		if (p->l4proto != (p->family == 4 ? filter_l4proto : filter_l4proto_v6))
-			return 0;
-	}
-	if (filter_host_family) {
-		__u8 len = p->family == 4 ? 4 : 16;
-		if (p->family != filter_host_family || (!addr_eq((const __u8 *)p->saddr, len) && !addr_eq((const __u8 *)p->daddr, len)))
-			return 0;
-	}
-	if (filter_port) {
-		if (p->l4proto != IPPROTO_TCP && p->l4proto != IPPROTO_UDP)
-			return 0;
-		if (p->sport != filter_port && p->dport != filter_port)
-			return 0;
-	}
-	return 1;
-}
+	if (h && h->head == head && head) {
+		struct track *owner = track_slot(h->skb);
 
-static __always_inline void count_lost(void)
-{
-	__u32 key = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &key);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
-
-/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind.
- * The consumed position is read only when the cached limit is reached: it is a cache line the
- * reader writes, and reading it for every record would cost a miss each time. */
-static __always_inline struct pktpath_slot *reserve(void)
-{
-	__u32 key = 0;
-	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 slots = 1ULL << ring_slots_log2;
-	__u64 pos;
-
-	if (!pr)
-		return 0;
-	if (pr->next >= pr->limit) {
-		struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
-
-		if (!c)
-			return 0;
-		pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
-		if (pr->next >= pr->limit) {
-			count_lost();
-			return 0;
+		if (owner && owner->addr == h->skb) {
+			*clone_of = h->skb;
+			return 1;
 		}
 	}
-	pos = __sync_fetch_and_add(&pr->next, 1);
-	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
-	/* never 0: the loader sized the array for every possible CPU */
-	return bpf_map_lookup_elem(&ring, &key);
+	return filter_accepts(p, aux, skb->len);
 }
 
-/* Publishes a filled slot: len last, after every other store. x86 makes stores visible in program
- * order and the JIT keeps ours in order, so there a compiler barrier and a plain store do (about
- * 10 ns less per record than an exchange, bench/flood.ts); elsewhere an atomic exchange orders them. */
-static __always_inline void commit(struct pktpath_slot *slot)
+static __always_inline void track(struct track *t, __u64 addr, const struct sk_buff *skb)
 {
-	slot->pad = 0;
-#if defined(__TARGET_ARCH_x86) && !defined(PKTPATH_COMMIT_XCHG) /* tests build the other way too */
-	asm volatile("" ::: "memory");
-	*(volatile __u32 *)&slot->len = sizeof(slot->ev);
-#else
-	__sync_lock_test_and_set(&slot->len, (__u32)sizeof(slot->ev));
-#endif
+	__u64 head = addr_value(skb->head);
+	__u32 key = slot_of(head);
+	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
+
+	if (t->addr)
+		count_stat(PKTPATH_STAT_COLLISIONS);
+	t->addr = addr;
+	t->nf_netns = 0;
+	t->nf_pf = 0;
+	t->nf_hook = 0;
+	t->nf_index = 0;
+	if (h && head) {
+		h->head = head;
+		h->skb = addr;
+	}
 }
 
-/* Nothing reads these: they put the enums into the object's BTF (struct pktpath_event
- * gets there through the ring map), where test/decode.test.ts checks the decoder against both. */
-const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
-const volatile enum pktpath_filter_op pktpath_filter_op_btf = PKTPATH_FOP_TRUE;
-
-/* The packet part of a record; p is 0 for events that carry no headers (xmit, frees). */
-static __always_inline void fill_packet(struct pktpath_event *e, __u8 kind, const struct pkt *p)
+static __always_inline void untrack(struct track *t, const struct sk_buff *skb)
 {
-	struct pkt *dst = (struct pkt *)&e->kind;
+	__u64 head = addr_value(skb->head);
+	__u32 key = slot_of(head);
+	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
 
-	if (p)
-		__builtin_memcpy(dst, p, sizeof(*dst));
-	else
-		__builtin_memset(dst, 0, sizeof(*dst));
-	dst->kind = kind;
+	if (h && h->skb == t->addr)
+		h->skb = 0;
+	t->addr = 0;
 }
 
-static __always_inline void submit(__u8 kind, __u64 skbaddr, struct net_device *dev, __u32 len,
-				   const struct pkt *p, __u64 location, __u32 reason)
+static __always_inline void put_dev(struct pktpath_event *e, const struct net_device *dev)
 {
-	struct pktpath_slot *slot = reserve();
-	struct pktpath_event *e;
-
-	if (!slot)
-		return;
-	e = &slot->ev;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->skbaddr = skbaddr;
-	e->location = location;
-	e->netns_ino = dev ? dev->nd_net.net->ns.inum : 0;
-	e->ifindex = dev ? dev->ifindex : 0;
-	e->len = len;
-	e->drop_reason = reason;
-	fill_packet(e, kind, p);
-	if (dev)
-		__builtin_memcpy(e->ifname, dev->name, sizeof(e->ifname));
-	else
+	if (!dev) {
 		__builtin_memset(e->ifname, 0, sizeof(e->ifname));
-	commit(slot);
+		return;
+	}
+	e->netns_ino = dev->nd_net.net->ns.inum;
+	e->ifindex = dev->ifindex;
+	__builtin_memcpy(e->ifname, dev->name, sizeof(e->ifname));
 }
 
-/* A hop that passes the filter reports itself and marks its skb as tracked. */
-static __always_inline int handle_hop(struct sk_buff *skb, __u8 kind)
+static __always_inline void put_dev2(struct pktpath_event *e, const struct net_device *dev)
 {
-	struct pkt p = {};
-	__u64 addr = addr_value(skb);
-	__u64 *slot;
+	if (!dev) {
+		__builtin_memset(e->ifname2, 0, sizeof(e->ifname2));
+		return;
+	}
+	e->ifindex2 = dev->ifindex;
+	__builtin_memcpy(e->ifname2, dev->name, sizeof(e->ifname2));
+}
 
-	parse_skb(&p, skb);
-	if (!passes(&p))
+static __always_inline void put_master(struct pktpath_event *e, const struct net_device *dev)
+{
+	__builtin_memset(e->ifname2, 0, sizeof(e->ifname2));
+	if (!dev)
+		return;
+	e->ifindex2 = BPF_CORE_READ(dev, ifindex);
+	bpf_core_read(e->ifname2, sizeof(e->ifname2), &dev->name);
+}
+
+/* A hop that is tracked, or becomes so, reports itself with the header it sees. */
+static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
+{
+	struct pktpath_pkt p = {}, aux = {};
+	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
+	__u64 clone_of = 0;
+
+	if (!t)
 		return 0;
-	slot = track_slot(addr);
-	if (slot)
-		*slot = addr;
-	submit(kind, addr, skb->dev, skb->len, &p, 0, 0);
+	parse_skb(&p, &aux, skb);
+	if (t->addr != addr) {
+		if (!admit(skb, &p, &aux, &clone_of))
+			return 0;
+		track(t, addr, skb);
+	}
+	t->nf_pf = 0; /* past any netfilter hook: a drop from here on is not a chain's */
+	slot = reserve();
+	if (!slot)
+		return 0;
+	e = begin(slot, kind, addr);
+	e->clone_of = clone_of;
+	e->len = skb->len;
+	put_dev(e, skb->dev);
+	put_dev2(e, 0);
+	__builtin_memcpy(&e->pkt, &p, sizeof(p));
+	__builtin_memcpy(&e->aux, &aux, sizeof(aux));
+	commit(slot);
 	return 0;
 }
 
-/* The end of a tracked skb's life: report it and forget the address. Its headers were reported by
- * its hops already. skb->dev shares its word with
- * dev_scratch, which UDP fills once the skb is queued to a socket: at consume_skb it is not a device
- * (reading it faults, slowly), so only kfree_skb, where drops happen and are rare, looks at it, and
- * only when it holds a kernel address. */
-static __always_inline int handle_free(struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
+/* The device a frame goes on to: the bridge of a bridge port, the bond of a slave. Read with
+ * probe reads (a rare path), so the result is a plain address: see put_master. */
+static __always_inline const struct net_device *master_of(const struct net_device *dev)
+{
+	struct list_head *first = BPF_CORE_READ(dev, adj_list.upper.next);
+	__u64 list = (__u64)first;
+	__u64 head = addr_value(&dev->adj_list.upper);
+	struct netdev_adjacent *adj;
+
+	if (!first || list == head)
+		return 0;
+	adj = (struct netdev_adjacent *)(list - bpf_core_field_offset(struct netdev_adjacent, list));
+	if (!BPF_CORE_READ(adj, master))
+		return 0;
+	return BPF_CORE_READ(adj, dev);
+}
+
+/* After netif_receive_skb, a device with a receive handler (bridge port, macvlan or ipvlan parent,
+ * bond slave) hands the skb over without another receive tracepoint: say so, naming the handler. */
+static __always_inline void handle_rx_handler(const struct sk_buff *skb)
 {
 	__u64 addr = addr_value(skb);
-	struct net_device *dev = 0;
-	__u64 *slot = track_slot(addr);
+	const struct net_device *dev = skb->dev;
+	struct track *t = track_slot(addr);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
+	__u64 handler;
 
-	if (!slot || *slot != addr)
+	if (!t || t->addr != addr || !dev)
+		return;
+	handler = (__u64)dev->rx_handler;
+	if (!handler)
+		return;
+	slot = reserve();
+	if (!slot)
+		return;
+	e = begin(slot, PKTPATH_EV_RX_HANDLER, addr);
+	e->location = handler;
+	e->len = skb->len;
+	put_dev(e, dev);
+	put_master(e, master_of(dev));
+	commit(slot);
+}
+
+/* The end of a tracked skb's life: report it and forget the address, with the netfilter hook it
+ * was last in. An skb never tracked that is dropped (not consumed) and matches the filter is
+ * reported too: a packet can die before any hook saw it (one that waited for ARP in vain).
+ * skb->dev shares its word with dev_scratch, which UDP fills once the skb is queued to a socket:
+ * only a kernel address there is a device. */
+static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
+{
+	struct pktpath_pkt p = {}, aux = {};
+	__u64 addr = addr_value(skb);
+	const struct net_device *dev = skb->dev;
+	struct track *t = track_slot(addr);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
+	__u64 clone_of = 0;
+	int was_tracked;
+
+	if (!t)
 		return 0;
-	*slot = 0;
-	if (kind == PKTPATH_EV_KFREE_SKB) {
-		dev = skb->dev;
-		if ((__u64)dev < KERNEL_ADDR_MIN)
-			dev = 0;
+	was_tracked = t->addr == addr;
+	if (!was_tracked) {
+		if (kind != PKTPATH_EV_KFREE_SKB)
+			return 0;
+		parse_skb(&p, &aux, skb);
+		if (!admit(skb, &p, &aux, &clone_of))
+			return 0;
 	}
-	submit(kind, addr, dev, skb->len, 0, location, reason);
+	if (addr_value(dev) < KERNEL_ADDR_MIN)
+		dev = 0;
+	slot = reserve();
+	if (slot) {
+		e = begin(slot, kind, addr);
+		e->location = location;
+		e->clone_of = clone_of;
+		e->drop_reason = reason;
+		e->len = skb->len;
+		put_dev(e, dev);
+		put_dev2(e, 0);
+		if (was_tracked && t->nf_pf) {
+			e->nf_netns = t->nf_netns;
+			e->nf_pf = t->nf_pf;
+			e->nf_hook = t->nf_hook;
+			e->nf_index = t->nf_index;
+		}
+		__builtin_memcpy(&e->pkt, &p, sizeof(p));
+		__builtin_memcpy(&e->aux, &aux, sizeof(aux));
+		commit(slot);
+	}
+	if (was_tracked)
+		untrack(t, skb);
 	return 0;
 }
 
@@ -475,10 +444,20 @@ SEC("tp_btf/net_dev_xmit")
 int BPF_PROG(handle_net_dev_xmit, struct sk_buff *skb, int rc, struct net_device *dev, unsigned int skb_len)
 {
 	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
 
-	if (!is_tracked(addr))
+	if (!t || t->addr != addr)
 		return 0;
-	submit(PKTPATH_EV_NET_DEV_XMIT, addr, dev, skb_len, 0, 0, 0);
+	slot = reserve();
+	if (!slot)
+		return 0;
+	e = begin(slot, PKTPATH_EV_NET_DEV_XMIT, addr);
+	e->len = skb_len;
+	put_dev(e, dev);
+	put_dev2(e, 0);
+	commit(slot);
 	return 0;
 }
 
@@ -491,7 +470,9 @@ int BPF_PROG(handle_netif_rx, struct sk_buff *skb)
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(handle_netif_receive_skb, struct sk_buff *skb)
 {
-	return handle_hop(skb, PKTPATH_EV_NETIF_RECEIVE_SKB);
+	handle_hop(skb, PKTPATH_EV_NETIF_RECEIVE_SKB);
+	handle_rx_handler(skb);
+	return 0;
 }
 
 SEC("tp_btf/napi_gro_receive_entry")
@@ -510,4 +491,115 @@ SEC("tp_btf/consume_skb")
 int BPF_PROG(handle_consume_skb, struct sk_buff *skb, void *location)
 {
 	return handle_free(skb, PKTPATH_EV_CONSUME_SKB, (__u64)location, 0);
+}
+
+/* A netfilter hook, at the front of its chains (nf_enter) or right after a chain's priority
+ * (nf_after): these are the IP stack's steps (PREROUTING is ip_rcv's, FORWARD ip_forward's, ...), in
+ * the hook's own namespace, with the devices it knows. The loader attaches them per namespace and
+ * hook (BPF netfilter links); a chain boundary knows its place by counting since the hook began. */
+static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
+{
+	const struct nf_hook_state *st = ctx->state;
+	const struct sk_buff *skb = ctx->skb;
+	struct pktpath_pkt p = {}, aux = {};
+	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
+	__u64 clone_of = 0;
+	__u8 hook = st->hook;
+
+	if (!t || (!entering && t->addr != addr))
+		return NF_ACCEPT;
+	parse_skb(&p, &aux, skb);
+	if (t->addr != addr) {
+		if (!admit(skb, &p, &aux, &clone_of))
+			return NF_ACCEPT;
+		track(t, addr, skb);
+	}
+	t->nf_index = entering ? 0 : t->nf_index + 1;
+	t->nf_pf = st->pf;
+	t->nf_hook = hook;
+	t->nf_netns = st->net->ns.inum;
+	slot = reserve();
+	if (!slot)
+		return NF_ACCEPT;
+	e = begin(slot, PKTPATH_EV_NF_HOOK, addr);
+	e->clone_of = clone_of;
+	e->len = skb->len;
+	e->nf_pf = st->pf;
+	e->nf_hook = hook;
+	e->nf_index = t->nf_index;
+	/* where the packet is: the device it came in on, or for the output hooks the one it leaves by */
+	put_dev(e, hook <= NF_INET_FORWARD ? st->in : st->out);
+	put_dev2(e, hook == NF_INET_FORWARD ? st->out : 0);
+	e->netns_ino = t->nf_netns;
+	__builtin_memcpy(&e->pkt, &p, sizeof(p));
+	__builtin_memcpy(&e->aux, &aux, sizeof(aux));
+	if (hook == NF_INET_POST_ROUTING && st->out) {
+		__u32 key = 0;
+		struct last_out *lo = bpf_map_lookup_elem(&last_out, &key);
+
+		if (lo) {
+			lo->skb = addr;
+			lo->ts_ns = e->ts_ns;
+			lo->ifindex = st->out->ifindex;
+		}
+	}
+	commit(slot);
+	return NF_ACCEPT;
+}
+
+SEC("netfilter")
+int nf_enter(struct bpf_nf_ctx *ctx)
+{
+	return handle_nf(ctx, 1);
+}
+
+SEC("netfilter")
+int nf_after(struct bpf_nf_ctx *ctx)
+{
+	return handle_nf(ctx, 0);
+}
+
+/* A neighbour not yet resolved queues the packet until it is (or frees it, NEIGH_FAILED, when it
+ * never is). The tracepoint is not told the skb: it is the one that left POSTROUTING on this CPU
+ * just before, on the neighbour's device. aux carries the neighbour: its address in daddr, its NUD
+ * state in ttl. */
+#define NEIGH_AFTER_OUT_NS 200000
+SEC("tp_btf/neigh_event_send_done")
+int BPF_PROG(handle_neigh_event_send_done, struct neighbour *n, int rc)
+{
+	__u32 key = 0;
+	struct last_out *lo = bpf_map_lookup_elem(&last_out, &key);
+	struct pktpath_slot *slot;
+	struct pktpath_event *e;
+	struct track *t;
+	__u64 skb;
+	int family;
+
+	if (!lo || !lo->skb || rc == 0)
+		return 0;
+	skb = lo->skb;
+	lo->skb = 0;
+	if (!n->dev || bpf_ktime_get_ns() - lo->ts_ns > NEIGH_AFTER_OUT_NS || n->dev->ifindex != lo->ifindex)
+		return 0;
+	t = track_slot(skb);
+	if (!t || t->addr != skb)
+		return 0;
+	slot = reserve();
+	if (!slot)
+		return 0;
+	e = begin(slot, PKTPATH_EV_NEIGH_QUEUE, skb);
+	put_dev(e, n->dev);
+	put_dev2(e, 0);
+	__builtin_memset(&e->pkt, 0, sizeof(e->pkt));
+	__builtin_memset(&e->aux, 0, sizeof(e->aux));
+	family = n->tbl ? n->tbl->family : 0;
+	e->aux.aux_kind = PKTPATH_AUX_NEIGH;
+	e->aux.family = family == 10 ? 6 : 4;
+	e->aux.ttl = n->nud_state;
+	bpf_probe_read_kernel(e->aux.daddr, family == 10 ? 16 : 4, &n->primary_key);
+	commit(slot);
+	return 0;
 }

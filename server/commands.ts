@@ -10,6 +10,7 @@ import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
 import { checkTokenText, generateToken, isLoopbackHost } from "./security.ts";
 import { startServer } from "./serve.ts";
+import { isoMicros } from "../shared/wallclock.ts";
 import { BadInputError, firstAvailable, liveCandidates, sourceFor } from "./sources.ts";
 
 type Cmd<K extends Command["cmd"]> = Extract<Command, { cmd: K }>;
@@ -138,7 +139,8 @@ export async function runRecord(cmd: Cmd<"record">): Promise<number> {
     await writer.close();
     return started;
   }
-  writer.writeHeader(pipeline.source.name, new Date());
+  const origin = pipeline.source.originUs?.();
+  writer.writeHeader(pipeline.source.name, origin === undefined ? new Date() : isoMicros(origin));
   say(`recording to ${cmd.out} (source: ${pipeline.source.name})`);
   await stopper.done;
   await pipeline.stop();

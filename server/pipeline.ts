@@ -2,7 +2,7 @@
 // and clock ticks, so the Correlator always sees events and time in order.
 import type { CaptureStats } from "../shared/protocol.ts";
 import { Correlator, type CorrelatorOptions, type CorrelatorOutput } from "../shared/correlate.ts";
-import type { Journey, Ping, RawEvent } from "../shared/types.ts";
+import type { Exchange, Journey, Ping, RawEvent } from "../shared/types.ts";
 import type { CaptureSource } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
 import { PingStore } from "./store.ts";
@@ -25,6 +25,7 @@ export interface PipelineOptions {
 }
 
 export type PingListener = (pings: Ping[]) => void;
+export type ExchangeListener = (exchanges: Exchange[]) => void;
 export type JourneyListener = (journeys: Journey[]) => void;
 /** Events after naming, before correlation: what `record` writes. */
 export type EventListener = (events: RawEvent[]) => void;
@@ -33,6 +34,7 @@ export class Pipeline {
   readonly store: PingStore;
   private readonly correlator: Correlator;
   private readonly pingListeners = new Set<PingListener>();
+  private readonly exchangeListeners = new Set<ExchangeListener>();
   private readonly journeyListeners = new Set<JourneyListener>();
   private readonly eventListeners = new Set<EventListener>();
   private chain: Promise<void> = Promise.resolve();
@@ -40,6 +42,7 @@ export class Pipeline {
   /** hrtime at start(), the zero of the fallback clock */
   private startHr = 0n;
   private lastEventTNs = 0;
+  private originUs: number | undefined;
   private stopped = false;
   /** events handed over by the source and not yet correlated */
   private queuedEvents = 0;
@@ -55,6 +58,12 @@ export class Pipeline {
   onPings(listener: PingListener): () => void {
     this.pingListeners.add(listener);
     return () => this.pingListeners.delete(listener);
+  }
+
+  /** Every exchange that became final (pings included: they are the icmp-echo ones). */
+  onExchanges(listener: ExchangeListener): () => void {
+    this.exchangeListeners.add(listener);
+    return () => this.exchangeListeners.delete(listener);
   }
 
   onEvents(listener: EventListener): () => void {
@@ -85,6 +94,12 @@ export class Pipeline {
     // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
+    this.syncOrigin();
+    // Ids name the capture too (its start, in ms since the epoch, base 36): a permalink to a ping
+    // of another run or another file never opens this one's.
+    if (this.opts.correlator?.idPrefix === undefined) {
+      this.correlator.setIdPrefix(`${Math.floor((this.originUs ?? Date.now() * 1000) / 1000).toString(36)}-`);
+    }
     this.timer = setInterval(() => this.enqueue(async () => this.tick()), this.opts.tickMs ?? 250);
   }
 
@@ -127,8 +142,17 @@ export class Pipeline {
    * and a clock ahead of them would expire requests whose replies are queued behind.
    */
   private tick(): void {
+    this.syncOrigin();
     if (this.queuedEvents > 0) return;
     this.emit(this.correlator.advance(this.nowNs()));
+  }
+
+  /** The source's clock as the wall clock sees it now (it may be re-mapped when they drift apart). */
+  private syncOrigin(): void {
+    const origin = this.source.originUs?.();
+    if (origin === undefined || origin === this.originUs) return;
+    this.originUs = origin;
+    this.correlator.setOrigin(origin);
   }
 
   /**
@@ -154,19 +178,20 @@ export class Pipeline {
       }
     }
     for (const l of this.eventListeners) l(events);
-    const journeys: Journey[] = [];
-    const pings: Ping[] = [];
+    const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
     for (const ev of events) {
       if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
       const out = this.correlator.push(ev);
-      journeys.push(...out.journeys);
-      pings.push(...out.pings);
+      for (const j of out.journeys) all.journeys.push(j);
+      for (const x of out.exchanges) all.exchanges.push(x);
+      for (const p of out.pings) all.pings.push(p);
     }
-    this.emit({ journeys, pings });
+    this.emit(all);
   }
 
   private emit(out: CorrelatorOutput): void {
     if (out.journeys.length > 0) for (const l of this.journeyListeners) l(out.journeys);
+    if (out.exchanges.length > 0) for (const l of this.exchangeListeners) l(out.exchanges);
     if (out.pings.length === 0) return;
     this.store.add(out.pings);
     for (const l of this.pingListeners) l(out.pings);

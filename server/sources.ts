@@ -82,6 +82,7 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
       throw new Error(`no capture source could start (${reasons.join("; ")})`);
     },
     counters: () => chosen?.counters() ?? { events: 0, lost: 0 },
+    originUs: () => chosen?.originUs?.(),
     // A source without its own clock counts from the moment it was ready, as the Pipeline would.
     nowNs: () => chosen?.nowNs?.() ?? Number(process.hrtime.bigint() - startedHr),
     stop: async () => chosen?.stop(),
@@ -116,6 +117,7 @@ function fileSource(path: string, pace: boolean): CaptureSource {
     }),
     counters: () => inner.counters(),
     nowNs: () => inner.nowNs?.() ?? 0,
+    originUs: () => inner.originUs?.(),
     stop: () => inner.stop(),
   };
 }

@@ -1,26 +1,42 @@
-// Correlation of raw tracepoint events into journeys (one skb's life) and pings (an ICMP echo request
-// and its reply). Pure and deterministic: time is only what the events and advance() say.
-import { JourneyTable, type JourneySink } from "./journeys.ts";
-import { PingTable } from "./pings.ts";
-import type { Journey, Ping, RawEvent } from "./types.ts";
+// Correlation of raw events into journeys (one skb's life) and exchanges (a request and what
+// answered it; pings are the icmp-echo ones). Pure and deterministic: time is only what the events
+// and advance() say. The tables return what they decided; this class passes it on, one way.
+import { ExchangeTable } from "./exchanges.ts";
+import { emptyJourneyOutput, JourneyTable, type JourneyOutput } from "./journeys.ts";
+import { isPing } from "./pings.ts";
+import type { Exchange, Journey, Ping, RawEvent } from "./types.ts";
+import { isoMicros, type UnixMicros } from "./wallclock.ts";
 
-export { effectiveDrop, echoSideOf } from "./pings.ts";
+export { effectiveDrop, echoSideOf } from "./drops.ts";
 
 export interface CorrelatorOptions {
-  /** A request with no reply this long after its first hop becomes no-reply. Default 2 s. */
+  /** A request whose journey ended, with no answer this long after, becomes no-reply. Default 2 s. */
   replyTimeoutNs?: number;
-  /** A journey with no event for this long ends (sources without lifetime events). Default 1 s. */
+  /** A request whose journey never ended becomes no-reply this long after it began. Default 10 s. */
+  maxInFlightNs?: number;
+  /** A journey with no event for this long ends. Default 1 s when guessing, else 30 s. */
   journeyIdleNs?: number;
   /** Open journeys kept at most; past it the oldest ends early. Default 100,000. */
   maxOpenJourneys?: number;
-  /** Requests waiting for a reply kept at most; past it the oldest becomes no-reply. Default 100,000. */
+  /** Exchanges waiting for an answer kept at most; past it the oldest becomes no-reply. Default 100,000. */
   maxOpenPings?: number;
+  /**
+   * The source has no lifetime events (perf trace of net:* alone): a changed header or a repeated
+   * device starts a new journey at the same address. Default false.
+   */
+  guessReuse?: boolean;
+  /** ids are unique across captures with distinct prefixes (a live run's start); default "" */
+  idPrefix?: string;
+  /** the capture's tNs 0 in µs since the Unix epoch: journeys and exchanges get `at` */
+  originUs?: UnixMicros;
 }
 
 export interface CorrelatorOutput {
   /** journeys that ended, in the order they ended */
   journeys: Journey[];
-  /** pings that became final, each exactly once, in the order they became final */
+  /** exchanges that became final, each exactly once, in the order they became final */
+  exchanges: Exchange[];
+  /** the icmp-echo ones among them (the same objects) */
   pings: Ping[];
 }
 
@@ -29,32 +45,59 @@ export interface CorrelatorStats {
   openPings: number;
   /** journeys ended early because maxOpenJourneys was reached */
   evictedJourneys: number;
-  /** pings finalized early because maxOpenPings was reached */
+  /** exchanges finalized early because maxOpenPings was reached */
   evictedPings: number;
 }
 
 export const DEFAULT_REPLY_TIMEOUT_NS = 2e9;
-export const DEFAULT_JOURNEY_IDLE_NS = 1e9;
+export const DEFAULT_MAX_IN_FLIGHT_NS = 10e9;
 export const DEFAULT_MAX_OPEN = 100_000;
 
 export class Correlator {
   private readonly journeys: JourneyTable;
-  private readonly pings: PingTable;
+  private readonly exchanges: ExchangeTable;
+  private readonly step: JourneyOutput = emptyJourneyOutput();
+  private originUs: UnixMicros | undefined;
   // Events may lag one another by a few ns (see journeys.ts); time never runs backwards here.
   private nowNs = -Infinity;
 
   constructor(opts: CorrelatorOptions = {}) {
-    this.journeys = new JourneyTable(opts.journeyIdleNs ?? DEFAULT_JOURNEY_IDLE_NS,
-      Math.max(1, opts.maxOpenJourneys ?? DEFAULT_MAX_OPEN));
-    this.pings = new PingTable(opts.replyTimeoutNs ?? DEFAULT_REPLY_TIMEOUT_NS,
-      Math.max(1, opts.maxOpenPings ?? DEFAULT_MAX_OPEN), (j) => this.journeys.has(j));
+    const guessReuse = opts.guessReuse ?? false;
+    this.originUs = opts.originUs;
+    this.journeys = new JourneyTable({
+      idleNs: opts.journeyIdleNs ?? (guessReuse ? 1e9 : 30e9),
+      maxOpen: Math.max(1, opts.maxOpenJourneys ?? DEFAULT_MAX_OPEN),
+      guessReuse,
+      idPrefix: `j-${opts.idPrefix ?? ""}`,
+      wallClock: (tNs) => (this.originUs === undefined ? undefined : isoMicros(this.originUs + tNs / 1000)),
+    });
+    this.exchanges = new ExchangeTable({
+      replyTimeoutNs: opts.replyTimeoutNs ?? DEFAULT_REPLY_TIMEOUT_NS,
+      maxInFlightNs: opts.maxInFlightNs ?? DEFAULT_MAX_IN_FLIGHT_NS,
+      maxOpen: Math.max(1, opts.maxOpenPings ?? DEFAULT_MAX_OPEN),
+      idPrefix: opts.idPrefix ?? "",
+      udpFlowIdleNs: 30e9,
+    });
+  }
+
+  /** Ids from now on are unique to this capture: j-PREFIX1, p-PREFIX1, ... */
+  setIdPrefix(prefix: string): void {
+    this.journeys.setIdPrefix(`j-${prefix}`);
+    this.exchanges.setIdPrefix(prefix);
+  }
+
+  /** The capture's clock mapped (again) to the wall clock: tNs 0 is this many µs since the epoch. */
+  setOrigin(originUs: UnixMicros): void {
+    this.originUs = originUs;
   }
 
   /** One event, in time order. Time passing up to its tNs is applied first. */
   push(ev: RawEvent): CorrelatorOutput {
     const out = emptyOutput();
     this.sweep(ev.tNs, out);
-    this.journeys.apply(ev, this.sinkFor(out));
+    this.journeys.apply(ev, this.step);
+    this.pass(out);
+    finish(out);
     return out;
   }
 
@@ -62,44 +105,52 @@ export class Correlator {
   advance(nowNs: number): CorrelatorOutput {
     const out = emptyOutput();
     this.sweep(nowNs, out);
+    finish(out);
     return out;
   }
 
   /** End of capture: every open journey ends, every waiting request becomes no-reply. */
   flush(): CorrelatorOutput {
     const out = emptyOutput();
-    this.journeys.flush(this.sinkFor(out));
-    this.pings.flush(out.pings);
+    this.journeys.flush(this.step);
+    this.pass(out);
+    this.exchanges.flush(out.exchanges);
+    finish(out);
     return out;
   }
 
   stats(): CorrelatorStats {
-    return { openJourneys: this.journeys.size, openPings: this.pings.size,
-      evictedJourneys: this.journeys.evicted, evictedPings: this.pings.evicted };
+    return { openJourneys: this.journeys.size, openPings: this.exchanges.size,
+      evictedJourneys: this.journeys.evicted, evictedPings: this.exchanges.evicted };
   }
 
   private sweep(tNs: number, out: CorrelatorOutput): void {
     if (tNs <= this.nowNs) return;
     this.nowNs = tNs;
-    this.journeys.expire(tNs, this.sinkFor(out));
-    this.pings.expire(tNs, out.pings);
+    this.journeys.expire(tNs, this.step);
+    this.pass(out);
+    this.exchanges.expire(tNs, out.exchanges);
   }
 
-  // One sink for the Correlator's life, writing to the output of the call in progress: no allocation
-  // per event on the hot path.
-  private out: CorrelatorOutput = emptyOutput();
-  private readonly sink: JourneySink = {
-    ended: (j) => {
-      this.out.journeys.push(j);
-      this.pings.ended(j, this.out.pings);
-    },
-    identified: (j) => this.pings.identified(j, this.out.pings),
-  };
-
-  private sinkFor(out: CorrelatorOutput): JourneySink {
-    this.out = out;
-    return this.sink;
+  /** What the journey table decided goes to the exchange table, in the order it happened. */
+  private pass(out: CorrelatorOutput): void {
+    const s = this.step;
+    for (const j of s.identified) this.exchanges.identified(j, out.exchanges);
+    for (const r of s.rewritten) this.exchanges.rewritten(r.journey, r.packet, out.exchanges);
+    for (const j of s.ended) {
+      out.journeys.push(j);
+      this.exchanges.ended(j, out.exchanges);
+    }
+    s.identified.length = 0;
+    s.rewritten.length = 0;
+    s.ended.length = 0;
   }
+}
+
+/** Pings are the icmp-echo exchanges; collected once per output. */
+function finish(out: CorrelatorOutput): void {
+  out.pings.length = 0;
+  for (const ex of out.exchanges) if (isPing(ex)) out.pings.push(ex);
 }
 
 /** Runs a whole capture through one Correlator: what `pktpath import` prints. */
@@ -109,13 +160,14 @@ export function correlateAll(events: Iterable<RawEvent>, opts?: CorrelatorOption
   // No spread: a flush can hand back more items than a call's argument list can hold.
   const take = (o: CorrelatorOutput): void => {
     for (const j of o.journeys) all.journeys.push(j);
-    for (const p of o.pings) all.pings.push(p);
+    for (const x of o.exchanges) all.exchanges.push(x);
   };
   for (const ev of events) take(c.push(ev));
   take(c.flush());
+  finish(all);
   return all;
 }
 
 function emptyOutput(): CorrelatorOutput {
-  return { journeys: [], pings: [] };
+  return { journeys: [], exchanges: [], pings: [] };
 }

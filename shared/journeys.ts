@@ -1,20 +1,49 @@
-// Open journeys by skb address: one skb's life from its first hop to consume_skb / kfree_skb.
-// The kernel reuses a freed skb's memory within microseconds (the echo reply often takes the request's
-// address), so an address names a packet only between its first hop and its free (see cilium/pwru).
+// Open journeys by skb address: one skb's life from its first hop to consume_skb / kfree_skb,
+// whatever happens to its header on the way (NAT rewrites it, a tunnel wraps it, reassembly makes it
+// whole): each hop keeps the header it saw when that differs from the journey's first. The kernel
+// reuses a freed skb's memory within microseconds (the echo reply often takes the request's address),
+// so an address names a packet only between its first hop and its free (see cilium/pwru).
 import { LruMap } from "./lru.ts";
 import { isLifetimeEvent, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
 
-/** What the journey table tells its owner, in the order things happen. */
-export interface JourneySink {
-  /** A journey ended: freed, replaced by another packet at its address, idle, evicted or flushed. */
-  ended(journey: Journey): void;
-  /** A journey learned its packet (the first hop that carried packet info). */
-  identified(journey: Journey): void;
+export interface JourneyTableOptions {
+  /** a journey with no event for this long ends */
+  idleNs: number;
+  /** open journeys kept at most; past it the oldest ends early */
+  maxOpen: number;
+  /**
+   * The source has no lifetime events (perf trace of net:* alone): a changed header or a second
+   * queueing on, or receipt from, the same device is taken for a new packet at a reused address.
+   * Sources with lifetime events never guess.
+   */
+  guessReuse: boolean;
+  /** journey ids are this and a number */
+  idPrefix: string;
+  /** the wall-clock text of a tNs, when the source's clock is mapped */
+  wallClock?: (tNs: number) => string | undefined;
+}
+
+/** What the table decided for an event or a tick, in the order things happened. */
+export interface JourneyOutput {
+  /** journeys that learned their first header */
+  identified: Journey[];
+  /** a journey seen with a header it had not had before */
+  rewritten: { journey: Journey; packet: PacketInfo }[];
+  /** journeys that ended: freed, replaced by another packet at their address, idle, evicted or flushed */
+  ended: Journey[];
+}
+
+export function emptyJourneyOutput(): JourneyOutput {
+  return { identified: [], rewritten: [], ended: [] };
 }
 
 interface OpenJourney {
   journey: Journey;
   lastTNs: number;
+  /** the distinct headers seen so far */
+  headers: PacketInfo[];
+  /** the header at the latest hop that had one */
+  current?: PacketInfo;
 }
 
 export class JourneyTable {
@@ -24,84 +53,128 @@ export class JourneyTable {
   /** Journeys ended early because the table was full. */
   evicted = 0;
 
-  constructor(
-    private readonly idleNs: number,
-    private readonly maxOpen: number,
-  ) {}
+  constructor(private readonly opts: JourneyTableOptions) {}
+
+  /** Ids from now on carry this prefix (a capture's own, so ids of two captures never meet). */
+  setIdPrefix(prefix: string): void {
+    this.opts.idPrefix = prefix;
+  }
 
   get size(): number {
     return this.open.size;
   }
 
-  has(journey: Journey): boolean {
-    return this.open.get(journey.skbaddr)?.journey === journey;
-  }
-
-  apply(ev: RawEvent, sink: JourneySink): void {
+  apply(ev: RawEvent, out: JourneyOutput): void {
     if (isLifetimeEvent(ev.event)) {
-      this.end(ev, sink);
+      this.end(ev, out);
       return;
     }
     let entry = this.open.get(ev.skbaddr);
-    if (entry && (differentPacket(entry.journey, ev) || repeatsHop(entry.journey, ev))) {
-      // Sources without lifetime events: the address was freed and reused without our seeing it.
+    if (entry && this.opts.guessReuse && (differentPacket(entry, ev) || repeatsHop(entry.journey, ev))) {
       this.open.delete(ev.skbaddr);
-      sink.ended(entry.journey);
+      out.ended.push(entry.journey);
       entry = undefined;
     }
-    if (!entry) {
-      if (this.open.size >= this.maxOpen) this.evictOldest(sink);
-      entry = { journey: { id: `j-${this.nextId++}`, skbaddr: ev.skbaddr, hops: [] }, lastTNs: ev.tNs };
-    }
+    if (!entry) entry = this.begin(ev, out);
     this.open.set(ev.skbaddr, entry);
-    insertHop(entry.journey.hops, hopOf(ev));
+    insertHop(entry.journey.hops, this.hopOf(entry, ev));
     entry.lastTNs = Math.max(entry.lastTNs, ev.tNs);
-    if (!entry.journey.packet && ev.packet) {
-      entry.journey.packet = copyPacket(ev.packet);
-      sink.identified(entry.journey);
-    }
+    this.learn(entry, ev, out);
   }
 
   /** Ends the journeys with no event for longer than idleNs before nowNs, oldest first. */
-  expire(nowNs: number, sink: JourneySink): void {
+  expire(nowNs: number, out: JourneyOutput): void {
     for (let first = this.open.oldest(); first; first = this.open.oldest()) {
       const [addr, entry] = first;
-      if (nowNs - entry.lastTNs <= this.idleNs) break;
+      if (nowNs - entry.lastTNs <= this.opts.idleNs) break;
       this.open.delete(addr);
-      sink.ended(entry.journey);
+      out.ended.push(entry.journey);
     }
   }
 
   /** Ends every open journey, oldest first. */
-  flush(sink: JourneySink): void {
-    for (const entry of this.open.drain()) sink.ended(entry.journey);
+  flush(out: JourneyOutput): void {
+    for (const entry of this.open.drain()) out.ended.push(entry.journey);
   }
 
-  private end(ev: RawEvent, sink: JourneySink): void {
-    const entry = this.open.get(ev.skbaddr);
-    // A free with no open journey is an skb we never saw on a hop: a socket's clone (raw_recvmsg,
-    // raw_rcv), a netlink message, an ARP reply we were not shown. It is no journey.
-    if (!entry) return;
-    this.open.delete(ev.skbaddr);
+  private begin(ev: RawEvent, out: JourneyOutput): OpenJourney {
+    if (this.open.size >= this.opts.maxOpen) this.evictOldest(out);
+    const journey: Journey = { id: `${this.opts.idPrefix}${this.nextId++}`, skbaddr: ev.skbaddr, hops: [] };
+    const at = this.opts.wallClock?.(ev.tNs);
+    if (at !== undefined) journey.at = at;
+    if (ev.fragment) journey.fragment = ev.fragment;
+    if (ev.cloneOf !== undefined) {
+      const parent = this.open.get(ev.cloneOf);
+      if (parent) journey.clonedFrom = parent.journey.id;
+    }
+    return { journey, lastTNs: ev.tNs, headers: [] };
+  }
+
+  /** The journey's first header, and each header it had not had before. */
+  private learn(entry: OpenJourney, ev: RawEvent, out: JourneyOutput): void {
+    const p = ev.packet;
+    if (!p) return;
+    entry.current = p;
+    if (entry.headers.some((h) => h === p || samePacket(h, p))) return;
+    entry.headers.push(p);
+    if (!entry.journey.packet) {
+      entry.journey.packet = p;
+      out.identified.push(entry.journey);
+    } else out.rewritten.push({ journey: entry.journey, packet: p });
+  }
+
+  private hopOf(entry: OpenJourney, ev: RawEvent): Hop {
+    const hop = hopOf(ev);
+    const first = entry.journey.packet;
+    if (ev.packet && first && ev.packet !== first && !samePacket(first, ev.packet)) hop.packet = ev.packet;
+    // A chain that rewrites headers, where the header did change: that is its verdict.
+    if (hop.netfilter && ev.natKind && ev.packet && entry.current && !samePacket(entry.current, ev.packet)) {
+      hop.netfilter = { ...hop.netfilter, verdict: ev.natKind };
+    }
+    return hop;
+  }
+
+  private end(ev: RawEvent, out: JourneyOutput): void {
+    let entry = this.open.get(ev.skbaddr);
+    if (!entry) {
+      // A free with no open journey is an skb we never saw on a hop. With a header (the kernel
+      // program parses drops of skbs it never tracked) it is a packet that died before any hook
+      // saw it, at the device and namespace of the free; without one it is no journey of ours.
+      if (ev.event !== "kfree_skb" || !ev.packet) return;
+      entry = this.begin(ev, out);
+      insertHop(entry.journey.hops, hopOf(ev));
+      this.learn(entry, ev, out);
+    } else this.open.delete(ev.skbaddr);
     if (ev.event === "kfree_skb") {
+      if (ev.netfilter) {
+        const verdict = { ...hopOf(ev), event: chainEvent(ev.netfilter.family) };
+        insertHop(entry.journey.hops, verdict);
+      }
       entry.journey.dropped = { reason: ev.dropReason ?? "unknown" };
       if (ev.location !== undefined) entry.journey.dropped.location = ev.location;
+      if (ev.rule !== undefined) entry.journey.dropped.rule = ev.rule;
     }
-    sink.ended(entry.journey);
+    out.ended.push(entry.journey);
   }
 
-  private evictOldest(sink: JourneySink): void {
+  private evictOldest(out: JourneyOutput): void {
     const first = this.open.oldest();
     if (!first) return;
     const [addr, entry] = first;
     this.open.delete(addr);
     this.evicted++;
-    sink.ended(entry.journey);
+    out.ended.push(entry.journey);
   }
 }
 
-function differentPacket(journey: Journey, ev: RawEvent): boolean {
-  return ev.packet !== undefined && journey.packet !== undefined && !samePacket(journey.packet, ev.packet);
+/** The hop event of a netfilter chain's step: nftables' or a legacy iptables table's. */
+export function chainEvent(family: string): string {
+  return family.endsWith("tables") ? "ipt_do_table" : "nft_do_chain";
+}
+
+function differentPacket(entry: OpenJourney, ev: RawEvent): boolean {
+  const first = entry.journey.packet;
+  return ev.packet !== undefined && first !== undefined && !samePacket(first, ev.packet);
 }
 
 /** Events one skb passes at most once per device: queued for it, or received from it. */
@@ -117,12 +190,13 @@ function repeatsHop(journey: Journey, ev: RawEvent): boolean {
   return journey.hops.some((h) => h.event === ev.event && h.ifname === ev.ifname && h.netns === ev.netns);
 }
 
+/** The fields of a RawEvent a hop keeps, as they are (the header is decided by the table). */
+const HOP_FIELDS = ["ifindex", "netns", "netnsName", "outer", "netfilter", "ttl", "toIfname", "fragment", "neighbour"] as const;
+
 export function hopOf(ev: RawEvent): Hop {
   // "?" for a device a source could not name (an empty name too), 0 for an unknown length.
   const hop: Hop = { event: ev.event, ifname: ev.ifname || "?", tNs: ev.tNs, len: ev.len ?? 0 };
-  if (ev.ifindex !== undefined) hop.ifindex = ev.ifindex;
-  if (ev.netns !== undefined) hop.netns = ev.netns;
-  if (ev.netnsName !== undefined) hop.netnsName = ev.netnsName;
+  for (const k of HOP_FIELDS) if (ev[k] !== undefined) (hop as unknown as Record<string, unknown>)[k] = ev[k];
   return hop;
 }
 
@@ -134,17 +208,16 @@ function insertHop(hops: Hop[], hop: Hop): void {
   hops.splice(i, 0, hop);
 }
 
+/** Whether two headers say the same, field by field (whatever fields PacketInfo has). */
 export function samePacket(a: PacketInfo, b: PacketInfo): boolean {
-  if (a.family !== b.family || a.proto !== b.proto || a.src !== b.src || a.dst !== b.dst) return false;
-  if (a.sport !== b.sport || a.dport !== b.dport) return false;
-  if (!a.icmp || !b.icmp) return a.icmp === b.icmp;
-  return a.icmp.type === b.icmp.type && a.icmp.id === b.icmp.id && a.icmp.seq === b.icmp.seq;
+  return sameValue(a, b);
 }
 
-function copyPacket(p: PacketInfo): PacketInfo {
-  const copy: PacketInfo = { family: p.family, proto: p.proto, src: p.src, dst: p.dst };
-  if (p.icmp) copy.icmp = { type: p.icmp.type, id: p.icmp.id, seq: p.icmp.seq };
-  if (p.sport !== undefined) copy.sport = p.sport;
-  if (p.dport !== undefined) copy.dport = p.dport;
-  return copy;
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  const ra = a as Record<string, unknown>, rb = b as Record<string, unknown>;
+  return ka.every((k) => sameValue(ra[k], rb[k]));
 }

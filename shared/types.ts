@@ -77,6 +77,13 @@ export interface Hop {
   /** ours: the header at this hop is an IP fragment; a later hop of the same journey without it
    * is after reassembly (the kernel reassembles into one of the fragments' skbs) */
   fragment?: FragmentInfo;
+  /** ours: neigh_resolve_output: the neighbour the packet waits for, and its state ("INCOMPLETE") */
+  neighbour?: NeighbourInfo;
+}
+
+export interface NeighbourInfo {
+  address: string;
+  state: string;
 }
 
 export interface DropInfo {
@@ -193,7 +200,10 @@ export interface RawEvent {
   ttl?: number;
   fragment?: FragmentInfo;
   netfilter?: NetfilterStep;
+  /** a netfilter step's chain rewrites headers this way ("masquerade", "snat", "dnat", "redirect") */
+  natKind?: string;
   toIfname?: string;
+  neighbour?: NeighbourInfo;
   /** the skb this one was cloned from */
   cloneOf?: string;
   /** kfree_skb only */

@@ -158,8 +158,7 @@ export async function readObjectBtf(objPath: string): Promise<Result<Btf>> {
 export const KERNEL_BTF = "/sys/kernel/btf/vmlinux";
 const DROP_PREFIX = "SKB_DROP_REASON_";
 
-/** enum skb_drop_reason of the running kernel, names without the SKB_DROP_REASON_ prefix. */
-export async function readDropReasons(btfPath = KERNEL_BTF): Promise<Result<Map<number, string>>> {
+async function readKernelBtf(btfPath: string): Promise<Result<Btf>> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(btfPath));
@@ -167,8 +166,30 @@ export async function readDropReasons(btfPath = KERNEL_BTF): Promise<Result<Map<
     return err(`cannot read kernel BTF ${btfPath}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const btf = parseBtf(bytes);
-  if (!btf.ok) return err(`${btfPath}: ${btf.error}`);
-  const values = btf.value.enumValues("skb_drop_reason");
+  return btf.ok ? btf : err(`${btfPath}: ${btf.error}`);
+}
+
+export interface KernelFacts {
+  dropReasons: Result<Map<number, string>>;
+  /** BPF netfilter programs and links (Linux 6.4+, CONFIG_NETFILTER_BPF_LINK): struct bpf_nf_ctx exists */
+  netfilterLinks: boolean;
+}
+
+/** What the running kernel's BTF tells the capture, read once. */
+export async function readKernelFacts(btfPath = KERNEL_BTF): Promise<KernelFacts> {
+  const btf = await readKernelBtf(btfPath);
+  if (!btf.ok) return { dropReasons: btf, netfilterLinks: false };
+  return { dropReasons: dropReasonsOf(btf.value, btfPath), netfilterLinks: btf.value.struct("bpf_nf_ctx") !== undefined };
+}
+
+/** enum skb_drop_reason of the running kernel, names without the SKB_DROP_REASON_ prefix. */
+export async function readDropReasons(btfPath = KERNEL_BTF): Promise<Result<Map<number, string>>> {
+  const btf = await readKernelBtf(btfPath);
+  return btf.ok ? dropReasonsOf(btf.value, btfPath) : btf;
+}
+
+function dropReasonsOf(btf: Btf, btfPath: string): Result<Map<number, string>> {
+  const values = btf.enumValues("skb_drop_reason");
   if (!values) return err(`${btfPath} has no enum skb_drop_reason`);
   const out = new Map<number, string>();
   for (const [v, name] of values) out.set(v, name.startsWith(DROP_PREFIX) ? name.slice(DROP_PREFIX.length) : name);

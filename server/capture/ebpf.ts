@@ -5,11 +5,17 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
-import { readDropReasons } from "./btf.ts";
-import { decodeRingBytes, type DecodeContext } from "./decode.ts";
+import { MessageChannel } from "node:worker_threads";
+import { readKernelFacts } from "./btf.ts";
+import { RecordDecoder, type DecodeContext } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
+import { readRecordLayout } from "./layout.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
-import type { RingWorkerData, RingWorkerMessage } from "./ringWorker.ts";
+import { NetfilterObservers, type Send } from "./netfilter.ts";
+import { NetfilterLayout } from "./nfplan.ts";
+import { slotLayout } from "./rings.ts";
+import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
+import { shorthandFilterProgram } from "./shorthandFilter.ts";
 import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
@@ -17,7 +23,7 @@ export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", impo
 export const PKTPATH_COMPAT_OBJ = fileURLToPath(new URL("../../bpf/pktpath-compat.bpf.o", import.meta.url));
 const WORKER = new URL("./ringWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
-const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry"];
+const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry", "neigh_event_send_done"];
 
 /** Whether live eBPF capture can work here, and if not, what to do about it. */
 export function ebpfAvailable(objPath = PKTPATH_OBJ): Result<void> {
@@ -58,44 +64,17 @@ export function hostBytes(host: string): Result<{ family: 4 | 6; bytes: Uint8Arr
   return ok({ family: 6, bytes: out });
 }
 
-/** [IPv4 protocol, IPv6 next header]: ICMP has a different number in IPv6. */
-function protoNumbers(proto: CaptureFilter["proto"]): [number, number] {
-  switch (proto) {
-    case "tcp": return [6, 6];
-    case "udp": return [17, 17];
-    case "icmp": return [1, 58];
-    default: return [0, 0];
-  }
-}
-
-/** The .rodata settings of bpf/pktpath.bpf.c for a filter. */
-export function filterRodata(filter: CaptureFilter): Result<Record<string, Uint8Array>> {
-  const mode = filter.proto === "icmp-echo" ? 0 : filter.proto === "any" ? 1 : 2;
-  const [v4, v6] = protoNumbers(filter.proto);
-  const rodata: Record<string, Uint8Array> = {
-    filter_mode: Uint8Array.of(mode),
-    filter_l4proto: Uint8Array.of(v4),
-    filter_l4proto_v6: Uint8Array.of(v6),
-  };
-  if (filter.host !== undefined) {
-    const host = hostBytes(filter.host);
-    if (!host.ok) return host;
-    rodata.filter_host_family = Uint8Array.of(host.value.family);
-    rodata.filter_host = host.value.bytes;
-  }
-  if (filter.port !== undefined) {
-    if (!Number.isInteger(filter.port) || filter.port < 1 || filter.port > 65535) return err(`bad port ${filter.port}`);
-    rodata.filter_port = new Uint8Array(Uint16Array.of(filter.port).buffer);
-  }
-  return ok(rodata);
-}
-
-
 export interface EbpfSource extends CaptureSource {
   /** optional tracepoints this kernel lacks, and the like */
   readonly warnings: string[];
   /** records that did not decode (should stay 0) */
   malformed(): number;
+  /** tracked skbs evicted by another in the kernel's table (their journeys end early) */
+  collisions(): number;
+  /** namespaces with netfilter observers attached */
+  observedNamespaces(): number;
+  /** Switches the kernel filter to this struct pktpath_filter program, without reloading anything. */
+  setFilter(program: Uint8Array): Promise<void>;
 }
 
 export interface EbpfOptions {
@@ -106,6 +85,8 @@ export interface EbpfOptions {
   ringSlotsLog2?: number;
   /** KiB read from the rings and not yet decoded, past which the reader waits (default 16 MiB) */
   maxInflightKiB?: number;
+  /** attach netfilter observers in every namespace (default: when the kernel has BPF netfilter links) */
+  netfilter?: boolean;
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
@@ -113,9 +94,32 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   const warnings: string[] = [];
   const stopFlag = new SharedArrayBuffer(4);
   const inflight = new SharedArrayBuffer(4);
+  const nfLayout = new NetfilterLayout();
+  const pending = new Map<number, (r: WorkerReply) => void>();
+  const control = new MessageChannel();
+  let nextCommand = 1;
   let worker: Worker | undefined;
+  let observers: NetfilterObservers | undefined;
   let stopped: Promise<void> | undefined;
   let malformed = 0;
+  let collisions = 0;
+  let startKtimeNs = 0n;
+  let originUs: number | undefined;
+  /** The wall clock of CLOCK_MONOTONIC's startKtimeNs, as the two clocks relate now. */
+  const wallOfStart = (): number => (performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() - startKtimeNs) / 1000;
+
+  // A command wakes the worker from its idle sleep (it waits on the stop word) and is answered on the port.
+  const send: Send = (cmd) => new Promise((resolve) => {
+    const id = nextCommand++;
+    pending.set(id, resolve);
+    control.port1.postMessage({ ...cmd, id });
+    Atomics.notify(new Int32Array(stopFlag), 0);
+  });
+  control.port1.on("message", (r: WorkerReply) => {
+    pending.get(r.id)?.(r);
+    pending.delete(r.id);
+  });
+  control.port1.unref();
 
   async function start(sink: (events: RawEvent[]) => void): Promise<void> {
     if (worker) throw new Error("eBPF source already started");
@@ -123,18 +127,28 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const pre = checkPrerequisites(objPath);
     if (!pre.ok) throw new Error(pre.error);
     if (objPath === PKTPATH_COMPAT_OBJ) warnings.push(COMPAT_WARNING);
-    const rodata = filterRodata(filter);
-    if (!rodata.ok) throw new Error(rodata.error);
-    const [reasons, syms] = await Promise.all([readDropReasons(), loadKallsyms()]);
-    if (!reasons.ok) warnings.push(`drop reasons are shown as numbers: ${reasons.error}`);
+    const program = shorthandFilterProgram(filter);
+    if (!program.ok) throw new Error(program.error);
+    const [layout, facts, syms] = await Promise.all([readRecordLayout(objPath), readKernelFacts(), loadKallsyms()]);
+    if (!layout.ok) throw new Error(layout.error);
+    if (!facts.dropReasons.ok) warnings.push(`drop reasons are shown as numbers: ${facts.dropReasons.error}`);
     if (!syms.ok) warnings.push(`drop locations are shown as addresses: ${syms.error}`);
+    const netfilter = opts.netfilter ?? facts.netfilterLinks;
+    if (!netfilter && opts.netfilter === undefined) {
+      warnings.push("this kernel has no BPF netfilter links (Linux 6.4+): no stack steps or netfilter chains, device hops only");
+    }
+    startKtimeNs = process.hrtime.bigint(); // CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns()
+    originUs = wallOfStart();
     const ctx: DecodeContext = {
-      startKtimeNs: process.hrtime.bigint(), // CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns()
-      dropReasons: reasons.ok ? reasons.value : new Map(),
+      startKtimeNs,
+      dropReasons: facts.dropReasons.ok ? facts.dropReasons.value : new Map(),
       symbolize: syms.ok ? (a) => syms.value.symbolize(a) : undefined,
+      netfilter: nfLayout,
     };
+    const decoder = new RecordDecoder(layout.value, ctx);
     const data: RingWorkerData = {
-      objPath, rodata: rodata.value, optionalTracepoints: OPTIONAL_TRACEPOINTS, stop: stopFlag,
+      objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
+      filter: program.value, control: control.port2, stop: stopFlag,
       idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 16 * 1024,
       slotsLog2: opts.ringSlotsLog2,
     };
@@ -142,7 +156,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     // Workers do not inherit tsx's registration, and Node 20 ignores `--import tsx` for a worker's
     // entry; so the entry is a line of JS that registers tsx, then imports the TypeScript worker.
     const entry = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
-    const w = new Worker(entry, { eval: true, workerData: data });
+    const w = new Worker(entry, { eval: true, workerData: data, transferList: [control.port2] });
     worker = w;
     let onStopped: () => void = () => {};
     stopped = new Promise<void>((resolve) => (onStopped = resolve));
@@ -156,7 +170,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             return reject(new Error(msg.message));
           case "batch": {
             opts.onRawBatch?.(msg.bytes);
-            const out = decodeRingBytes(msg.bytes, ctx);
+            const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             counters.events += out.events.length;
             if (out.events.length) sink(out.events);
@@ -164,11 +178,13 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             Atomics.notify(taken, 0);
             return;
           }
-          case "lost":
+          case "counters":
             counters.lost = msg.lost;
+            collisions = msg.collisions;
             return;
           case "stopped":
             counters.lost = msg.lost;
+            collisions = msg.collisions;
             return onStopped();
         }
       });
@@ -178,14 +194,22 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
         onStopped();
       });
     });
+    if (netfilter) {
+      // Live only once the stack steps are observed in every namespace there is.
+      observers = new NetfilterObservers(send, nfLayout, { onWarning: (m) => warnings.push(m) });
+      await observers.start();
+    }
   }
 
   async function stop(): Promise<void> {
     if (!worker) return;
+    observers?.stop();
     Atomics.store(new Int32Array(stopFlag), 0, 1);
+    Atomics.notify(new Int32Array(stopFlag), 0);
     const w = worker;
     await stopped;
     await new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once("exit", () => resolve())));
+    control.port1.close();
   }
 
   return {
@@ -196,5 +220,18 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     stop,
     counters: () => ({ ...counters }),
     malformed: () => malformed,
+    collisions: () => collisions,
+    observedNamespaces: () => observers?.namespaces ?? 0,
+    // Re-mapped when the wall clock moved more than a millisecond against the kernel's (NTP, a set clock).
+    originUs() {
+      if (originUs === undefined) return undefined;
+      const now = wallOfStart();
+      if (Math.abs(now - originUs) > 1000) originUs = now;
+      return Math.round(originUs);
+    },
+    async setFilter(bytes) {
+      const r = await send({ type: "filter", bytes });
+      if (r.type === "filter" && r.error !== undefined) throw new Error(r.error);
+    },
   };
 }

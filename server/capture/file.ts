@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { isObject } from "../../shared/validate.ts";
+import { parseIsoMicros } from "../../shared/wallclock.ts";
 import { CaptureLineReader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 import type { CaptureSource, SourceCounters } from "./source.ts";
 
@@ -78,9 +79,9 @@ export function describeIoError(e: unknown): string {
 }
 
 /** Line 1 of a capture this machine writes (`record`, and the dashboard's saved session), newline included. */
-export function captureHeaderLine(source: string, startedAt: Date): string {
+export function captureHeaderLine(source: string, startedAt: Date | string): string {
   const header: CaptureHeader = { pktpath: "capture", version: 1, source, kernel: release(),
-    startedAt: startedAt.toISOString() };
+    startedAt: typeof startedAt === "string" ? startedAt : startedAt.toISOString() };
   return JSON.stringify(header) + "\n";
 }
 
@@ -107,7 +108,8 @@ export class CaptureWriter {
     return ok(new CaptureWriter(out));
   }
 
-  writeHeader(source: string, startedAt: Date): void {
+  /** startedAt: the wall-clock time of tNs 0 (ISO 8601), which `at` times are read from. */
+  writeHeader(source: string, startedAt: Date | string): void {
     this.out.write(captureHeaderLine(source, startedAt));
     const early = this.early ?? [];
     this.early = null;
@@ -168,6 +170,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
   let reader: AsyncGenerator<Result<CaptureItem>> | null = null;
+  let originUs: number | undefined;
   // The replay's present: while it waits for an event's time, the wall clock since start; while it
   // is behind (a slow disk, a busy CPU), the last event it delivered, so timeouts never run ahead of
   // events still unread.
@@ -237,6 +240,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
         finished();
         throw new Error(header.error);
       }
+      if (header.value.kind === "header") originUs = parseIsoMicros(header.value.header.startedAt);
       startHr = process.hrtime.bigint();
       void replay(sink).finally(async () => {
         await reader?.return(undefined);
@@ -245,6 +249,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
     },
     counters: () => ({ ...counters }),
     nowNs: () => clock(),
+    originUs: () => originUs,
     async stop() {
       abort.abort();
       if (reader !== null) await done;

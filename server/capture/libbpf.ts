@@ -13,6 +13,8 @@ interface Lib {
   open: Fn; findMap: Fn; initialValue: Fn; load: Fn; nextProgram: Fn; progName: Fn; sectionName: Fn;
   setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
   lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; sysconf: Fn; setPrint: Fn; setMaxEntries: Fn;
+  setType: Fn; setExpectedAttachType: Fn; progFd: Fn; updateElem: Fn; testRun: Fn;
+  syscall: Fn; openPath: Fn; closeFd: Fn; setns: Fn;
   /** our libbpf print callback, registered in this thread */
   printCallback: unknown;
 }
@@ -22,6 +24,14 @@ const logLines: string[] = [];
 
 const BPF_TRACE_RAW_TP = 23;
 const BPF_TRACE_FENTRY = 24;
+/* BPF netfilter programs and links (Linux 6.4), which libbpf 1.1 does not know by name. */
+const BPF_PROG_TYPE_NETFILTER = 32;
+const BPF_NETFILTER = 45;
+const BPF_LINK_CREATE = 28;
+const SYS_BPF = 321; // x86-64
+const CLONE_NEWNET = 0x40000000;
+const O_RDONLY = 0;
+const O_CLOEXEC = 0o2000000;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
@@ -43,7 +53,7 @@ function bind(): Result<Lib> {
   // libbpf formats with printf; va_list reaches us as a pointer (x86-64 and arm64 glibc pass it so).
   const printCallback = koffi.register((level: number, fmt: string, args: unknown) => {
     if (level > 1) return 0; // debug messages are too chatty for error text
-    const buf = Buffer.alloc(1024);
+    const buf = Buffer.alloc(Number(process.env.PKTPATH_LIBBPF_LOG_BYTES) || 1024);
     vsnprintf(buf, buf.length, fmt, args);
     const end = buf.indexOf(0);
     logLines.push(buf.subarray(0, end < 0 ? buf.length : end).toString("utf8").trimEnd());
@@ -73,6 +83,15 @@ function bind(): Result<Lib> {
     mmap: libc.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
     munmap: libc.func("int munmap(void *addr, size_t len)"),
     sysconf: libc.func("long sysconf(int name)"),
+    setType: bpf.func("int bpf_program__set_type(void *prog, int type)"),
+    setExpectedAttachType: bpf.func("int bpf_program__set_expected_attach_type(void *prog, int type)"),
+    progFd: bpf.func("int bpf_program__fd(void *prog)"),
+    updateElem: bpf.func("int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
+    testRun: bpf.func("int bpf_prog_test_run_opts(int fd, void *opts)"),
+    syscall: libc.func("long syscall(long number, long a, void *b, long c)"),
+    openPath: libc.func("int open(const char *path, int flags)"),
+    closeFd: libc.func("int close(int fd)"),
+    setns: libc.func("int setns(int fd, int nstype)"),
   });
 }
 
@@ -97,7 +116,7 @@ function withLog<T>(l: Lib, fn: () => T): T {
 
 function libbpfLog(): string {
   const lines = logLines.splice(0).filter((l) => l.length > 0);
-  return lines.length ? `\n${lines.slice(-12).join("\n")}` : "";
+  return lines.length ? `\n${lines.slice(-(Number(process.env.PKTPATH_LIBBPF_LOG_LINES) || 12)).join("\n")}` : "";
 }
 
 /** What live eBPF capture needs, checked up front so the message says what to do. */
@@ -117,6 +136,17 @@ export interface LoadOptions {
   optionalTracepoints?: string[];
   /** maps to size before load: name → max_entries */
   mapEntries?: Record<string, number>;
+  /** Load the SEC("netfilter") programs (Linux 6.4+); they are attached per namespace by attachNetfilter. */
+  netfilter?: boolean;
+  /** Load only, attach nothing (programs run by testRun). */
+  noAttach?: boolean;
+}
+
+/** Where a netfilter program goes: NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10), an NF_INET_* hook, a priority. */
+export interface NetfilterPlace {
+  pf: number;
+  hook: number;
+  priority: number;
 }
 
 export interface BpfSession {
@@ -124,8 +154,21 @@ export interface BpfSession {
   /** attached programs, by name */
   attached: string[];
   mapFd(name: string): Result<{ fd: number; maxEntries: number }>;
-  /** Sum over CPUs of the u64 at key 0 of a per-CPU array. */
-  percpuSum(name: string): Result<bigint>;
+  /** Sum over CPUs of the u64 at `key` (default 0) of a per-CPU array. */
+  percpuSum(name: string, key?: number): Result<bigint>;
+  /** Writes one value of an array map. */
+  updateMap(name: string, key: number, value: Uint8Array): Result<void>;
+  /** Reads one value of an array map. */
+  lookupMap(name: string, key: number, size: number): Result<Uint8Array>;
+  /**
+   * Attaches a netfilter program at a hook of the network namespace at netnsPath (this thread's own
+   * when absent) with a BPF link; returns the link's fd. The link keeps its namespace alive until
+   * closed (closeLink): close it once the namespace is gone from view.
+   */
+  attachNetfilter(progName: string, place: NetfilterPlace, netnsPath?: string): Result<number>;
+  closeLink(fd: number): void;
+  /** Runs a loaded program once on a packet (BPF_PROG_TEST_RUN); returns its return value. */
+  testRun(progName: string, packet: Uint8Array): Result<number>;
   /** Detaches and closes everything; safe to call twice. */
   close(): void;
 }
@@ -161,12 +204,25 @@ function programs(l: Lib, obj: Ptr): Ptr[] {
   return out;
 }
 
-/** Programs on tracepoints this kernel lacks are not loaded, when they are optional. */
-function skipMissing(l: Lib, obj: Ptr, optional: string[]): Result<{ warnings: string[]; skipped: Set<string> }> {
+/**
+ * Programs on tracepoints this kernel lacks are not loaded, when they are optional. Netfilter
+ * programs are typed by hand (libbpf 1.1 does not know the section) and never attached here.
+ */
+function skipMissing(l: Lib, obj: Ptr, opts: LoadOptions): Result<{ warnings: string[]; skipped: Set<string> }> {
   const warnings: string[] = [];
   const skipped = new Set<string>();
+  const optional = opts.optionalTracepoints ?? [];
   for (const p of programs(l, obj)) {
     const section: string = l.sectionName(p) ?? "";
+    if (section === "netfilter") {
+      skipped.add(l.progName(p));
+      if (!opts.netfilter) l.setAutoload(p, false);
+      else if (l.setType(p, BPF_PROG_TYPE_NETFILTER) !== 0 || l.setExpectedAttachType(p, BPF_NETFILTER) !== 0) {
+        return err(`cannot prepare netfilter program ${l.progName(p)}${libbpfLog()}`);
+      }
+      continue;
+    }
+    if (opts.noAttach) skipped.add(l.progName(p));
     const tp = section.startsWith("tp_btf/") ? section.slice("tp_btf/".length) : "";
     if (!tp || l.findBtfId(tp, BPF_TRACE_RAW_TP) > 0) continue;
     if (!optional.includes(tp)) return err(`this kernel has no tracepoint ${tp}`);
@@ -209,7 +265,7 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
     const map = lib.findMap(obj, name);
     if (!map || lib.setMaxEntries(map, entries) !== 0) return fail(`${opts.objPath}: cannot size map ${name} to ${entries}${libbpfLog()}`);
   }
-  const skipped = skipMissing(lib, obj, opts.optionalTracepoints ?? []);
+  const skipped = skipMissing(lib, obj, opts);
   if (!skipped.ok) return fail(skipped.error);
   const rc = lib.load(obj);
   if (rc !== 0) return fail(`cannot load ${opts.objPath} into the kernel (error ${rc})${libbpfLog()}`);
@@ -224,6 +280,8 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
     attached.push(name);
   }
   const findMap = (name: string): Ptr => lib.findMap(obj, name);
+  const prog = (name: string): Ptr | undefined => programs(lib, obj).find((p) => lib.progName(p) === name);
+  const key = (k: number): Buffer => Buffer.from(Uint32Array.of(k).buffer);
   return ok({
     warnings,
     attached,
@@ -233,17 +291,94 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
       if (!map) return err(`no map ${name}`);
       return ok({ fd: lib.mapFd(map), maxEntries: lib.maxEntries(map) });
     },
-    percpuSum(name) {
+    percpuSum(name, k = 0) {
       const map = findMap(name);
       if (!map) return err(`no map ${name}`);
       const cpus: number = lib.possibleCpus();
       const value = Buffer.alloc(8 * Math.max(cpus, 1));
-      if (lib.lookupElem(lib.mapFd(map), Buffer.alloc(4), value) !== 0) return err(`cannot read map ${name}`);
+      if (lib.lookupElem(lib.mapFd(map), key(k), value) !== 0) return err(`cannot read map ${name}`);
       let sum = 0n;
       for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
       return ok(sum);
     },
+    updateMap(name, k, value) {
+      const map = findMap(name);
+      if (!map) return err(`no map ${name}`);
+      if (lib.updateElem(lib.mapFd(map), key(k), value, 0) !== 0) return err(`cannot write map ${name} (errno ${koffi.errno()})`);
+      return ok(undefined);
+    },
+    lookupMap(name, k, size) {
+      const map = findMap(name);
+      if (!map) return err(`no map ${name}`);
+      const value = Buffer.alloc(size);
+      if (lib.lookupElem(lib.mapFd(map), key(k), value) !== 0) return err(`cannot read map ${name}`);
+      return ok(new Uint8Array(value));
+    },
+    attachNetfilter(progName, place, netnsPath) {
+      const p = prog(progName);
+      if (!p) return err(`no program ${progName}`);
+      return inNetns(lib, netnsPath, () => linkNetfilter(lib, lib.progFd(p), place));
+    },
+    closeLink(fd) {
+      lib.closeFd(fd);
+    },
+    testRun(progName, packet) {
+      const p = prog(progName);
+      if (!p) return err(`no program ${progName}`);
+      return testRunOnce(lib, lib.progFd(p), packet);
+    },
   });
+}
+
+/** BPF_LINK_CREATE for a netfilter program (union bpf_attr's link_create, netfilter member). */
+function linkNetfilter(lib: Lib, progFd: number, place: NetfilterPlace): Result<number> {
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(progFd, 0);
+  attr.writeUInt32LE(BPF_NETFILTER, 8);
+  attr.writeUInt32LE(place.pf, 16);
+  attr.writeUInt32LE(place.hook, 20);
+  attr.writeInt32LE(place.priority, 24);
+  const fd = Number(lib.syscall(SYS_BPF, BPF_LINK_CREATE, attr, attr.length));
+  return fd >= 0 ? ok(fd) : err(`cannot attach a netfilter program at hook ${place.hook} of family ${place.pf} priority ${place.priority} (errno ${koffi.errno()})`);
+}
+
+/** Runs fn with this thread in the network namespace at path (setns is per thread), then returns. */
+function inNetns<T>(lib: Lib, path: string | undefined, fn: () => Result<T>): Result<T> {
+  if (path === undefined) return fn();
+  const self = lib.openPath("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return err(`cannot open this thread's network namespace (errno ${koffi.errno()})`);
+  const target = lib.openPath(path, O_RDONLY | O_CLOEXEC);
+  try {
+    if (target < 0) return err(`cannot open network namespace ${path} (errno ${koffi.errno()})`);
+    if (lib.setns(target, CLONE_NEWNET) !== 0) return err(`cannot enter network namespace ${path} (errno ${koffi.errno()})`);
+    try {
+      return fn();
+    } finally {
+      if (lib.setns(self, CLONE_NEWNET) !== 0) throw new Error(`cannot return to this thread's network namespace (errno ${koffi.errno()})`);
+    }
+  } finally {
+    if (target >= 0) lib.closeFd(target);
+    lib.closeFd(self);
+  }
+}
+
+const BPF_PROG_TEST_RUN = 10;
+
+/** BPF_PROG_TEST_RUN once: union bpf_attr's test member, the packet in memory koffi holds still. */
+function testRunOnce(lib: Lib, progFd: number, packet: Uint8Array): Result<number> {
+  const data = koffi.alloc("uint8_t", Math.max(packet.length, 1));
+  try {
+    new Uint8Array(koffi.view(data, packet.length)).set(packet);
+    const attr = Buffer.alloc(80);
+    attr.writeUInt32LE(progFd, 0);
+    attr.writeUInt32LE(packet.length, 8);
+    attr.writeBigUInt64LE(BigInt(koffi.address(data)), 16);
+    attr.writeUInt32LE(1, 32);
+    if (Number(lib.syscall(SYS_BPF, BPF_PROG_TEST_RUN, attr, attr.length)) !== 0) return err(`test run failed (errno ${koffi.errno()})`);
+    return ok(attr.readUInt32LE(4));
+  } finally {
+    koffi.free(data);
+  }
 }
 
 /** Whether the running kernel's BTF has a function (kfuncs included) of this name. */

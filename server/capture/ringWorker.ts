@@ -1,15 +1,24 @@
 // Worker thread: loads and attaches the BPF object, then reads the per-CPU rings straight from the
 // array they live in, mapped into this process (no FFI call per record), and posts batches of raw
 // record bytes to the main thread. It sleeps between reads, which is why it is a worker and not on
-// the event loop. The layout is bpf/pktpath.h's struct pktpath_slot and struct pktpath_ring_cursor.
-import { parentPort, workerData } from "node:worker_threads";
-import { mmapArray, openAndAttach, possibleCpus, type MapMemory } from "./libbpf.ts";
-import { CURSOR_BYTES, PerCpuRings, ringSlotsLog2, SLOT_BYTES } from "./rings.ts";
+// the event loop. Between reads it takes commands from a port of its own: filter programs to switch
+// to, and netfilter observers to attach in other namespaces (setns is per thread, and this thread
+// holds the programs). The layout is bpf/pktpath.h's struct pktpath_slot and pktpath_ring_cursor.
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import { mmapArray, openAndAttach, possibleCpus, type BpfSession, type MapMemory, type NetfilterPlace } from "./libbpf.ts";
+import { CURSOR_BYTES, PerCpuRings, ringSlotsLog2, type SlotLayout } from "./rings.ts";
 
 export interface RingWorkerData {
   objPath: string;
   rodata: Record<string, Uint8Array>;
   optionalTracepoints: string[];
+  /** load the netfilter observers (kernel 6.4+) */
+  netfilter: boolean;
+  slot: SlotLayout;
+  /** struct pktpath_filter bytes to run from the start */
+  filter: Uint8Array;
+  /** commands from the main thread (WorkerCommand), answered on the same port (WorkerReply) */
+  control: MessagePort;
   /** Int32 at index 0: set to 1 by the main thread to stop */
   stop: SharedArrayBuffer;
   /** how long to sleep when the rings were empty: idleMs[0], doubling while they stay empty, up to idleMs[1] */
@@ -27,14 +36,28 @@ export interface RingWorkerData {
   slotsLog2?: number;
 }
 
+/** One observer to place: the program, where, and in which namespace (by a path that opens it). */
+export interface ObserverPlace extends NetfilterPlace {
+  prog: "nf_enter" | "nf_after";
+}
+
+export type WorkerCommand =
+  | { type: "filter"; id: number; bytes: Uint8Array }
+  /** Replace a namespace's observers with these (none: detach it). */
+  | { type: "observe"; id: number; netns: number; path: string; places: ObserverPlace[] };
+
+export type WorkerReply =
+  | { type: "filter"; id: number; error?: string }
+  | { type: "observe"; id: number; attached: number; errors: string[] };
+
 export type RingWorkerMessage =
   | { type: "ready"; attached: string[]; warnings: string[] }
   | { type: "error"; message: string }
   | { type: "batch"; bytes: ArrayBuffer }
-  | { type: "lost"; lost: number }
-  | { type: "stopped"; lost: number };
+  | { type: "counters"; lost: number; collisions: number }
+  | { type: "stopped"; lost: number; collisions: number };
 
-const LOST_EVERY_MS = 250;
+const COUNTERS_EVERY_MS = 250;
 const SMALL_READ_BYTES = 256 * 1024;
 const GATHER_MS = 5;
 
@@ -42,18 +65,78 @@ function post(msg: RingWorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer);
 }
 
+/** The filter map holds two programs; the one not running is written, then filter_ctl switches. */
+function setFilter(session: BpfSession, bytes: Uint8Array, active: { slot: number }): string | undefined {
+  const next = active.slot ^ 1;
+  const wrote = session.updateMap("filter", next, bytes);
+  if (!wrote.ok) return wrote.error;
+  const switched = session.updateMap("filter_ctl", 0, Uint8Array.from(new Uint8Array(Uint32Array.of(next).buffer)));
+  if (!switched.ok) return switched.error;
+  active.slot = next;
+  return undefined;
+}
+
+/** Observers per namespace: link fds, closed when replaced or when the namespace goes. */
+class Observers {
+  private readonly links = new Map<number, number[]>();
+
+  constructor(private readonly session: BpfSession) {}
+
+  replace(netns: number, path: string, places: ObserverPlace[]): { attached: number; errors: string[] } {
+    this.detach(netns);
+    const fds: number[] = [];
+    const errors: string[] = [];
+    for (const place of places) {
+      const fd = this.session.attachNetfilter(place.prog, place, path);
+      if (fd.ok) fds.push(fd.value);
+      else errors.push(fd.error);
+    }
+    if (fds.length) this.links.set(netns, fds);
+    return { attached: fds.length, errors };
+  }
+
+  detach(netns: number): void {
+    for (const fd of this.links.get(netns) ?? []) this.session.closeLink(fd);
+    this.links.delete(netns);
+  }
+
+  closeAll(): void {
+    for (const netns of [...this.links.keys()]) this.detach(netns);
+  }
+}
+
+function handleCommand(cmd: WorkerCommand, session: BpfSession, observers: Observers, filter: { slot: number }, port: MessagePort): void {
+  switch (cmd.type) {
+    case "filter": {
+      const error = setFilter(session, cmd.bytes, filter);
+      port.postMessage(error === undefined ? { type: "filter", id: cmd.id } : { type: "filter", id: cmd.id, error } satisfies WorkerReply);
+      return;
+    }
+    case "observe":
+      port.postMessage({ type: "observe", id: cmd.id, ...observers.replace(cmd.netns, cmd.path, cmd.places) } satisfies WorkerReply);
+      return;
+  }
+}
+
 function run(data: RingWorkerData): void {
   const stop = new Int32Array(data.stop);
   const cpus = possibleCpus();
   if (!cpus.ok) return post({ type: "error", message: cpus.error });
-  const log2 = data.slotsLog2 ?? ringSlotsLog2(cpus.value);
+  const log2 = data.slotsLog2 ?? ringSlotsLog2(cpus.value, data.slot.bytes);
   const session = openAndAttach({
     objPath: data.objPath,
     rodata: { ...data.rodata, ring_slots_log2: new Uint8Array(Uint32Array.of(log2).buffer) },
     optionalTracepoints: data.optionalTracepoints,
     mapEntries: { ring: cpus.value << log2, ring_consumed: cpus.value },
+    netfilter: data.netfilter,
   });
   if (!session.ok) return post({ type: "error", message: session.error });
+  const filter = { slot: 1 };
+  const filterError = setFilter(session.value, data.filter, filter);
+  if (filterError !== undefined) {
+    session.value.close();
+    return post({ type: "error", message: `cannot set the capture filter: ${filterError}` });
+  }
   const maps: MapMemory[] = [];
   const map = (name: string, bytes: number): MapMemory | undefined => {
     const fd = session.value.mapFd(name);
@@ -65,14 +148,15 @@ function run(data: RingWorkerData): void {
     maps.push(m.value);
     return m.value;
   };
-  const ring = map("ring", (cpus.value << log2) * SLOT_BYTES);
+  const ring = map("ring", (cpus.value << log2) * data.slot.bytes);
   const cursors = ring && map("ring_consumed", cpus.value * CURSOR_BYTES);
   if (!ring || !cursors) {
     for (const m of maps) m.unmap();
     return session.value.close();
   }
+  const observers = new Observers(session.value);
   const inflight = new Int32Array(data.inflight);
-  const rings = new PerCpuRings(ring.buffer, cursors.buffer, cpus.value, log2, data.maxBatchBytes);
+  const rings = new PerCpuRings(ring.buffer, cursors.buffer, cpus.value, log2, data.maxBatchBytes, data.slot);
   /** Posts what is ready (see PerCpuRings.drain); returns the bytes read. */
   const drain = (untilNs?: bigint): number => {
     const out = rings.drain(untilNs);
@@ -83,15 +167,19 @@ function run(data: RingWorkerData): void {
     return bytes;
   };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
-  const readLost = (): number => {
-    const r = session.value.percpuSum("lost");
+  const counter = (key: number): number => {
+    const r = session.value.percpuSum("stats", key);
     return r.ok ? Number(r.value) : 0;
   };
-  let lost = 0;
-  let lostAt = Date.now();
+  const readCounters = (): { lost: number; collisions: number } => ({ lost: counter(0), collisions: counter(1) });
+  let last = { lost: 0, collisions: 0 };
+  let countedAt = Date.now();
   const [idleMin, idleMax] = data.idleMs;
   let idle = idleMin;
   while (Atomics.load(stop, 0) === 0) {
+    for (let m = receiveMessageOnPort(data.control); m; m = receiveMessageOnPort(data.control)) {
+      handleCommand(m.message as WorkerCommand, session.value, observers, filter, data.control);
+    }
     const pending = Atomics.load(inflight, 0);
     if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, idleMin);
     else {
@@ -108,17 +196,18 @@ function run(data: RingWorkerData): void {
         if (read < SMALL_READ_BYTES) Atomics.wait(stop, 0, 0, GATHER_MS);
       }
     }
-    if (Date.now() - lostAt < LOST_EVERY_MS) continue;
-    lostAt = Date.now();
-    const now = readLost();
-    if (now !== lost) post({ type: "lost", lost: (lost = now) });
+    if (Date.now() - countedAt < COUNTERS_EVERY_MS) continue;
+    countedAt = Date.now();
+    const now = readCounters();
+    if (now.lost !== last.lost || now.collisions !== last.collisions) post({ type: "counters", ...(last = now) });
   }
-  lost = readLost();
+  last = readCounters();
   // Detach so nothing new arrives, then hand over what is left; the mappings keep the maps alive.
+  observers.closeAll();
   session.value.close();
   while (drain() > 0);
   for (const m of maps) m.unmap();
-  post({ type: "stopped", lost });
+  post({ type: "stopped", ...last });
 }
 
 if (parentPort && workerData) run(workerData as RingWorkerData);

@@ -1,21 +1,27 @@
 // The per-CPU rings of bpf/pktpath.bpf.c, read from the array they live in (mapped into this
 // process by the worker): struct pktpath_slot and struct pktpath_ring_cursor of bpf/pktpath.h.
 // Pure apart from the shared memory it is given; test/rings.test.ts drives it with plain buffers.
-import { EVENT_LAYOUT, EVENT_SIZE } from "./decode.ts";
+import type { RecordLayout } from "./layout.ts";
 
-/** struct pktpath_slot: u32 len, u32 pad, then the event */
-export const SLOT_BYTES = 8 + EVENT_SIZE;
-/** Byte offsets in a slot of ts_ns's low and high words (little-endian), after the 8-byte header. */
-const TS_LO = 8 + (EVENT_LAYOUT.ts_ns?.offset ?? 0);
-const TS_HI = TS_LO + 4;
+/** What the reader needs of struct pktpath_slot: its size and where the event's ts_ns is in it. */
+export interface SlotLayout {
+  bytes: number;
+  /** byte offset of ts_ns (u64, little-endian) inside a slot */
+  tsOffset: number;
+}
+
+export function slotLayout(layout: RecordLayout): SlotLayout {
+  return { bytes: layout.slotSize, tsOffset: layout.slotEvent + layout.ev.ts_ns };
+}
+
 /** struct pktpath_ring_cursor: one cache line per CPU */
 export const CURSOR_BYTES = 64;
 /** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
 const RING_BUDGET_BYTES = 64 << 20;
 
-/** log2 of the slots in each CPU's ring: 65536 (7 MiB, ~100 ms of a 600k records/s flood) at most. */
-export function ringSlotsLog2(cpus: number): number {
-  const fit = Math.floor(Math.log2(RING_BUDGET_BYTES / Math.max(cpus, 1) / SLOT_BYTES));
+/** log2 of the slots in each CPU's ring: 65536 (~100 ms of a 600k records/s flood) at most. */
+export function ringSlotsLog2(cpus: number, slotBytes: number): number {
+  const fit = Math.floor(Math.log2(RING_BUDGET_BYTES / Math.max(cpus, 1) / slotBytes));
   return Math.min(16, Math.max(12, fit));
 }
 
@@ -32,25 +38,31 @@ export class PerCpuRings {
   private readonly pos: number[];
   private readonly mask: number;
   private readonly maxRecords: number;
+  private readonly slotBytes: number;
+  private readonly tsLo: number;
+  private readonly tsHi: number;
 
   constructor(ring: ArrayBuffer, cursors: ArrayBuffer, private readonly cpus: number, private readonly log2: number,
-    maxBatchBytes: number) {
+    maxBatchBytes: number, slot: SlotLayout) {
+    this.slotBytes = slot.bytes;
+    this.tsLo = slot.tsOffset;
+    this.tsHi = slot.tsOffset + 4;
     this.u32 = new Uint32Array(ring);
     this.bytes = new Uint8Array(ring);
     this.consumed = new BigUint64Array(cursors);
     this.pos = Array.from({ length: cpus }, (_, c) => Number(this.consumed[(c * CURSOR_BYTES) / 8]));
     this.mask = (1 << log2) - 1;
-    this.maxRecords = Math.max(1, Math.floor(maxBatchBytes / SLOT_BYTES));
+    this.maxRecords = Math.max(1, Math.floor(maxBatchBytes / this.slotBytes));
   }
 
   private slotAt(cpu: number, pos: number): number {
-    return ((cpu << this.log2) + (pos & this.mask)) * SLOT_BYTES;
+    return ((cpu << this.log2) + (pos & this.mask)) * this.slotBytes;
   }
 
   /** Whether the slot at byte offset at is stamped (ts_ns, two u32 words) no later than hi:lo. */
   private stampedBy(at: number, hi: number, lo: number): boolean {
-    const tsHi = this.u32[(at + TS_HI) / 4]!;
-    return tsHi < hi || (tsHi === hi && this.u32[(at + TS_LO) / 4]! <= lo);
+    const tsHi = this.u32[(at + this.tsHi) / 4]!;
+    return tsHi < hi || (tsHi === hi && this.u32[(at + this.tsLo) / 4]! <= lo);
   }
 
   /** Whether the slot at byte offset at is filled and stamped no later than hi:lo. */
@@ -60,7 +72,7 @@ export class PerCpuRings {
 
   /** Whether slot a is stamped no later than slot b. */
   private tsBefore(a: number, b: number): boolean {
-    return this.stampedBy(a, this.u32[(b + TS_HI) / 4]!, this.u32[(b + TS_LO) / 4]!);
+    return this.stampedBy(a, this.u32[(b + this.tsHi) / 4]!, this.u32[(b + this.tsLo) / 4]!);
   }
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
@@ -78,7 +90,7 @@ export class PerCpuRings {
         // More is ready than a batch holds: the cut moves back to the last record taken here, so
         // that no other CPU's later records go out ahead of the ones this CPU still holds.
         const last = this.slotAt(c, start + n - 1);
-        [hi, lo] = [this.u32[(last + TS_HI) / 4]!, this.u32[(last + TS_LO) / 4]!];
+        [hi, lo] = [this.u32[(last + this.tsHi) / 4]!, this.u32[(last + this.tsLo) / 4]!];
         capped = true;
       }
     }
@@ -92,7 +104,7 @@ export class PerCpuRings {
       total += counts[c]!;
     }
     if (total === 0) return undefined;
-    const out = new Uint8Array(total * SLOT_BYTES);
+    const out = new Uint8Array(total * this.slotBytes);
     let o = 0;
     const taken = counts.map(() => 0);
     // Merge by time, copying runs: under load one CPU's records mostly follow each other.
@@ -112,8 +124,8 @@ export class PerCpuRings {
       const bound = second < 0 ? -1 : head(second);
       while (run < limit && ((from + run) & this.mask) !== 0 && (bound < 0 || this.tsBefore(this.slotAt(best, from + run), bound))) run++;
       const at = this.slotAt(best, from);
-      out.set(this.bytes.subarray(at, at + run * SLOT_BYTES), o);
-      o += run * SLOT_BYTES;
+      out.set(this.bytes.subarray(at, at + run * this.slotBytes), o);
+      o += run * this.slotBytes;
       taken[best]! += run;
     }
     // Free the slots (len back to 0) before telling the kernel they are consumed. Plain stores: the

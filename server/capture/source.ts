@@ -30,6 +30,8 @@ export interface CaptureSource {
   readonly warnings?: readonly string[];
   /** Live sources: the present moment on the tNs timeline, so idle journeys and pings can time out. */
   nowNs?(): number;
+  /** tNs 0 in µs since the Unix epoch, once the source knows it (it may change when clocks drift apart). */
+  originUs?(): number | undefined;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */
   stop(): Promise<void>;
 }

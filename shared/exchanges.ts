@@ -1,0 +1,283 @@
+// Pairs journeys into exchanges: a request (echo request, SYN, datagram) and what answered it (a
+// reply, a SYN-ACK or RST, an ICMP error quoting it), by the rules of exchangeRules.ts. Every header a
+// journey had counts, so a reply that mirrors the request only after NAT rewrote one of them pairs.
+// The other fragments of a fragmented request or reply are attached, never exchanges of their own.
+import { effectiveDrop } from "./drops.ts";
+import { icmpErrorText, isIcmpError, isPortUnreachable, RULES, type ExchangeRule } from "./exchangeRules.ts";
+import { LruMap } from "./lru.ts";
+import type { Exchange, ExchangeStatus, Journey, PacketInfo } from "./types.ts";
+
+export interface ExchangeTableOptions {
+  /** a request whose journey ended waits this long for its answer */
+  replyTimeoutNs: number;
+  /** a request whose journey has not ended (queued somewhere) is given up after this long */
+  maxInFlightNs: number;
+  /** exchanges waiting at most; past it the oldest becomes no-reply */
+  maxOpen: number;
+  /** ids are this kind letter ("p", "t", "u") + idPrefix + a number */
+  idPrefix: string;
+  /** a UDP flow opens one exchange per this much quiet */
+  udpFlowIdleNs: number;
+}
+
+type Role = "request" | "reply" | "error" | "fragment" | "retry";
+
+interface State {
+  ex: Exchange;
+  rule: ExchangeRule;
+  keys: string[];
+  fragKeys: string[];
+  startTNs: number;
+  requestOpen: boolean;
+  answer?: Journey;
+  answerStatus?: ExchangeStatus;
+  /** a fragment journey that became the whole packet: its drop is the exchange's */
+  reassembled: Journey[];
+  final: boolean;
+}
+
+const KIND_LETTER = { "icmp-echo": "p", tcp: "t", udp: "u" } as const;
+const fragKeyOf = (p: PacketInfo, ipId: number): string => `f|${p.family}|${p.proto}|${p.src}|${p.dst}|${ipId}`;
+
+export class ExchangeTable {
+  private readonly byKey = new Map<string, State>();
+  private readonly byFrag = new Map<string, State>();
+  private readonly roles = new Map<Journey, { state: State; role: Role }>();
+  // Expiry order: requests still in flight by their start, settled ones by their end.
+  private readonly inFlight = new LruMap<State, number>();
+  private readonly settled = new LruMap<State, number>();
+  /** fragments that came before their first fragment, by fragment key */
+  private readonly orphans = new LruMap<string, Journey[]>();
+  private readonly recentFlows = new LruMap<string, number>();
+  private nextId = 1;
+  evicted = 0;
+
+  constructor(private readonly opts: ExchangeTableOptions) {}
+
+  setIdPrefix(prefix: string): void {
+    this.opts.idPrefix = prefix;
+  }
+
+  get size(): number {
+    return this.inFlight.size + this.settled.size;
+  }
+
+  identified(journey: Journey, out: Exchange[]): void {
+    const p = journey.packet;
+    if (!p) return;
+    const frag = journey.fragment;
+    if (frag && frag.offset > 0) return this.fragment(journey, fragKeyOf(p, frag.ipId));
+    this.header(journey, p, out);
+  }
+
+  rewritten(journey: Journey, p: PacketInfo, out: Exchange[]): void {
+    const known = this.roles.get(journey);
+    if (known?.role === "fragment") {
+      if (!p.icmp && p.sport === undefined) return;
+      known.state.reassembled.push(journey); // reassembled: the whole packet goes on in this skb
+      return;
+    }
+    this.header(journey, p, out);
+  }
+
+  ended(journey: Journey, out: Exchange[]): void {
+    const known = this.roles.get(journey);
+    if (!known) return;
+    this.roles.delete(journey);
+    const { state, role } = known;
+    if (state.final) return;
+    if (role === "request" || (role === "fragment" && state.reassembled.includes(journey))) {
+      const dropped = effectiveDrop(journey) !== undefined;
+      if (role === "request") {
+        state.requestOpen = false;
+        this.inFlight.delete(state);
+        this.settled.set(state, lastTNs(journey));
+      }
+      // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded).
+      if (dropped && !state.answer) this.finalize(state, "dropped", out);
+      return;
+    }
+    if (journey === state.answer) {
+      this.finalize(state, role === "reply" && effectiveDrop(journey) ? "dropped" : state.answerStatus ?? "complete", out);
+    }
+  }
+
+  /** Requests past their time become no-reply. */
+  expire(nowNs: number, out: Exchange[]): void {
+    for (let f = this.settled.oldest(); f && nowNs - f[1] > this.opts.replyTimeoutNs; f = this.settled.oldest()) {
+      this.finalize(f[0], "no-reply", out);
+    }
+    for (let f = this.inFlight.oldest(); f && nowNs - f[1] > this.opts.maxInFlightNs; f = this.inFlight.oldest()) {
+      this.finalize(f[0], "no-reply", out);
+    }
+    for (let f = this.recentFlows.oldest(); f && nowNs - f[1] > this.opts.udpFlowIdleNs; f = this.recentFlows.oldest()) {
+      this.recentFlows.delete(f[0]);
+    }
+  }
+
+  /** End of capture: every exchange still waiting is no-reply. */
+  flush(out: Exchange[]): void {
+    const waiting: State[] = [];
+    for (let f = this.inFlight.oldest(); f; f = this.inFlight.oldest()) waiting.push(f[0]), this.inFlight.delete(f[0]);
+    for (let f = this.settled.oldest(); f; f = this.settled.oldest()) waiting.push(f[0]), this.settled.delete(f[0]);
+    for (const state of waiting) this.finalize(state, "no-reply", out);
+  }
+
+  /** A header of a journey: an error quoting a request, an answer, or a request (new, or one more header of its own). */
+  private header(journey: Journey, p: PacketInfo, out: Exchange[]): void {
+    const known = this.roles.get(journey);
+    if (known) {
+      if (known.role === "request") this.addKeys(known.state, p, journey);
+      return;
+    }
+    if (isIcmpError(p) && p.quoted) {
+      for (const rule of RULES) {
+        const key = rule.opens(p.quoted);
+        const state = key !== undefined ? this.byKey.get(key) : undefined;
+        if (!state || state.answer) continue;
+        const type = p.icmp?.type ?? 0, code = p.icmp?.code ?? 0;
+        state.ex.error = { from: p.src, type, code, text: icmpErrorText(p.family, type, code), journey };
+        this.answer(state, journey, "error", isPortUnreachable(p) && rule.kind !== "icmp-echo" ? "refused" : "error");
+        return;
+      }
+      return;
+    }
+    for (const rule of RULES) {
+      const a = rule.answers(p);
+      const state = a ? this.byKey.get(a.key) : undefined;
+      if (a && state && !state.answer && state.rule === rule) {
+        this.answer(state, journey, "reply", a.status);
+        return;
+      }
+    }
+    for (const rule of RULES) {
+      const key = rule.opens(p);
+      if (key === undefined) continue;
+      const open = this.byKey.get(key);
+      if (open) {
+        // A second skb with the same request: a retransmitted SYN, a repeated query. An echo's is a
+        // clone or a duplicate: the first journey stays the request.
+        if (rule.kind !== "icmp-echo" && !open.answer) {
+          (open.ex.retries ??= []).push(journey);
+          this.roles.set(journey, { state: open, role: "retry" });
+        }
+        return;
+      }
+      if (rule.kind === "udp" && this.recentFlows.has(key)) return;
+      this.open(rule, key, journey, p);
+      return;
+    }
+    // An echo reply whose request we never saw (capture started late): an exchange with its reply only.
+    const a = RULES[0]!.answers(p);
+    if (a && !this.byKey.has(a.key)) {
+      const state = this.newState(RULES[0]!, journey, { ...p, src: p.dst, dst: p.src });
+      this.answer(state, journey, "reply", "complete");
+      state.requestOpen = false;
+      this.settled.set(state, journey.hops[0]?.tNs ?? 0);
+    }
+  }
+
+  private newState(rule: ExchangeRule, journey: Journey, p: PacketInfo): State {
+    const ex: Exchange = { id: `${KIND_LETTER[rule.kind]}-${this.opts.idPrefix}${this.nextId++}`, kind: rule.kind,
+      family: p.family, src: p.src, dst: p.dst, status: "no-reply" };
+    if (rule.kind === "icmp-echo") {
+      ex.icmpId = p.icmp?.id ?? 0;
+      ex.seq = p.icmp?.seq ?? 0;
+    } else {
+      if (p.sport !== undefined) ex.sport = p.sport;
+      if (p.dport !== undefined) ex.dport = p.dport;
+    }
+    if (journey.at !== undefined) ex.at = journey.at;
+    return { ex, rule, keys: [], fragKeys: [], startTNs: journey.hops[0]?.tNs ?? 0, requestOpen: true, reassembled: [], final: false };
+  }
+
+  private open(rule: ExchangeRule, key: string, journey: Journey, p: PacketInfo): void {
+    if (this.size >= this.opts.maxOpen) this.evictOldest();
+    const state = this.newState(rule, journey, p);
+    state.ex.request = journey;
+    this.roles.set(journey, { state, role: "request" });
+    this.register(state, key);
+    this.addFragment(state, journey, p);
+    this.inFlight.set(state, state.startTNs);
+    if (rule.kind === "udp") this.recentFlows.set(key, state.startTNs);
+  }
+
+  private addKeys(state: State, p: PacketInfo, journey: Journey): void {
+    const key = state.rule.opens(p);
+    if (key !== undefined && !this.byKey.has(key)) this.register(state, key);
+    this.addFragment(state, journey, p);
+  }
+
+  private register(state: State, key: string): void {
+    state.keys.push(key);
+    this.byKey.set(key, state);
+  }
+
+  private answer(state: State, journey: Journey, role: "reply" | "error", status: ExchangeStatus): void {
+    state.answer = journey;
+    state.answerStatus = status;
+    if (role === "reply") state.ex.reply = journey;
+    this.roles.set(journey, { state, role });
+    if (journey.packet) this.addFragment(state, journey, journey.packet);
+  }
+
+  /** The first fragment of a request or reply: later fragments with its IP id belong here. */
+  private addFragment(state: State, journey: Journey, p: PacketInfo): void {
+    const frag = journey.fragment;
+    if (!frag || frag.offset !== 0) return;
+    const key = fragKeyOf(p, frag.ipId);
+    if (this.byFrag.has(key)) return;
+    state.fragKeys.push(key);
+    this.byFrag.set(key, state);
+    for (const j of this.orphans.get(key) ?? []) this.attachFragment(state, j);
+    this.orphans.delete(key);
+  }
+
+  private fragment(journey: Journey, key: string): void {
+    const state = this.byFrag.get(key);
+    if (state) return this.attachFragment(state, journey);
+    const held = this.orphans.get(key) ?? [];
+    held.push(journey);
+    this.orphans.set(key, held);
+    if (this.orphans.size > this.opts.maxOpen) this.orphans.delete(this.orphans.oldest()![0]);
+  }
+
+  private attachFragment(state: State, journey: Journey): void {
+    (state.ex.fragments ??= []).push(journey);
+    this.roles.set(journey, { state, role: "fragment" });
+  }
+
+  private evictOldest(): void {
+    const oldest = this.inFlight.oldest() ?? this.settled.oldest();
+    if (!oldest) return;
+    this.evicted++;
+    this.finalize(oldest[0], "no-reply", []);
+  }
+
+  private finalize(state: State, status: ExchangeStatus, out: Exchange[]): void {
+    state.final = true;
+    this.inFlight.delete(state);
+    this.settled.delete(state);
+    for (const k of state.keys) if (this.byKey.get(k) === state) this.byKey.delete(k);
+    for (const k of state.fragKeys) if (this.byFrag.get(k) === state) this.byFrag.delete(k);
+    const { request, reply, error, fragments, retries, ...rest } = state.ex;
+    const ex: Exchange = { ...rest, status };
+    // Journeys may still grow (fragments, the request's last hops): the exchange keeps what they were.
+    if (request) ex.request = snapshot(request);
+    if (reply) ex.reply = snapshot(reply);
+    if (error) ex.error = { ...error, ...(error.journey ? { journey: snapshot(error.journey) } : {}) };
+    if (fragments) ex.fragments = fragments.map(snapshot);
+    if (retries) ex.retries = retries.map(snapshot);
+    const t0 = request?.hops[0]?.tNs, t1 = reply?.hops[0]?.tNs;
+    if (t0 !== undefined && t1 !== undefined) ex.rttNs = t1 - t0;
+    out.push(ex);
+  }
+}
+
+function snapshot(j: Journey): Journey {
+  return { ...j, hops: j.hops.slice() };
+}
+
+function lastTNs(j: Journey): number {
+  return j.hops[j.hops.length - 1]?.tNs ?? 0;
+}
