@@ -111,7 +111,7 @@ class Parser {
   private closeParen(open: Token): Parsed<void> {
     const t = this.peek();
     if (isOp(t, ")")) return (this.next(), { ok: true, value: undefined });
-    if (t.kind === "end") return fail(`expected ")" to close the "(" at column ${open.col}`, t.col);
+    if (t.kind === "end") return fail(`expected ")" for the "(" in column ${open.col}`, t.col);
     return fail(`expected "and", "or" or ")" before ${shown(t)}`, t.col);
   }
 

@@ -51,7 +51,7 @@ const isOp = (t: Token, text: string): boolean => t.kind === "op" && t.text === 
 const isMask = (t: Token): boolean => t.kind === "word" && !t.escaped && t.text === "mask";
 
 function notAnAddress(tok: Token, what: string): Parsed<never> {
-  if (!tok.escaped && /^[0-9.]+$/.test(tok.text)) return fail(`"${tok.text}" is not an IPv4 or IPv6 address`, tok.col);
+  if (!tok.escaped && /^[0-9a-fA-F.:]+$/.test(tok.text)) return fail(`"${tok.text}" is not an IPv4 or IPv6 address`, tok.col);
   return fail(`"${tok.text}" is not ${what} (a name would need DNS, which pktpath filters do not use)`, tok.col);
 }
 
@@ -63,6 +63,7 @@ function hostValue(q: Quals, tok: Token, c: Cursor): Parsed<Expr> {
   }
   const a = tok.escaped ? undefined : parseAddress(tok.text);
   if (!a) return notAnAddress(tok, "an IPv4 or IPv6 address");
+  if (isOp(c.peek(), "%")) return fail(`scoped addresses (${tok.text}%…) are not supported: give the address alone`, c.peek().col);
   if (isOp(c.peek(), "/") || isMask(c.peek())) {
     return fail(`"${word}" takes one address: a prefix is written net ${tok.text}/N`, c.peek().col);
   }
@@ -115,8 +116,8 @@ function netValue(q: Quals, tok: Token, c: Cursor): Parsed<Expr> {
 function portNumber(tok: Token, text: string): Parsed<number> {
   const n = tok.escaped ? undefined : parseNumber(text);
   if (n === undefined) {
-    if (/^[0-9]+$/.test(text)) return fail(`"${text}" is not a number (a leading 0 means octal)`, tok.col);
-    return fail(`port names ("${text}") are not supported: give the number`, tok.col);
+    if (!tok.escaped && /^[0-9]+$/.test(text)) return fail(`"${text}" is not a number (a leading 0 means octal)`, tok.col);
+    return fail(`port names ("${tok.text}") are not supported: give the number`, tok.col);
   }
   if (n > 65535) return fail(`port ${text} is more than 65535`, tok.col);
   return { ok: true, value: n };
