@@ -12,7 +12,7 @@ import { COMPAT_WARNING, createEbpfSource, objectForKernel, PKTPATH_COMPAT_OBJ, 
 import { firstAvailable } from "../server/sources.ts";
 import { kernelHasFunction } from "../server/capture/libbpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
-import type { CaptureFilter } from "../server/capture/source.ts";
+import type { RodataFilter } from "../server/capture/source.ts";
 import type { RawEvent } from "../shared/types.ts";
 import { hostNetnsInode, Topology } from "./lib/netns.ts";
 
@@ -36,7 +36,7 @@ function build(prefix: string): Topology {
   return topo;
 }
 
-async function capture(run: () => void | Promise<void>, filter: CaptureFilter = { proto: "icmp-echo" }, objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+async function capture(run: () => void | Promise<void>, filter: RodataFilter = { proto: "icmp-echo" }, objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
   const source = createEbpfSource(filter, objPath === undefined ? {} : { objPath });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));

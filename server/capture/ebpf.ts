@@ -10,7 +10,7 @@ import { decodeRingBytes, type DecodeContext } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
 import type { RingWorkerData, RingWorkerMessage } from "./ringWorker.ts";
-import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
+import type { CaptureFilter, CaptureSource, RodataFilter, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
 /** The same program for kernels before 6.2, which copies packet headers with bpf_probe_read_kernel. */
@@ -59,7 +59,7 @@ export function hostBytes(host: string): Result<{ family: 4 | 6; bytes: Uint8Arr
 }
 
 /** [IPv4 protocol, IPv6 next header]: ICMP has a different number in IPv6. */
-function protoNumbers(proto: CaptureFilter["proto"]): [number, number] {
+function protoNumbers(proto: RodataFilter["proto"]): [number, number] {
   switch (proto) {
     case "tcp": return [6, 6];
     case "udp": return [17, 17];
@@ -69,7 +69,7 @@ function protoNumbers(proto: CaptureFilter["proto"]): [number, number] {
 }
 
 /** The .rodata settings of bpf/pktpath.bpf.c for a filter. */
-export function filterRodata(filter: CaptureFilter): Result<Record<string, Uint8Array>> {
+export function filterRodata(filter: RodataFilter): Result<Record<string, Uint8Array>> {
   const mode = filter.proto === "icmp-echo" ? 0 : filter.proto === "any" ? 1 : 2;
   const [v4, v6] = protoNumbers(filter.proto);
   const rodata: Record<string, Uint8Array> = {
@@ -90,6 +90,12 @@ export function filterRodata(filter: CaptureFilter): Result<Record<string, Uint8
   return ok(rodata);
 }
 
+/** The .rodata filter for a CaptureFilter: only shorthands have one (see CaptureFilter.rodata). */
+function rodataOf(filter: CaptureFilter | RodataFilter): Result<RodataFilter> {
+  if (!("program" in filter)) return ok(filter);
+  if (filter.rodata) return ok(filter.rodata);
+  return err(`this BPF program applies only --proto, --host and --port until it runs the compiled filter, not the FILTER "${filter.expression}"`);
+}
 
 export interface EbpfSource extends CaptureSource {
   /** optional tracepoints this kernel lacks, and the like */
@@ -108,7 +114,9 @@ export interface EbpfOptions {
   maxInflightKiB?: number;
 }
 
-export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
+/** Until the BPF program runs filter.program, it applies the .rodata filter: a CaptureFilter's
+ * `rodata` (or a RodataFilter given as such, as tests and benches do). */
+export function createEbpfSource(filter: CaptureFilter | RodataFilter, opts: EbpfOptions = {}): EbpfSource {
   const counters: SourceCounters = { events: 0, lost: 0 };
   const warnings: string[] = [];
   const stopFlag = new SharedArrayBuffer(4);
@@ -123,7 +131,9 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const pre = checkPrerequisites(objPath);
     if (!pre.ok) throw new Error(pre.error);
     if (objPath === PKTPATH_COMPAT_OBJ) warnings.push(COMPAT_WARNING);
-    const rodata = filterRodata(filter);
+    const settings = rodataOf(filter);
+    if (!settings.ok) throw new Error(settings.error);
+    const rodata = filterRodata(settings.value);
     if (!rodata.ok) throw new Error(rodata.error);
     const [reasons, syms] = await Promise.all([readDropReasons(), loadKallsyms()]);
     if (!reasons.ok) warnings.push(`drop reasons are shown as numbers: ${reasons.error}`);

@@ -1,7 +1,10 @@
 // What every capture source (eBPF, tracefs, a capture file, the demo) offers the server and the CLI.
+import { defaultProgram, type FilterProgram } from "../../shared/filter/index.ts";
 import type { RawEvent } from "../../shared/types.ts";
 
-export interface CaptureFilter {
+/** The filter settings of the BPF program's .rodata (filterRodata): what it applies until it runs
+ * the compiled program of a CaptureFilter. Goes away with that .rodata. */
+export interface RodataFilter {
   /** "icmp-echo" (default), "any" IP packet, or one IP protocol */
   proto: "icmp-echo" | "any" | "tcp" | "udp" | "icmp";
   /** only packets with this address as source or destination */
@@ -10,7 +13,17 @@ export interface CaptureFilter {
   port?: number;
 }
 
-export const DEFAULT_FILTER: CaptureFilter = { proto: "icmp-echo" };
+/** What a live source captures: FILTER and the --proto/--host/--port shorthands, compiled (shared/filter). */
+export interface CaptureFilter {
+  /** the canonical pcap-filter text; "" for the default (ICMP/ICMPv6 echoes and the ICMP errors about them) */
+  expression: string;
+  /** the instruction table for the kernel (struct pktpath_filter; encodeProgram gives its bytes) */
+  program: FilterProgram;
+  /** the same filter as today's .rodata settings, when only shorthands gave it (absent with a FILTER) */
+  rodata?: RodataFilter;
+}
+
+export const DEFAULT_FILTER: CaptureFilter = { expression: "", program: defaultProgram(), rodata: { proto: "icmp-echo" } };
 
 export interface SourceCounters {
   /** events handed to the sink */
