@@ -49,7 +49,7 @@ const PROTO_EXPR: Record<ShorthandProto, Expr> = {
 /**
  * The shorthands as an expression, ANDed onto `filter` when there is one. Without a FILTER the
  * protocol defaults to icmp-echo, as before FILTER existed; `--proto any` next to anything else adds
- * nothing. Undefined when neither gives anything (the default filter).
+ * nothing. null when neither gives anything (the default filter).
  */
 export function shorthandExpr(s: Shorthands, filter: Expr | null): FilterResult<Expr | null> {
   const terms: Expr[] = filter ? [filter] : [];
