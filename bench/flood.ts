@@ -6,7 +6,16 @@
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
+import { buildFilter } from "../shared/filter/index.ts";
+import type { CaptureFilter } from "../server/capture/source.ts";
 import { openAndAttach } from "../server/capture/libbpf.ts";
+
+/** A capture filter from a pcap-filter expression ("" is the default: ICMP echoes). */
+function filterOf(expression: string): CaptureFilter {
+  const built = buildFilter(expression);
+  if (!built.ok) throw new Error(built.error);
+  return { expression: built.value.expression, program: built.value.program };
+}
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -106,7 +115,7 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   t.b.push((await phase(receiver)).pps);
   noop.value.close();
 
-  const source = createEbpfSource({ proto: "any" });
+  const source = createEbpfSource(filterOf("ip or ip6"));
   await source.start((batch) => (t.events += batch.length));
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
@@ -119,7 +128,7 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   t.malformed += source.malformed();
 
   // The default filter (ICMP echo only) while the flood is other traffic: the everyday cost.
-  const quiet = createEbpfSource({ proto: "icmp-echo" });
+  const quiet = createEbpfSource(filterOf(""));
   await quiet.start(() => undefined);
   t.d.push((await phase(receiver)).pps);
   await quiet.stop();
@@ -138,7 +147,7 @@ async function kernelTimes(receiver: ReturnType<typeof spawn>): Promise<RunStats
     await phase(receiver);
     const out = bpfRunStats();
     noop.value.close();
-    const source = createEbpfSource({ proto: "any" });
+    const source = createEbpfSource(filterOf("ip or ip6"));
     await source.start(() => undefined);
     await phase(receiver);
     addRunStats(out, bpfRunStats());

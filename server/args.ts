@@ -1,24 +1,32 @@
 // Command-line parsing: a table of flags per command, values parsed at the boundary, errors as values.
-// Every error is one line that names the flag and the value at fault.
-import { isIP } from "node:net";
+// Every error is one line that names the flag and the value at fault (or the FILTER and its column).
+import { buildFilter, parseAddress, type ShorthandProto, type Shorthands } from "../shared/filter/index.ts";
 import { err, ok, type Result } from "../shared/result.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 
 export const USAGE = `usage: pktpath <command> [flags]
 
 commands:
-  serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T] [--pace]
+  serve   [--host H] [--port P] [--source auto|ebpf|tracefs|demo|FILE] [--token T] [--pace] [FILTER]
           the dashboard (default http://127.0.0.1:8080, source auto); a FILE is read at once,
           or with --pace replayed at its recorded pace
-  trace   [--json] [--count N] [--duration S] [--source auto|ebpf|tracefs] [filters]
+  trace   [--json] [--count N] [--duration S] [--source auto|ebpf|tracefs] [shorthands] [FILTER]
           live capture on the terminal, one block per completed ping (--json: one Ping per line)
-  record  --out FILE [--duration S] [--source auto|ebpf|tracefs] [filters]
+  record  --out FILE [--duration S] [--source auto|ebpf|tracefs] [shorthands] [FILTER]
           write a capture file that \`serve FILE\` and \`import FILE\` read back
   import  FILE [--format auto|perf-trace|perf-script|tracefs|pktpath] [--json]
           correlate a capture made elsewhere (--json: { "journeys": [...], "pings": [...] })
 
-filters:
-  --proto icmp-echo|any|icmp|tcp|udp   (default icmp-echo)
+FILTER: what live capture takes, in pcap-filter syntax (man pcap-filter), applied in the kernel;
+one argument or several, joined with spaces. Without one: ICMP/ICMPv6 echoes and the ICMP errors
+about them (icmp-echo). For example: tcp port 443 and host 10.0.0.2 · icmp or udp port 53
+  ip  ip6  tcp  udp  icmp  icmp6  icmp-echo   [ip|ip6] proto N
+  [src|dst] host ADDR   [src|dst] net ADDR/LEN   [tcp|udp] [src|dst] port N   portrange LOW-HIGH
+  less N  greater N     and &&  or ||  not !  ( )   (and, or: equal precedence, left to right)
+  a bare value repeats the qualifiers before it: host 10.0.0.1 or 10.0.0.2 · tcp port 80 or 443
+
+shorthands (trace, record), ANDed with FILTER:
+  --proto icmp-echo|any|icmp|tcp|udp   (default icmp-echo when there is no FILTER)
   --host ADDR                          only packets from or to this IPv4/IPv6 address
   --port N                             only TCP/UDP packets from or to this port
 
@@ -30,7 +38,7 @@ export type ImportFormat = "auto" | "perf-trace" | "perf-script" | "tracefs" | "
 
 export type Command =
   | { cmd: "help" }
-  | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string; pace: boolean }
+  | { cmd: "serve"; host: string; port: number; source: SourceSpec; token?: string; pace: boolean; filter: CaptureFilter }
   | { cmd: "trace"; json: boolean; count?: number; durationS?: number; filter: CaptureFilter; source: LiveSource }
   | { cmd: "record"; out: string; durationS?: number; filter: CaptureFilter; source: LiveSource }
   | { cmd: "import"; file: string; format: ImportFormat; json: boolean };
@@ -71,7 +79,7 @@ function nonEmpty(text: string): Result<Value> {
 }
 
 function address(text: string): Result<Value> {
-  return isIP(text) === 0 ? err("expected an IPv4 or IPv6 address") : ok(text);
+  return parseAddress(text) === undefined ? err("expected an IPv4 or IPv6 address") : ok(text);
 }
 
 const LIVE_FLAGS: Record<string, FlagSpec> = {
@@ -81,17 +89,26 @@ const LIVE_FLAGS: Record<string, FlagSpec> = {
   port: { parse: integer(1, 65535) },
 };
 
-const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: string[] }> = {
+interface CommandSpec {
+  flags: Record<string, FlagSpec>;
+  positional: string[];
+  /** takes a FILTER: every word after the positionals, joined by spaces (as tcpdump) */
+  filter?: true;
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
   serve: {
     flags: { host: { parse: nonEmpty }, port: { parse: integer(0, 65535) }, source: { parse: nonEmpty },
       token: { parse: nonEmpty }, pace: { switch: true } },
     positional: [],
+    filter: true,
   },
   trace: {
     flags: { json: { switch: true }, count: { parse: integer(1, 1e9) }, duration: { parse: seconds }, ...LIVE_FLAGS },
     positional: [],
+    filter: true,
   },
-  record: { flags: { out: { parse: nonEmpty }, duration: { parse: seconds }, ...LIVE_FLAGS }, positional: [] },
+  record: { flags: { out: { parse: nonEmpty }, duration: { parse: seconds }, ...LIVE_FLAGS }, positional: [], filter: true },
   import: {
     flags: { format: { parse: oneOf("auto", "perf-trace", "perf-script", "tracefs", "pktpath") }, json: { switch: true } },
     positional: ["FILE"],
@@ -101,6 +118,8 @@ const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: st
 interface Parsed {
   flags: Map<string, Value>;
   positional: string[];
+  /** the FILTER words joined by spaces; "" when none */
+  filter: string;
 }
 
 /** A word from the command line as an error line may show it: control characters escaped. */
@@ -141,11 +160,12 @@ function scan(cmd: string, argv: string[]): Result<Parsed> {
     if (!parsed.ok) return err(`${cmd}: --${name} ${JSON.stringify(text)}: ${parsed.error}`);
     flags.set(name, parsed.value);
   }
-  if (positional.length > spec.positional.length) {
+  if (positional.length > spec.positional.length && !spec.filter) {
     return err(`${cmd}: unexpected argument ${JSON.stringify(positional[spec.positional.length])}`);
   }
   if (positional.length < spec.positional.length) return err(`${cmd}: missing ${spec.positional[positional.length]}`);
-  return ok({ flags, positional });
+  const filter = positional.splice(spec.positional.length).join(" ");
+  return ok({ flags, positional, filter });
 }
 
 const str = (p: Parsed, k: string): string | undefined => {
@@ -157,18 +177,29 @@ const num = (p: Parsed, k: string): number | undefined => {
   return typeof v === "number" ? v : undefined;
 };
 
-function filterOf(p: Parsed): CaptureFilter {
-  const filter: CaptureFilter = { proto: (str(p, "proto") ?? "icmp-echo") as CaptureFilter["proto"] };
-  const host = str(p, "host"), port = num(p, "port");
-  if (host !== undefined) filter.host = host;
-  if (port !== undefined) filter.port = port;
-  return filter;
+const PROTOS: readonly ShorthandProto[] = ["icmp-echo", "any", "icmp", "tcp", "udp"];
+const protoOf = (p: Parsed): ShorthandProto | undefined => PROTOS.find((x) => x === str(p, "proto"));
+
+/** FILTER and the shorthands, compiled. */
+function filterOf(cmd: string, p: Parsed): Result<CaptureFilter> {
+  const shorthands: Shorthands = {};
+  const proto = protoOf(p), host = str(p, "host"), port = num(p, "port");
+  if (proto !== undefined) shorthands.proto = proto;
+  if (host !== undefined) shorthands.host = host;
+  if (port !== undefined) shorthands.port = port;
+  const icmpOnly = proto === "icmp" || proto === "icmp-echo" || (proto === undefined && p.filter === "");
+  if (port !== undefined && icmpOnly) return err(`${cmd}: --port needs --proto tcp, udp or any (ICMP has no ports)`);
+  const built = buildFilter(p.filter, shorthands);
+  if (!built.ok) return err(`${cmd}: filter: ${built.error}`);
+  return ok({ expression: built.value.expression, program: built.value.program });
 }
 
 function sourceOf(text: string | undefined): SourceSpec {
   if (text === undefined) return "auto";
   return text === "auto" || text === "ebpf" || text === "tracefs" || text === "demo" ? text : { file: text };
 }
+
+const shownSource = (s: SourceSpec): string => (typeof s === "object" ? shown(s.file) : s);
 
 function liveSourceOf(text: string | undefined): LiveSource {
   return text === "ebpf" || text === "tracefs" ? text : "auto";
@@ -178,18 +209,24 @@ function liveSourceOf(text: string | undefined): LiveSource {
 function build(cmd: string, p: Parsed): Result<Command> {
   switch (cmd) {
     case "serve": {
+      // serve's --host and --port are where it listens, not shorthands
+      const built = filterOf(cmd, { ...p, flags: new Map() });
+      if (!built.ok) return built;
+      const source = sourceOf(str(p, "source"));
+      if (p.filter !== "" && (source === "demo" || typeof source === "object")) {
+        return err(`serve: a FILTER applies to live capture; --source ${shownSource(source)} replays a recording as it is`);
+      }
       const c: Command = { cmd, host: str(p, "host") ?? "127.0.0.1", port: num(p, "port") ?? 8080,
-        source: sourceOf(str(p, "source")), pace: p.flags.get("pace") === true };
+        source, pace: p.flags.get("pace") === true, filter: built.value };
       const token = str(p, "token");
       if (token !== undefined) c.token = token;
       return ok(c);
     }
     case "trace":
     case "record": {
-      const filter = filterOf(p);
-      if (filter.port !== undefined && (filter.proto === "icmp-echo" || filter.proto === "icmp")) {
-        return err(`${cmd}: --port needs --proto tcp, udp or any (ICMP has no ports)`);
-      }
+      const built = filterOf(cmd, p);
+      if (!built.ok) return built;
+      const filter = built.value;
       const durationS = num(p, "duration");
       const source = liveSourceOf(str(p, "source"));
       if (cmd === "record") {

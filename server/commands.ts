@@ -5,7 +5,7 @@ import type { Command, LiveSource } from "./args.ts";
 import { readDropReasons } from "./capture/btf.ts";
 import { CaptureFileError, CaptureWriter, fileLines } from "./capture/file.ts";
 import { openCapture } from "../shared/importers/openCapture.ts";
-import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
+import type { CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
 import { checkTokenText, generateToken, isLoopbackHost } from "./security.ts";
@@ -57,7 +57,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     // Anyone who can reach a non-loopback bind could watch this machine's traffic: never open.
     token = generateToken();
   }
-  const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip, cmd.pace);
+  const source = sourceFor(cmd.source, cmd.filter, onSkip, cmd.pace);
   const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.

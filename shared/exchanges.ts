@@ -117,10 +117,9 @@ export class ExchangeTable {
 
   /** End of capture: every exchange still waiting is no-reply. */
   flush(out: Exchange[]): void {
-    const waiting: State[] = [];
-    for (let f = this.inFlight.oldest(); f; f = this.inFlight.oldest()) waiting.push(f[0]), this.inFlight.delete(f[0]);
-    for (let f = this.settled.oldest(); f; f = this.settled.oldest()) waiting.push(f[0]), this.settled.delete(f[0]);
-    for (const state of waiting) this.finalize(state, "no-reply", out);
+    for (const list of [this.inFlight, this.settled]) {
+      for (let f = list.oldest(); f; f = list.oldest()) this.finalize(f[0], "no-reply", out);
+    }
   }
 
   /** A header of a journey: an error quoting a request, an answer, or a request (new, or one more header of its own). */
@@ -164,7 +163,7 @@ export class ExchangeTable {
         return;
       }
       if (rule.kind === "udp" && this.recentFlows.has(key)) return;
-      this.open(rule, key, journey, p);
+      this.open(rule, key, journey, p, out);
       return;
     }
     // An echo reply whose request we never saw (capture started late): an exchange with its reply only.
@@ -191,8 +190,8 @@ export class ExchangeTable {
     return { ex, rule, keys: [], fragKeys: [], startTNs: journey.hops[0]?.tNs ?? 0, requestOpen: true, reassembled: [], final: false };
   }
 
-  private open(rule: ExchangeRule, key: string, journey: Journey, p: PacketInfo): void {
-    if (this.size >= this.opts.maxOpen) this.evictOldest();
+  private open(rule: ExchangeRule, key: string, journey: Journey, p: PacketInfo, out: Exchange[]): void {
+    if (this.size >= this.opts.maxOpen) this.evictOldest(out);
     const state = this.newState(rule, journey, p);
     state.ex.request = journey;
     this.roles.set(journey, { state, role: "request" });
@@ -247,11 +246,11 @@ export class ExchangeTable {
     this.roles.set(journey, { state, role: "fragment" });
   }
 
-  private evictOldest(): void {
+  private evictOldest(out: Exchange[]): void {
     const oldest = this.inFlight.oldest() ?? this.settled.oldest();
     if (!oldest) return;
     this.evicted++;
-    this.finalize(oldest[0], "no-reply", []);
+    this.finalize(oldest[0], "no-reply", out);
   }
 
   private finalize(state: State, status: ExchangeStatus, out: Exchange[]): void {

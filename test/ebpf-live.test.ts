@@ -13,6 +13,7 @@ import { firstAvailable } from "../server/sources.ts";
 import { kernelHasFunction } from "../server/capture/libbpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
 import type { CaptureFilter } from "../server/capture/source.ts";
+import { captureFilter } from "./support/filter.ts";
 import type { RawEvent } from "../shared/types.ts";
 import { hostNetnsInode, Topology } from "./lib/netns.ts";
 
@@ -36,7 +37,7 @@ function build(prefix: string): Topology {
   return topo;
 }
 
-async function capture(run: () => void | Promise<void>, filter: CaptureFilter = { proto: "icmp-echo" }, objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+async function capture(run: () => void | Promise<void>, filter: CaptureFilter = captureFilter(), objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
   const source = createEbpfSource(filter, objPath === undefined ? {} : { objPath });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
@@ -132,7 +133,7 @@ test("which build this kernel gets: bpf_rdonly_cast decides", { skip }, () => {
 
 test("the older build says so after start, through the source that `auto` picks", { skip }, async () => {
   const picked = firstAvailable([
-    { name: "ebpf", create: () => Promise.resolve(createEbpfSource({ proto: "icmp-echo" }, { objPath: PKTPATH_COMPAT_OBJ })) },
+    { name: "ebpf", create: () => Promise.resolve(createEbpfSource(captureFilter(), { objPath: PKTPATH_COMPAT_OBJ })) },
   ], () => assert.fail("the eBPF source starts here"));
   await picked.start(() => {});
   try {
@@ -177,7 +178,7 @@ test("the in-kernel filter: UDP to one port only, echo requests and other ports 
     await send(9401);
     await send(9402);
     execFileSync("ping", ["-c", "1", N4], { stdio: "ignore" });
-  }, { proto: "udp", port: 9401 });
+  }, captureFilter("udp port 9401"));
   assert.ok(got.events.length > 0);
   assert.ok(got.events.every((e) => e.packet === undefined || (e.packet.proto === "udp" && e.packet.dport === 9401)),
     "only UDP to port 9401 passes");
@@ -193,7 +194,7 @@ test("the in-kernel filter: UDP to one port only, echo requests and other ports 
 test("a reader that falls behind: the full rings count what they drop as lost, and capture goes on", { skip }, async () => {
   // Small rings and a small read-ahead; the main thread is blocked while ping floods loopback, so
   // the reader stops at its read-ahead, the rings fill and the kernel counts the rest as lost.
-  const source = createEbpfSource({ proto: "icmp-echo", host: "127.0.0.1" }, { ringSlotsLog2: 12, maxInflightKiB: 64 });
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 64 });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   const id = 4805;
@@ -220,7 +221,7 @@ test("a reader that falls behind: the full rings count what they drop as lost, a
 test("stopping hands over everything still in the rings, batch after batch", { skip }, async () => {
   // The main thread is blocked while ping floods loopback, and the reader may run only 64 KiB
   // ahead of it, so when stop() comes the rings still hold several batches' worth: all of it arrives.
-  const source = createEbpfSource({ proto: "icmp-echo", host: "127.0.0.1" }, { maxInflightKiB: 64 });
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { maxInflightKiB: 64 });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   try {
@@ -239,7 +240,7 @@ test("the exchange that publishes records off x86 loads and delivers them here t
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const objPath = join(dir, "pktpath.bpf.o");
   execFileSync("make", ["-s", "-C", BPF_DIR, "variant", "EXTRA_CFLAGS=-DPKTPATH_COMMIT_XCHG", `OUT=${objPath}`], { stdio: "pipe" });
-  const source = createEbpfSource({ proto: "icmp-echo", host: "127.0.0.1" }, { objPath });
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { objPath });
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   try {
@@ -256,7 +257,7 @@ test("the exchange that publishes records off x86 loads and delivers them here t
 
 test("failures say what is wrong and what to do", { skip }, async () => {
   const start = (objPath?: string, host?: string): Promise<void> =>
-    createEbpfSource({ proto: "icmp-echo", host }, objPath ? { objPath } : {}).start(() => {});
+    createEbpfSource(captureFilter("", { host }), objPath ? { objPath } : {}).start(() => {});
   await assert.rejects(start("/nonexistent/pktpath.bpf.o"), /is not built \(run: make -C bpf\)/);
   // libbpf's own message is part of the error text.
   await assert.rejects(start("/bin/true"), /cannot open \/bin\/true[^]*libbpf: elf: \/bin\/true is not a valid eBPF object file/);

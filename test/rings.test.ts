@@ -2,8 +2,23 @@
 // which slots it takes, in what order, and what it hands back to the kernel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeRingBytes, EVENT_LAYOUT, EVENT_SIZE } from "../server/capture/decode.ts";
-import { CURSOR_BYTES, PerCpuRings, ringSlotsLog2, SLOT_BYTES } from "../server/capture/rings.ts";
+import { RecordDecoder } from "../server/capture/decode.ts";
+import { PKTPATH_OBJ } from "../server/capture/ebpf.ts";
+import { readRecordLayout } from "../server/capture/layout.ts";
+import { CURSOR_BYTES, PerCpuRings as Rings0, ringSlotsLog2, slotLayout } from "../server/capture/rings.ts";
+
+const layout = await readRecordLayout(PKTPATH_OBJ);
+assert.ok(layout.ok, layout.ok ? "" : layout.error);
+const SLOT = slotLayout(layout.value);
+const SLOT_BYTES = SLOT.bytes;
+const EVENT_SIZE = layout.value.eventSize;
+const KIND_OFFSET = layout.value.slotEvent + layout.value.ev.kind;
+/** The reader over these buffers, with the real slot layout. */
+class PerCpuRings extends Rings0 {
+  constructor(ring: ArrayBuffer, cursors: ArrayBuffer, cpus: number, log2: number, maxBatchBytes: number) {
+    super(ring, cursors, cpus, log2, maxBatchBytes, SLOT);
+  }
+}
 
 const LOG2 = 3; // 8 slots per CPU
 const CPUS = 2;
@@ -21,8 +36,8 @@ function rings(consumed: number[] = [0, 0]): Rings {
     ring, cursors,
     fill(cpu, pos, ts) {
       const slot = at(cpu, pos);
-      dv.setBigUint64(slot + 8 + EVENT_LAYOUT.ts_ns!.offset, BigInt(ts), true);
-      dv.setUint8(slot + 8 + EVENT_LAYOUT.kind!.offset, 1);
+      dv.setBigUint64(slot + SLOT.tsOffset, BigInt(ts), true);
+      dv.setUint8(slot + KIND_OFFSET, 1);
       dv.setUint32(slot, EVENT_SIZE, true);
     },
     cursor: (cpu) => cur.getBigUint64(cpu * CURSOR_BYTES, true),
@@ -35,7 +50,7 @@ function times(bytes: Uint8Array | undefined): number[] {
   if (!bytes) return [];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: number[] = [];
-  for (let at = 0; at < bytes.byteLength; at += SLOT_BYTES) out.push(Number(dv.getBigUint64(at + 8 + EVENT_LAYOUT.ts_ns!.offset, true)));
+  for (let at = 0; at < bytes.byteLength; at += SLOT_BYTES) out.push(Number(dv.getBigUint64(at + SLOT.tsOffset, true)));
   return out;
 }
 
@@ -48,7 +63,7 @@ test("records of two CPUs come out merged by time, their slots freed and the cur
   assert.equal(out?.byteLength, 5 * SLOT_BYTES);
   assert.deepEqual(times(out), [10, 20, 30, 40, 50]);
   // framed like BPF ring buffer records, so the decoder reads them as it always did
-  const decoded = decodeRingBytes(out!.buffer as ArrayBuffer, { startKtimeNs: 0n, dropReasons: new Map() });
+  const decoded = new RecordDecoder(layout.value, { startKtimeNs: 0n, dropReasons: new Map() }).decodeBytes(out!.buffer as ArrayBuffer);
   assert.deepEqual([decoded.events.map((e) => e.tNs), decoded.malformed], [[10, 20, 30, 40, 50], 0]);
   assert.deepEqual([r.cursor(0), r.cursor(1)], [3n, 2n]);
   assert.deepEqual([0, 1, 2].map((p) => r.len(0, p)), [0, 0, 0]);
@@ -101,7 +116,7 @@ test("timestamps above 2^32 ns compare by both words", () => {
 });
 
 test("ring size: 64 KiB slots per CPU at most, 4 KiB at least, within the budget between", () => {
-  assert.equal(ringSlotsLog2(2), 16);
-  assert.equal(ringSlotsLog2(64), 13);
-  assert.equal(ringSlotsLog2(4096), 12);
+  assert.equal(ringSlotsLog2(2, SLOT_BYTES), 16);
+  assert.equal(ringSlotsLog2(32, SLOT_BYTES), 13);
+  assert.equal(ringSlotsLog2(4096, SLOT_BYTES), 12);
 });

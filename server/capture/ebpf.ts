@@ -1,9 +1,7 @@
 // Live capture with eBPF: a worker loads bpf/pktpath.bpf.o and reads its per-CPU rings; this side
 // decodes the record batches and hands RawEvents to the sink.
-import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { MessageChannel } from "node:worker_threads";
 import { readKernelFacts } from "./btf.ts";
@@ -15,7 +13,7 @@ import { NetfilterObservers, type Send } from "./netfilter.ts";
 import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
-import { shorthandFilterProgram } from "./shorthandFilter.ts";
+import { encodeProgram } from "../../shared/filter/index.ts";
 import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
@@ -25,10 +23,6 @@ const WORKER = new URL("./ringWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
 const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry", "neigh_event_send_done"];
 
-/** Whether live eBPF capture can work here, and if not, what to do about it. */
-export function ebpfAvailable(objPath = PKTPATH_OBJ): Result<void> {
-  return checkPrerequisites(objPath);
-}
 
 /** The BPF object for this kernel: pktpath.bpf.o reads headers through bpf_rdonly_cast (Linux 6.2+). */
 export function objectForKernel(hasRdonlyCast = kernelHasFunction("bpf_rdonly_cast")): string {
@@ -36,33 +30,6 @@ export function objectForKernel(hasRdonlyCast = kernelHasFunction("bpf_rdonly_ca
 }
 
 export const COMPAT_WARNING = "using the BPF build for kernels before 6.2 (no bpf_rdonly_cast): packet headers are copied with bpf_probe_read_kernel, which costs more per hop";
-
-/** IPv4 or IPv6 text → 16 bytes (IPv4 in the first 4). */
-export function hostBytes(host: string): Result<{ family: 4 | 6; bytes: Uint8Array }> {
-  const family = isIP(host);
-  const out = new Uint8Array(16);
-  if (family === 4) {
-    host.split(".").forEach((p, i) => (out[i] = Number(p)));
-    return ok({ family: 4, bytes: out });
-  }
-  if (family !== 6) return err(`not an IP address: ${host}`);
-  let text = host.split("%")[0] ?? host;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4?.[1]) {
-    const b = v4[1].split(".").map(Number);
-    text = text.slice(0, -v4[1].length) + `${(((b[0] ?? 0) << 8) | (b[1] ?? 0)).toString(16)}:${(((b[2] ?? 0) << 8) | (b[3] ?? 0)).toString(16)}`;
-  }
-  const [head = "", tail] = text.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  });
-  return ok({ family: 6, bytes: out });
-}
 
 export interface EbpfSource extends CaptureSource {
   /** optional tracepoints this kernel lacks, and the like */
@@ -127,7 +94,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const pre = checkPrerequisites(objPath);
     if (!pre.ok) throw new Error(pre.error);
     if (objPath === PKTPATH_COMPAT_OBJ) warnings.push(COMPAT_WARNING);
-    const program = shorthandFilterProgram(filter);
+    const program = encodeProgram(filter.program);
     if (!program.ok) throw new Error(program.error);
     const [layout, facts, syms] = await Promise.all([readRecordLayout(objPath), readKernelFacts(), loadKallsyms()]);
     if (!layout.ok) throw new Error(layout.error);

@@ -1,16 +1,16 @@
 // What every capture source (eBPF, tracefs, a capture file, the demo) offers the server and the CLI.
+import { defaultProgram, type FilterProgram } from "../../shared/filter/index.ts";
 import type { RawEvent } from "../../shared/types.ts";
 
+/** What a live source captures: FILTER and the --proto/--host/--port shorthands, compiled (shared/filter). */
 export interface CaptureFilter {
-  /** "icmp-echo" (default), "any" IP packet, or one IP protocol */
-  proto: "icmp-echo" | "any" | "tcp" | "udp" | "icmp";
-  /** only packets with this address as source or destination */
-  host?: string;
-  /** only TCP/UDP packets with this port as source or destination */
-  port?: number;
+  /** the canonical pcap-filter text; "" for the default (ICMP/ICMPv6 echoes and the ICMP errors about them) */
+  expression: string;
+  /** the instruction table for the kernel (struct pktpath_filter; encodeProgram gives its bytes) */
+  program: FilterProgram;
 }
 
-export const DEFAULT_FILTER: CaptureFilter = { proto: "icmp-echo" };
+export const DEFAULT_FILTER: CaptureFilter = { expression: "", program: defaultProgram() };
 
 export interface SourceCounters {
   /** events handed to the sink */

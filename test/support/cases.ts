@@ -32,7 +32,7 @@ export interface Emitted {
 
 export function run(events: RawEvent[], opts?: CorrelatorOptions, flush = true): Emitted {
   const c = new Correlator(opts);
-  const all: CorrelatorOutput = { journeys: [], pings: [] };
+  const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
   const pingAt = new Map<string, number>();
   const take = (o: CorrelatorOutput, at: number): void => {
     all.journeys.push(...o.journeys);
