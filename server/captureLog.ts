@@ -4,6 +4,7 @@
 import type { ServerResponse } from "node:http";
 import type { RawEvent } from "../shared/types.ts";
 import { captureHeaderLine } from "./capture/file.ts";
+import { isoMicros } from "../shared/wallclock.ts";
 import type { Pipeline } from "./pipeline.ts";
 
 /**
@@ -28,9 +29,13 @@ export class CaptureLog {
     if (!(capacity >= 1)) throw new Error("capture log capacity must be at least 1");
   }
 
+  /** the source's clock origin (µs since the epoch), when it knows it: the header's startedAt */
+  originUs: () => number | undefined = () => undefined;
+
   /** Follows a pipeline's events; returns the unsubscribe. */
   static follow(pipeline: Pipeline, capacity?: number): { log: CaptureLog; detach: () => void } {
     const log = new CaptureLog(capacity);
+    log.originUs = () => pipeline.source.originUs?.();
     return { log, detach: pipeline.onEvents((events) => log.add(events)) };
   }
 
@@ -82,7 +87,8 @@ export async function sendCapture(res: ServerResponse, log: CaptureLog, sourceNa
   });
   let closed = false;
   res.once("close", () => (closed = true));
-  res.write(captureHeaderLine(sourceName, log.startedAt()));
+  const origin = log.originUs();
+  res.write(captureHeaderLine(sourceName, origin === undefined ? log.startedAt() : isoMicros(origin)));
   for (let i = 0; i < events.length && !closed; i += LINES_PER_CHUNK) {
     // writableNeedDrain, not write()'s last answer: a drain that came while we yielded is not missed.
     if (res.writableNeedDrain) await drainedOrClosed(res);

@@ -1,7 +1,7 @@
 // source → netns names → Correlator → store → listeners. One promise chain serialises event batches
 // and clock ticks, so the Correlator always sees events and time in order.
 import type { CaptureStats } from "../shared/protocol.ts";
-import { Correlator, type CorrelatorOptions, type CorrelatorOutput } from "../shared/correlate.ts";
+import { Correlator, idPrefixFor, type CorrelatorOptions, type CorrelatorOutput } from "../shared/correlate.ts";
 import type { Exchange, Journey, Ping, RawEvent } from "../shared/types.ts";
 import type { CaptureSource } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
@@ -95,11 +95,9 @@ export class Pipeline {
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
     this.syncOrigin();
-    // Ids name the capture too (its start, in ms since the epoch, base 36): a permalink to a ping
-    // of another run or another file never opens this one's.
-    if (this.opts.correlator?.idPrefix === undefined) {
-      this.correlator.setIdPrefix(`${Math.floor((this.originUs ?? Date.now() * 1000) / 1000).toString(36)}-`);
-    }
+    const guess = this.source.guessReuse?.();
+    if (guess !== undefined) this.correlator.setGuessReuse(guess);
+    if (this.opts.correlator?.idPrefix === undefined) this.correlator.setIdPrefix(idPrefixFor(this.originUs ?? Date.now() * 1000));
     this.timer = setInterval(() => this.enqueue(async () => this.tick()), this.opts.tickMs ?? 250);
   }
 

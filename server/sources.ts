@@ -83,6 +83,7 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     },
     counters: () => chosen?.counters() ?? { events: 0, lost: 0 },
     originUs: () => chosen?.originUs?.(),
+    guessReuse: () => chosen?.guessReuse?.() ?? "never",
     // A source without its own clock counts from the moment it was ready, as the Pipeline would.
     nowNs: () => chosen?.nowNs?.() ?? Number(process.hrtime.bigint() - startedHr),
     stop: async () => chosen?.stop(),
@@ -118,6 +119,7 @@ function fileSource(path: string, pace: boolean): CaptureSource {
     counters: () => inner.counters(),
     nowNs: () => inner.nowNs?.() ?? 0,
     originUs: () => inner.originUs?.(),
+    guessReuse: () => inner.guessReuse?.() ?? "never",
     stop: () => inner.stop(),
   };
 }

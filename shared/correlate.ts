@@ -2,7 +2,7 @@
 // answered it; pings are the icmp-echo ones). Pure and deterministic: time is only what the events
 // and advance() say. The tables return what they decided; this class passes it on, one way.
 import { ExchangeTable } from "./exchanges.ts";
-import { emptyJourneyOutput, JourneyTable, type JourneyOutput } from "./journeys.ts";
+import { emptyJourneyOutput, JourneyTable, type JourneyOutput, type ReuseGuess } from "./journeys.ts";
 import { isPing } from "./pings.ts";
 import type { Exchange, Journey, Ping, RawEvent } from "./types.ts";
 import { isoMicros, type UnixMicros } from "./wallclock.ts";
@@ -14,17 +14,16 @@ export interface CorrelatorOptions {
   replyTimeoutNs?: number;
   /** A request whose journey never ended becomes no-reply this long after it began. Default 10 s. */
   maxInFlightNs?: number;
-  /** A journey with no event for this long ends. Default 1 s when guessing, else 30 s. */
+  /** A journey with no event for this long ends, where the source has lifetime events. Default 30 s. */
   journeyIdleNs?: number;
+  /** The same where it guesses (see guessReuse). Default 1 s. */
+  guessIdleNs?: number;
   /** Open journeys kept at most; past it the oldest ends early. Default 100,000. */
   maxOpenJourneys?: number;
   /** Exchanges waiting for an answer kept at most; past it the oldest becomes no-reply. Default 100,000. */
   maxOpenPings?: number;
-  /**
-   * The source has no lifetime events (perf trace of net:* alone): a changed header or a repeated
-   * device starts a new journey at the same address. Default false.
-   */
-  guessReuse?: boolean;
+  /** Whether the source has lifetime events, or journeys are guessed apart (ReuseGuess). Default "never". */
+  guessReuse?: ReuseGuess;
   /** ids are unique across captures with distinct prefixes (a live run's start); default "" */
   idPrefix?: string;
   /** the capture's tNs 0 in µs since the Unix epoch: journeys and exchanges get `at` */
@@ -52,6 +51,8 @@ export interface CorrelatorStats {
 export const DEFAULT_REPLY_TIMEOUT_NS = 2e9;
 export const DEFAULT_MAX_IN_FLIGHT_NS = 10e9;
 export const DEFAULT_MAX_OPEN = 100_000;
+export const DEFAULT_JOURNEY_IDLE_NS = 30e9;
+export const DEFAULT_GUESS_IDLE_NS = 1e9;
 
 export class Correlator {
   private readonly journeys: JourneyTable;
@@ -62,12 +63,12 @@ export class Correlator {
   private nowNs = -Infinity;
 
   constructor(opts: CorrelatorOptions = {}) {
-    const guessReuse = opts.guessReuse ?? false;
     this.originUs = opts.originUs;
     this.journeys = new JourneyTable({
-      idleNs: opts.journeyIdleNs ?? (guessReuse ? 1e9 : 30e9),
+      idleNs: opts.journeyIdleNs ?? DEFAULT_JOURNEY_IDLE_NS,
+      guessIdleNs: opts.guessIdleNs ?? DEFAULT_GUESS_IDLE_NS,
       maxOpen: Math.max(1, opts.maxOpenJourneys ?? DEFAULT_MAX_OPEN),
-      guessReuse,
+      guessReuse: opts.guessReuse ?? "never",
       idPrefix: `j-${opts.idPrefix ?? ""}`,
       wallClock: (tNs) => (this.originUs === undefined ? undefined : isoMicros(this.originUs + tNs / 1000)),
     });
@@ -78,6 +79,11 @@ export class Correlator {
       idPrefix: opts.idPrefix ?? "",
       udpFlowIdleNs: 30e9,
     });
+  }
+
+  /** How this capture's journeys are told apart: set by its source (a text capture may lack lifetime events). */
+  setGuessReuse(mode: ReuseGuess): void {
+    this.journeys.setGuessReuse(mode);
   }
 
   /** Ids from now on are unique to this capture: j-PREFIX1, p-PREFIX1, ... */
@@ -96,7 +102,7 @@ export class Correlator {
     const out = emptyOutput();
     this.sweep(ev.tNs, out);
     this.journeys.apply(ev, this.step);
-    this.pass(out);
+    this.pass(out, ev.tNs);
     finish(out);
     return out;
   }
@@ -113,7 +119,7 @@ export class Correlator {
   flush(): CorrelatorOutput {
     const out = emptyOutput();
     this.journeys.flush(this.step);
-    this.pass(out);
+    this.pass(out, this.nowNs);
     this.exchanges.flush(out.exchanges);
     finish(out);
     return out;
@@ -128,18 +134,18 @@ export class Correlator {
     if (tNs <= this.nowNs) return;
     this.nowNs = tNs;
     this.journeys.expire(tNs, this.step);
-    this.pass(out);
+    this.pass(out, tNs);
     this.exchanges.expire(tNs, out.exchanges);
   }
 
-  /** What the journey table decided goes to the exchange table, in the order it happened. */
-  private pass(out: CorrelatorOutput): void {
+  /** What the journey table decided at tNs goes to the exchange table, in the order it happened. */
+  private pass(out: CorrelatorOutput, tNs: number): void {
     const s = this.step;
     for (const j of s.identified) this.exchanges.identified(j, out.exchanges);
     for (const r of s.rewritten) this.exchanges.rewritten(r.journey, r.packet, out.exchanges);
     for (const j of s.ended) {
       out.journeys.push(j);
-      this.exchanges.ended(j, out.exchanges);
+      this.exchanges.ended(j, tNs, out.exchanges);
     }
     s.identified.length = 0;
     s.rewritten.length = 0;
@@ -151,6 +157,14 @@ export class Correlator {
 function finish(out: CorrelatorOutput): void {
   out.pings.length = 0;
   for (const ex of out.exchanges) if (isPing(ex)) out.pings.push(ex);
+}
+
+/**
+ * The id prefix of a capture that began at originUs: its start in ms since the epoch, base 36. A
+ * permalink to a ping of another run or another file never opens this one's.
+ */
+export function idPrefixFor(originUs: UnixMicros): string {
+  return `${Math.floor(originUs / 1000).toString(36)}-`;
 }
 
 /** Runs a whole capture through one Correlator: what `pktpath import` prints. */

@@ -80,7 +80,8 @@ export class ExchangeTable {
     this.header(journey, p, out);
   }
 
-  ended(journey: Journey, out: Exchange[]): void {
+  /** A journey ended at tNs (its free, or the moment idleness ended it). */
+  ended(journey: Journey, tNs: number, out: Exchange[]): void {
     const known = this.roles.get(journey);
     if (!known) return;
     this.roles.delete(journey);
@@ -91,7 +92,7 @@ export class ExchangeTable {
       if (role === "request") {
         state.requestOpen = false;
         this.inFlight.delete(state);
-        this.settled.set(state, lastTNs(journey));
+        this.settled.set(state, Math.max(tNs, lastTNs(journey)));
       }
       // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded).
       if (dropped && !state.answer) this.finalize(state, "dropped", out);

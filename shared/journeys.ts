@@ -6,17 +6,22 @@
 import { LruMap } from "./lru.ts";
 import { isLifetimeEvent, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
 
+/**
+ * Whether the source has lifetime events. Without them (perf trace of net:* alone) a changed header
+ * or a second queueing on, or receipt from, the same device is taken for a new packet at a reused
+ * address, and idleness ends a journey soon. Sources with lifetime events never guess. A text
+ * capture may or may not have them: it guesses until its first lifetime event shows it has.
+ */
+export type ReuseGuess = "never" | "always" | "until-lifetime";
+
 export interface JourneyTableOptions {
-  /** a journey with no event for this long ends */
+  /** a journey with no event for this long ends (a source with lifetime events) */
   idleNs: number;
+  /** the same, for a source that guesses */
+  guessIdleNs: number;
   /** open journeys kept at most; past it the oldest ends early */
   maxOpen: number;
-  /**
-   * The source has no lifetime events (perf trace of net:* alone): a changed header or a second
-   * queueing on, or receipt from, the same device is taken for a new packet at a reused address.
-   * Sources with lifetime events never guess.
-   */
-  guessReuse: boolean;
+  guessReuse: ReuseGuess;
   /** journey ids are this and a number */
   idPrefix: string;
   /** the wall-clock text of a tNs, when the source's clock is mapped */
@@ -64,13 +69,23 @@ export class JourneyTable {
     return this.open.size;
   }
 
+  /** How the source's journeys are told apart (see ReuseGuess). */
+  setGuessReuse(mode: ReuseGuess): void {
+    this.opts.guessReuse = mode;
+  }
+
+  private get guessing(): boolean {
+    return this.opts.guessReuse !== "never";
+  }
+
   apply(ev: RawEvent, out: JourneyOutput): void {
     if (isLifetimeEvent(ev.event)) {
+      if (this.opts.guessReuse === "until-lifetime") this.opts.guessReuse = "never";
       this.end(ev, out);
       return;
     }
     let entry = this.open.get(ev.skbaddr);
-    if (entry && this.opts.guessReuse && (differentPacket(entry, ev) || repeatsHop(entry.journey, ev))) {
+    if (entry && this.guessing && (differentPacket(entry, ev) || repeatsHop(entry.journey, ev))) {
       this.open.delete(ev.skbaddr);
       out.ended.push(entry.journey);
       entry = undefined;
@@ -86,7 +101,7 @@ export class JourneyTable {
   expire(nowNs: number, out: JourneyOutput): void {
     for (let first = this.open.oldest(); first; first = this.open.oldest()) {
       const [addr, entry] = first;
-      if (nowNs - entry.lastTNs <= this.opts.idleNs) break;
+      if (nowNs - entry.lastTNs <= (this.guessing ? this.opts.guessIdleNs : this.opts.idleNs)) break;
       this.open.delete(addr);
       out.ended.push(entry.journey);
     }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { correlateAll } from "../shared/correlate.ts";
 import { fileURLToPath } from "node:url";
 import { formatJourney, formatPing } from "../shared/tracepkt.ts";
-import { captureText, HEADER, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { captureText, HEADER, HEADER_CORRELATION, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
 import { runCli, startServe } from "./support/cli-child.ts";
 
 const tmp = tempDir("pktpath-cli-");
@@ -40,16 +40,17 @@ test("import --json prints the Correlator's journeys and pings of the capture", 
   const r = await runCli(["import", good, "--json"]);
   assert.equal(r.stderr, "");
   assert.equal(r.code, 0);
-  assert.deepEqual(JSON.parse(r.stdout), correlateAll(events));
+  const all = correlateAll(events, HEADER_CORRELATION);
+  assert.deepEqual(JSON.parse(r.stdout), { journeys: all.journeys, pings: all.pings });
   const out = JSON.parse(r.stdout) as ReturnType<typeof correlateAll>;
   assert.deepEqual(out.pings.map((p) => [p.id, p.status, p.src, p.dst, p.seq, p.rttNs]),
-    [["p-1", "complete", "10.231.1.1", "10.231.1.2", 1, 15000], ["p-2", "complete", "10.231.1.1", "10.231.1.2", 2, 25000]]);
+    [[`p-${HEADER_CORRELATION.idPrefix}1`, "complete", "10.231.1.1", "10.231.1.2", 1, 15000], [`p-${HEADER_CORRELATION.idPrefix}2`, "complete", "10.231.1.1", "10.231.1.2", 2, 25000]]);
   assert.equal(r.stdout.split("\n").length, 2, "one line of JSON");
 });
 
 test("import without --json prints one tracepkt block per ping, then the journeys no ping claims", async () => {
   const r = await runCli(["import", "--format", "pktpath", good]);
-  const all = correlateAll(events);
+  const all = correlateAll(events, HEADER_CORRELATION);
   const claimed = new Set(all.pings.flatMap((p) => [p.request?.id, p.reply?.id]));
   const unclaimed = all.journeys.filter((j) => !claimed.has(j.id));
   assert.equal(unclaimed.length, 2, "the two IPv6 multicast packets of the recording");

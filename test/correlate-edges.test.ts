@@ -18,23 +18,25 @@ function pings(o: CorrelatorOutput): string[] {
   return o.pings.map((p) => `${p.id} ${p.status} seq=${p.seq} rtt=${p.rttNs} req=${p.request?.id} rep=${p.reply?.id}`);
 }
 
-test("no reply: the request becomes no-reply once replyTimeoutNs has passed, exactly once", () => {
+test("no reply: the request becomes no-reply once replyTimeoutNs has passed after its journey ended, exactly once", () => {
   const c = new Correlator();
   const request = only(REQ1).slice(0, 5); // 4 hops and icmp_rcv's consume, no raw clone
   for (const ev of request) assert.deepEqual(pings(c.push(ev)), []);
   assert.equal(c.stats().openPings, 1);
-  const firstHopTNs = 75000;
-  assert.deepEqual(pings(c.advance(firstHopTNs + 2e9)), []);
-  assert.deepEqual(pings(c.advance(firstHopTNs + 2e9 + 1)), ["p-1 no-reply seq=1 rtt=undefined req=j-1 rep=undefined"]);
-  assert.deepEqual(pings(c.advance(firstHopTNs + 5e9)), []);
-  assert.deepEqual(c.flush(), { journeys: [], pings: [] });
+  const consumedTNs = 92000; // the reply can come only once the request arrived
+  assert.deepEqual(pings(c.advance(consumedTNs + 2e9)), []);
+  assert.deepEqual(pings(c.advance(consumedTNs + 2e9 + 1)), ["p-1 no-reply seq=1 rtt=undefined req=j-1 rep=undefined"]);
+  assert.deepEqual(pings(c.advance(consumedTNs + 5e9)), []);
+  assert.deepEqual(c.flush(), { journeys: [], exchanges: [], pings: [] });
   assert.deepEqual(c.stats(), { openJourneys: 0, openPings: 0, evictedJourneys: 0, evictedPings: 0 });
 });
 
-test("the reply timeout is an option, and flush ends a waiting request as no-reply", () => {
-  const c = new Correlator({ replyTimeoutNs: 1e6 });
-  for (const ev of only(REQ1).slice(0, 4)) c.push(ev); // still open: no lifetime event yet
-  assert.deepEqual(pings(c.advance(75000 + 1e6 + 1)), ["p-1 no-reply seq=1 rtt=undefined req=j-1 rep=undefined"]);
+test("a request still in flight waits up to maxInFlightNs; the timeouts are options; flush ends a waiting request", () => {
+  const c = new Correlator({ replyTimeoutNs: 1e6, maxInFlightNs: 5e6 });
+  for (const ev of only(REQ1).slice(0, 4)) c.push(ev); // still open: no lifetime event yet (queued somewhere)
+  assert.deepEqual(pings(c.advance(75000 + 2e6)), [], "in flight: replyTimeoutNs does not apply yet");
+  assert.deepEqual(pings(c.advance(75000 + 5e6)), []);
+  assert.deepEqual(pings(c.advance(75000 + 5e6 + 1)), ["p-1 no-reply seq=1 rtt=undefined req=j-1 rep=undefined"]);
   const c2 = new Correlator();
   for (const ev of only(REQ1).slice(0, 4)) c2.push(ev);
   const out = c2.flush();
@@ -43,7 +45,7 @@ test("the reply timeout is an option, and flush ends a waiting request as no-rep
 });
 
 test("an idle journey ends after journeyIdleNs without events, not before", () => {
-  const c = new Correlator();
+  const c = new Correlator({ journeyIdleNs: 1e9 });
   for (const ev of only(REQ1).slice(0, 4)) c.push(ev);
   const lastHopTNs = 78000;
   assert.deepEqual(c.advance(lastHopTNs + 1e9).journeys, []);

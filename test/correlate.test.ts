@@ -129,7 +129,7 @@ test("ping4-host-to-ns: the first ping exactly, every hop field as the kernel re
   const echo = (type: number, src: string, dst: string) =>
     ({ family: 4, proto: "icmp", src, dst, icmp: { type, id: 4660, seq: 1 } });
   assert.deepEqual(all.pings[0], {
-    id: "p-1", family: 4, src: H4, dst: N4, icmpId: 4660, seq: 1, status: "complete", rttNs: 15000,
+    id: "p-1", kind: "icmp-echo", family: 4, src: H4, dst: N4, icmpId: 4660, seq: 1, status: "complete", rttNs: 15000,
     request: { id: "j-2", skbaddr: "0xffff888105b04900", packet: echo(8, H4, N4), hops: [
       hop("net_dev_queue", "ppB1-h", 75000, 98), hop("netif_rx", "ppB1-n", 76000, 84),
       hop("net_dev_xmit", "ppB1-h", 77000, 98), hop("netif_receive_skb", "ppB1-n", 78000, 84)] },

@@ -11,11 +11,13 @@ import type { Journey, Ping } from "../shared/types.ts";
 import { createFileSource } from "../server/capture/file.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
-import { captureText, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { captureText, HEADER_CORRELATION, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
 import { startServe, waitFor, type ServeChild } from "./support/cli-child.ts";
 
 const events = hostToNsEvents();
-const expected = correlateAll(events).pings;
+// serve reads the capture as its header says: ids named after its start, times from its clock origin
+const expected = correlateAll(events, HEADER_CORRELATION).pings;
+const P = `p-${HEADER_CORRELATION.idPrefix}`;
 const tmp = tempDir("pktpath-http-");
 const capture = writeCapture(tmp.dir, "host-to-ns.ndjson", captureText(events));
 let serve: ServeChild;
@@ -49,7 +51,7 @@ after(async () => {
 
 test("the recording holds two complete pings (what the server must show)", () => {
   assert.deepEqual(expected.map((p) => [p.id, p.status, p.icmpId, p.seq, p.rttNs]),
-    [["p-1", "complete", 4660, 1, 15000], ["p-2", "complete", 4660, 2, 25000]]);
+    [[`${P}1`, "complete", 4660, 1, 15000], [`${P}2`, "complete", 4660, 2, 25000]]);
 });
 
 test("GET /api/health", async () => {
@@ -66,7 +68,7 @@ test("GET /api/pings: newest first, journeys without hops", async () => {
 });
 
 test("GET /api/pings/:id: the whole ping with hops, 404 for an unknown id", async () => {
-  const one = await getJson("/api/pings/p-1");
+  const one = await getJson(`/api/pings/${P}1`);
   assert.deepEqual(one, { status: 200, body: expected[0] });
   const hops = (one.body as Ping).request?.hops.map((h) => `${h.netnsName}/${h.ifname}/${h.event}`);
   assert.deepEqual(hops, ["host/ppB1-h/net_dev_queue", "ppB1-ns/ppB1-n/netif_rx", "host/ppB1-h/net_dev_xmit",

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readCapture } from "../server/capture/file.ts";
-import { correlateAll } from "../shared/correlate.ts";
-import { openCapture, splitLines, type OpenProgress } from "../shared/importers/openCapture.ts";
+import { correlateAll, idPrefixFor, type CorrelatorOptions } from "../shared/correlate.ts";
+import { correlatorOptionsFor, openCapture, splitLines, type OpenProgress } from "../shared/importers/openCapture.ts";
 import { MAX_LINE_CHARS } from "../shared/importers/captureReader.ts";
 import type { RawEvent } from "../shared/types.ts";
 
@@ -23,11 +23,13 @@ const open = (all: string, size = 97, opts = {}) => openCapture(splitLines(chunk
 /** What `pktpath import` correlates from the same file: the CLI's reader, then correlateAll. */
 async function viaCli(path: string): Promise<ReturnType<typeof correlateAll>> {
   const events: RawEvent[] = [];
+  let opts: CorrelatorOptions = {};
   for await (const item of readCapture(path)) {
     assert.ok(item.ok, item.ok ? "" : item.error);
     if (item.value.kind === "event") events.push(item.value.event);
+    else opts = correlatorOptionsFor(item.value);
   }
-  return correlateAll(events);
+  return correlateAll(events, opts);
 }
 
 test("the eBPF topologies capture: five pings, the nft one dropped, as import correlates them", async () => {
@@ -35,15 +37,18 @@ test("the eBPF topologies capture: five pings, the nft one dropped, as import co
   assert.ok(r.ok, r.ok ? "" : r.error);
   const { header, pings, journeys, events, lines } = r.value;
   assert.deepEqual([header.source, header.kernel, events, lines], ["ebpf", "6.18.44-fc-v595", 65, 66]);
+  // ids named after the capture's start (its header), as the dashboard that recorded it showed them
+  const P = `p-${idPrefixFor(Date.parse(header.startedAt) * 1000)}`;
   assert.deepEqual(pings.map((p) => [p.id, p.status, `${p.src} → ${p.dst}`]), [
-    ["p-1", "complete", "10.250.0.1 → 10.250.0.2"],
-    ["p-2", "complete", "10.251.1.2 → 10.251.2.2"],
-    ["p-3", "complete", "10.252.0.2 → 10.252.0.9"],
-    ["p-4", "complete", "fd00:250::1 → fd00:250::2"],
-    ["p-5", "dropped", "10.252.0.3 → 10.252.0.9"],
+    [`${P}1`, "complete", "10.250.0.1 → 10.250.0.2"],
+    [`${P}2`, "complete", "10.251.1.2 → 10.251.2.2"],
+    [`${P}3`, "complete", "10.252.0.2 → 10.252.0.9"],
+    [`${P}4`, "complete", "fd00:250::1 → fd00:250::2"],
+    [`${P}5`, "dropped", "10.252.0.3 → 10.252.0.9"],
   ]);
   assert.equal(pings[4]?.request?.dropped?.reason, "NETFILTER_DROP");
-  assert.deepEqual({ journeys, pings }, await viaCli(TOPOLOGIES));
+  const cli = await viaCli(TOPOLOGIES);
+  assert.deepEqual({ journeys, pings }, { journeys: cli.journeys, pings: cli.pings });
 });
 
 test("chunk size and CRLF line ends do not change the result", async () => {
@@ -66,7 +71,8 @@ test("text captures of perf trace, perf script and tracefs: journeys, as import 
     assert.deepEqual([r.value.header.source, r.value.events, r.value.journeys.length], [format, events, journeys], name);
     // These tools print no packet headers: hops without addresses, so no echo pairs.
     assert.deepEqual(r.value.pings, [], name);
-    assert.deepEqual({ journeys: r.value.journeys, pings: r.value.pings }, await viaCli(text(name)), name);
+    const cli = await viaCli(text(name));
+    assert.deepEqual({ journeys: r.value.journeys, pings: r.value.pings }, { journeys: cli.journeys, pings: cli.pings }, name);
   }
   const drop = (await open(readFileSync(text("tracefs-veth-drop.txt"), "utf8")));
   assert.ok(drop.ok);

@@ -8,13 +8,14 @@ import { WebSocket } from "ws";
 import { correlateAll } from "../shared/correlate.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import type { Ping } from "../shared/types.ts";
-import { captureText, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { captureText, HEADER_CORRELATION, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
 import { startServe, type ServeChild } from "./support/cli-child.ts";
 import { TestClient } from "./support/ws-client.ts";
 
 const OFFSET_NS = 2e9;
 const events = hostToNsEvents(OFFSET_NS);
-const expected = correlateAll(events).pings;
+const expected = correlateAll(events, HEADER_CORRELATION).pings;
+const P = `p-${HEADER_CORRELATION.idPrefix}`;
 const tmp = tempDir("pktpath-ws-");
 const capture = writeCapture(tmp.dir, "host-to-ns.ndjson", captureText(events));
 let serve: ServeChild;
@@ -64,7 +65,7 @@ test("hello, an empty snapshot, then each ping within a second of its completion
     }
   }
   assert.deepEqual(got, expected);
-  assert.deepEqual(got.map((p) => [p.id, p.status, p.rttNs]), [["p-1", "complete", 15000], ["p-2", "complete", 25000]]);
+  assert.deepEqual(got.map((p) => [p.id, p.status, p.rttNs]), [[`${P}1`, "complete", 15000], [`${P}2`, "complete", 25000]]);
 
   const stats = await live.next("stats", 2000);
   assert.deepEqual({ ...stats.stats, eventsPerSec: 0 },
@@ -94,7 +95,7 @@ test("hostile messages get an error code and the connection keeps serving", asyn
   }
   c.send(JSON.stringify({ type: "resync", limit: 1 }));
   const snap = await c.next("snapshot");
-  assert.deepEqual(snap.pings.map((p) => p.id), ["p-2"]);
+  assert.deepEqual(snap.pings.map((p) => p.id), [`${P}2`]);
   assert.equal(c.ws.readyState, WebSocket.OPEN);
 });
 

@@ -9,6 +9,7 @@ import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { isObject } from "../../shared/validate.ts";
 import { parseIsoMicros } from "../../shared/wallclock.ts";
+import type { ReuseGuess } from "../../shared/journeys.ts";
 import { CaptureLineReader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 import type { CaptureSource, SourceCounters } from "./source.ts";
 
@@ -171,6 +172,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
   const done = new Promise<void>((resolve) => (finished = resolve));
   let reader: AsyncGenerator<Result<CaptureItem>> | null = null;
   let originUs: number | undefined;
+  let guessReuse: ReuseGuess = "never";
   // The replay's present: while it waits for an event's time, the wall clock since start; while it
   // is behind (a slow disk, a busy CPU), the last event it delivered, so timeouts never run ahead of
   // events still unread.
@@ -240,7 +242,10 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
         finished();
         throw new Error(header.error);
       }
-      if (header.value.kind === "header") originUs = parseIsoMicros(header.value.header.startedAt);
+      if (header.value.kind === "header") {
+        originUs = parseIsoMicros(header.value.header.startedAt);
+        if (header.value.text) guessReuse = "until-lifetime";
+      }
       startHr = process.hrtime.bigint();
       void replay(sink).finally(async () => {
         await reader?.return(undefined);
@@ -250,6 +255,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
     counters: () => ({ ...counters }),
     nowNs: () => clock(),
     originUs: () => originUs,
+    guessReuse: () => guessReuse,
     async stop() {
       abort.abort();
       if (reader !== null) await done;

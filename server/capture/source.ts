@@ -1,5 +1,6 @@
 // What every capture source (eBPF, tracefs, a capture file, the demo) offers the server and the CLI.
 import { defaultProgram, type FilterProgram } from "../../shared/filter/index.ts";
+import type { ReuseGuess } from "../../shared/journeys.ts";
 import type { RawEvent } from "../../shared/types.ts";
 
 /** What a live source captures: FILTER and the --proto/--host/--port shorthands, compiled (shared/filter). */
@@ -32,6 +33,8 @@ export interface CaptureSource {
   nowNs?(): number;
   /** tNs 0 in µs since the Unix epoch, once the source knows it (it may change when clocks drift apart). */
   originUs?(): number | undefined;
+  /** After start(): whether the source's lifetime events can be relied on (a text file may lack them). */
+  guessReuse?(): ReuseGuess;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */
   stop(): Promise<void>;
 }

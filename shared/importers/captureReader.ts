@@ -16,7 +16,8 @@ export interface CaptureHeader {
   startedAt: string;
 }
 
-export type CaptureItem = { kind: "header"; header: CaptureHeader } | { kind: "event"; event: RawEvent };
+/** `text`: the header was made for another tool's text capture, which may lack lifetime events. */
+export type CaptureItem = { kind: "header"; header: CaptureHeader; text?: true } | { kind: "event"; event: RawEvent };
 
 /** Text layouts of other tools; the pktpath format is JSON. */
 export type CaptureFormat = "auto" | "pktpath" | TextFormat;
@@ -112,7 +113,7 @@ function textLines(format: TextFormat | undefined, reasonName?: ReasonName): Lin
     if (sentHeader || reader.detectedFormat === undefined) return items;
     sentHeader = true;
     const header: CaptureHeader = { pktpath: "capture", version: 1, source: reader.detectedFormat, kernel: "", startedAt: "" };
-    return [{ kind: "header", header }, ...items];
+    return [{ kind: "header", header, text: true }, ...items];
   };
   return {
     line: (text) => mapOk(reader.push(text), withHeader),

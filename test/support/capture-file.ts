@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { idPrefixFor } from "../../shared/correlate.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { readFixture, toRawEvents } from "./tracefs-fixture.ts";
 
@@ -20,6 +21,10 @@ export function hostToNsEvents(offsetNs = 0): RawEvent[] {
 
 export const HEADER = { pktpath: "capture", version: 1, source: "ebpf", kernel: "6.18.0-test",
   startedAt: "2026-01-01T00:00:00.000Z" };
+
+/** How serve and import correlate a capture with HEADER: its clock origin and the ids it names. */
+export const HEADER_ORIGIN_US = Date.parse(HEADER.startedAt) * 1000;
+export const HEADER_CORRELATION = { originUs: HEADER_ORIGIN_US, idPrefix: idPrefixFor(HEADER_ORIGIN_US) };
 
 export function captureText(events: RawEvent[]): string {
   return [HEADER, ...events].map((v) => JSON.stringify(v)).join("\n") + "\n";

@@ -36,6 +36,7 @@ export function run(events: RawEvent[], opts?: CorrelatorOptions, flush = true):
   const pingAt = new Map<string, number>();
   const take = (o: CorrelatorOutput, at: number): void => {
     all.journeys.push(...o.journeys);
+    all.exchanges.push(...o.exchanges);
     for (const p of o.pings) {
       if (pingAt.has(p.id)) throw new Error(`${p.id} emitted twice`);
       pingAt.set(p.id, at);
