@@ -2,6 +2,7 @@
 // Every error is one line that names the flag and the value at fault.
 import { isIP } from "node:net";
 import { err, ok, type Result } from "../shared/result.ts";
+import { shown } from "../shared/shown.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 
 export const USAGE = `usage: pktpath <command> [flags]
@@ -101,11 +102,6 @@ const COMMANDS: Record<string, { flags: Record<string, FlagSpec>; positional: st
 interface Parsed {
   flags: Map<string, Value>;
   positional: string[];
-}
-
-/** A word from the command line as an error line may show it: control characters escaped. */
-function shown(word: string): string {
-  return /^[\x21-\x7e]*$/.test(word) ? word : JSON.stringify(word);
 }
 
 /** Splits argv (after the command) into flags and positionals, checking each against the table. */

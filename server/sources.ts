@@ -1,5 +1,6 @@
 // Which capture source a command gets. `auto` tries the candidates in order and says why each one it
 // skips could not start; the first that starts is the source.
+import { oneLine } from "../shared/shown.ts";
 import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
 import { fileURLToPath } from "node:url";
@@ -107,7 +108,7 @@ export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name
 /** A capture file whose bad header makes start() fail as bad input. */
 function fileSource(path: string, pace: boolean): CaptureSource {
   // Read as fast as it parses unless asked to pace: an incident review wants the whole capture at once.
-  const inner = createFileSource(path, { speed: pace ? 1 : Infinity, onError: (message) => process.stderr.write(`pktpath: ${message}\n`) });
+  const inner = createFileSource(path, { speed: pace ? 1 : Infinity, onError: (message) => process.stderr.write(`pktpath: ${oneLine(message)}\n`) });
   return {
     name: inner.name,
     live: inner.live,
