@@ -9,7 +9,7 @@ import { openCapture } from "../shared/importers/openCapture.ts";
 import { DEFAULT_FILTER, type CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
-import { checkTokenText, generateToken, isLoopbackHost } from "./security.ts";
+import { checkTokenText } from "./security.ts";
 import { startServer } from "./serve.ts";
 import { BadInputError, firstAvailable, liveCandidates, sourceFor } from "./sources.ts";
 
@@ -51,13 +51,10 @@ async function startPipeline(pipeline: Pipeline): Promise<number> {
 }
 
 export async function runServe(cmd: Cmd<"serve">): Promise<number> {
-  let token = cmd.token;
+  const token = cmd.token;
   if (token !== undefined) {
     const bad = checkTokenText(token);
     if (bad !== null) return (say(`serve: ${bad}`), 2);
-  } else if (!isLoopbackHost(cmd.host)) {
-    // Anyone who can reach a non-loopback bind could watch this machine's traffic: never open.
-    token = generateToken();
   }
   const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip, cmd.pace);
   const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
@@ -81,7 +78,8 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     say("live capture is unavailable (reasons above): showing the bundled demo capture, not this machine's traffic");
   }
   process.stdout.write(`pktpath: serving ${server.url} (source: ${shown(source.name)})\n`);
-  if (token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${token}`);
+  // A bind beyond loopback got a token of its own (startServer decides by the address bound).
+  if (server.token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${server.token}`);
   await stopper.done;
   await server.close();
   await pipeline.stop();

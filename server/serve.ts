@@ -8,7 +8,10 @@ import { MAX_SNAPSHOT } from "../shared/protocol.ts";
 import type { Journey, Ping } from "../shared/types.ts";
 import { CaptureLog, sendCapture } from "./captureLog.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { checkRequest, checkUpgrade, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE, type AccessPolicy } from "./security.ts";
+import {
+  addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
+  type AccessPolicy,
+} from "./security.ts";
 import { StreamHub, type StreamOptions } from "./stream.ts";
 
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL("../client/dist", import.meta.url));
@@ -25,6 +28,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   url: string;
+  /** the token in force: the one given, or the one generated for a bind that is not loopback */
+  token?: string;
   close(): Promise<void>;
 }
 
@@ -53,7 +58,8 @@ export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: fa
 }
 
 /**
- * `policy()` is read per request: with --port 0 the allowed Host is known only once bound. `log` is
+ * `policy()` is read per request: the allowed Host (and whether a token is needed) is known only once
+ * bound. Every request is checked for its Host; the API's (not the page's files) for the token too. `log` is
  * what GET /api/capture serves; it must follow the pipeline from before it starts.
  */
 export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
@@ -63,18 +69,23 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
   app.set("etag", false);
   app.use((req, res, next) => {
     res.set(SECURITY_HEADERS);
-    const url = new URL(req.originalUrl, "http://x");
-    const verdict = checkRequest(policy(), req.headers, url);
+    const p = policy();
+    const verdict = checkHost(p, req.headers);
     if (!verdict.ok) return void res.status(verdict.status).json({ error: verdict.message, code: verdict.code });
     // A page opened with ?token= keeps it as a cookie, so its API calls and its stream carry it.
-    const token = policy().token;
-    if (token !== undefined && url.searchParams.get("token") === token) {
-      res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: "strict", path: "/" });
+    if (p.token !== undefined && new URL(req.originalUrl, "http://x").searchParams.get("token") === p.token) {
+      res.cookie(p.cookie, p.token, { httpOnly: true, sameSite: "strict", path: TOKEN_COOKIE_PATH });
     }
     next();
   });
 
   const api = express.Router();
+  // On the router, not by path: whatever Express routes here (it ignores case: /API/pings) is guarded.
+  api.use((req, res, next) => {
+    const verdict = checkToken(policy(), req.headers, new URL(req.originalUrl, "http://x"));
+    if (!verdict.ok) return void res.status(verdict.status).json({ error: verdict.message, code: verdict.code });
+    next();
+  });
   api.get("/health", (_req, res) => {
     const { source, live, events, lost } = pipeline.stats();
     res.json({ source, live, events, lost });
@@ -120,7 +131,8 @@ function hostForUrl(host: string): string {
 
 /** Listens; resolves once the port is bound (port 0 → a free one, reported in `url`). */
 export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promise<RunningServer> {
-  let policy = makePolicy(opts.host, opts.port, opts.token);
+  // Until the kernel says what the host resolved to, nothing passes.
+  let policy = closedPolicy();
   const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
   const app = createApp(pipeline, () => policy, opts.distDir, capture.log);
   const server: Server = createServer(app);
@@ -146,10 +158,13 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  policy = makePolicy(opts.host, port, opts.token);
+  const { address, port } = server.address() as AddressInfo;
+  // Anyone who can reach a bind beyond loopback could watch this machine's traffic: never open.
+  const token = opts.token ?? (addressKind(address) === "loopback" ? undefined : generateToken());
+  policy = makePolicy(opts.host, port, token, address);
   return {
     url: `http://${hostForUrl(opts.host)}:${port}`,
+    ...(token === undefined ? {} : { token }),
     close: async () => {
       capture.detach();
       hub.close();
