@@ -12,7 +12,7 @@ import {
   addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
   type AccessPolicy,
 } from "./security.ts";
-import { StreamHub, type StreamOptions } from "./stream.ts";
+import { StreamHub, type StreamCounters, type StreamOptions } from "./stream.ts";
 
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL("../client/dist", import.meta.url));
 
@@ -30,6 +30,8 @@ export interface RunningServer {
   url: string;
   /** the token in force: the one given, or the one generated for a bind that is not loopback */
   token?: string;
+  /** what the stream skipped, closed and refused so far */
+  streamCounters(): StreamCounters;
   close(): Promise<void>;
 }
 
@@ -165,9 +167,10 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
   return {
     url: `http://${hostForUrl(opts.host)}:${port}`,
     ...(token === undefined ? {} : { token }),
+    streamCounters: () => hub.counters(),
     close: async () => {
       capture.detach();
-      hub.close();
+      await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
