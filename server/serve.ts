@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { MAX_SNAPSHOT } from "../shared/protocol.ts";
 import type { Journey, Ping } from "../shared/types.ts";
 import { CaptureLog, sendCapture } from "./captureLog.ts";
+import { atMost, onePerConnection } from "./connections.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
   addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
@@ -22,9 +23,21 @@ export interface ServeOptions {
   token?: string;
   distDir?: string;
   stream?: StreamOptions;
-  /** events kept for GET /api/capture (the newest; default 500,000) */
+  /** events kept for GET /api/capture (the newest; default 150,000) */
   captureLogEvents?: number;
+  /** a capture download whose socket takes nothing for this long is cut (default 30 s) */
+  captureStallMs?: number;
+  /** TCP connections at once, WebSocket ones included; more are closed as they come (default 256) */
+  maxConnections?: number;
 }
+
+export interface AppOptions {
+  distDir?: string;
+  captureStallMs?: number;
+}
+
+/** Capture downloads at once: each one pins the log as it was when it began. */
+export const MAX_CAPTURE_DOWNLOADS = 2;
 
 export interface RunningServer {
   url: string;
@@ -65,12 +78,16 @@ export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: fa
  * what GET /api/capture serves; it must follow the pipeline from before it starts.
  */
 export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
-  log: CaptureLog = CaptureLog.follow(pipeline).log): express.Express {
+  log: CaptureLog = CaptureLog.follow(pipeline).log, opts: AppOptions = {}): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     res.set(SECURITY_HEADERS);
+    next();
+  });
+  app.use(onePerConnection());
+  app.use((req, res, next) => {
     const p = policy();
     const verdict = checkHost(p, req.headers);
     if (!verdict.ok) return void res.status(verdict.status).json({ error: verdict.message, code: verdict.code });
@@ -102,9 +119,10 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
     res.json(ping);
   });
-  api.get("/capture", (_req, res, next) => {
+  api.get("/capture", atMost(MAX_CAPTURE_DOWNLOADS, "capture downloads"), (_req, res, next) => {
     // Past the headers an error can only cut the download short: the client sees a truncated file.
-    sendCapture(res, log, pipeline.source.name).catch((e: unknown) => (res.headersSent ? res.destroy() : next(e)));
+    sendCapture(res, log, pipeline.source.name, new Date(), opts.captureStallMs)
+      .catch((e: unknown) => (res.headersSent ? res.destroy() : next(e)));
   });
   api.use((req, res) => void res.status(404).json({ error: `no route ${req.method} ${req.baseUrl}${req.path}` }));
   app.use("/api", api);
@@ -136,8 +154,10 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
   // Until the kernel says what the host resolved to, nothing passes.
   let policy = closedPolicy();
   const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
-  const app = createApp(pipeline, () => policy, opts.distDir, capture.log);
+  const app = createApp(pipeline, () => policy, opts.distDir, capture.log, { captureStallMs: opts.captureStallMs });
   const server: Server = createServer(app);
+  // Each connection may hold an answer it does not read (bounded by onePerConnection): so may not too many.
+  server.maxConnections = opts.maxConnections ?? 256;
   const hub = new StreamHub(pipeline, opts.stream);
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://x");
