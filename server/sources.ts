@@ -5,6 +5,7 @@ import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
 import { fileURLToPath } from "node:url";
 import { createFileSource } from "./capture/file.ts";
+import { createTracefsSource, removeStaleInstances } from "./capture/tracefs.ts";
 import type { CaptureFilter, CaptureSource } from "./capture/source.ts";
 
 export interface Candidate {
@@ -26,7 +27,7 @@ function ebpf(filter: CaptureFilter): Candidate {
 /** Reads every packet's hops but no headers: the Correlator pairs nothing without IPs, so it is a fallback. */
 const tracefs: Candidate = {
   name: "tracefs",
-  create: async () => (await import("./capture/tracefs.ts")).createTracefsSource(),
+  create: async () => createTracefsSource(),
 };
 
 /** The bundled demo: a real eBPF capture (server/demo/record: test/fixtures/record-ebpf.sh demo), looped at its pace. */
@@ -66,6 +67,7 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
       return chosen?.warnings ?? [];
     },
     async start(sink: (events: RawEvent[]) => void) {
+      await removeStaleInstances();
       const reasons: string[] = [];
       for (const c of candidates) {
         try {
@@ -112,9 +114,12 @@ function fileSource(path: string, pace: boolean): CaptureSource {
   return {
     name: inner.name,
     live: inner.live,
-    start: (sink) => inner.start(sink).catch((e: unknown) => {
-      throw new BadInputError(e instanceof Error ? e.message : String(e));
-    }),
+    start: async (sink) => {
+      await removeStaleInstances();
+      return inner.start(sink).catch((e: unknown) => {
+        throw new BadInputError(e instanceof Error ? e.message : String(e));
+      });
+    },
     counters: () => inner.counters(),
     nowNs: () => inner.nowNs?.() ?? 0,
     stop: () => inner.stop(),
