@@ -57,7 +57,9 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     if (bad !== null) return (say(`serve: ${bad}`), 2);
   }
   const source = sourceFor(cmd.source, DEFAULT_FILTER, onSkip, cmd.pace);
-  const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
+  // A capture file carries the names of where it was made; every other source is this machine's.
+  const namer = typeof cmd.source === "object" ? undefined : new NetnsNamer();
+  const pipeline = new Pipeline(source, { namer, onError: say });
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.
   let server;

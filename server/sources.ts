@@ -60,8 +60,10 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     get name() {
       return chosen?.name ?? candidates.map((c) => c.name).join("|");
     },
+    // Live only once a source started: its programs attached and its reader running. Before, a
+    // script told "live" sent an echo that nothing was there to see.
     get live() {
-      return chosen?.live ?? true;
+      return chosen?.live ?? false;
     },
     get warnings() {
       return chosen?.warnings ?? [];
