@@ -2,6 +2,7 @@
 // Every error is one line that names the flag and the value at fault (or the FILTER and its column).
 import { buildFilter, parseAddress, type ShorthandProto, type Shorthands } from "../shared/filter/index.ts";
 import { err, ok, type Result } from "../shared/result.ts";
+import { shown } from "../shared/shown.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 
 export const USAGE = `usage: pktpath <command> [flags]
@@ -120,11 +121,6 @@ interface Parsed {
   positional: string[];
   /** the FILTER words joined by spaces; "" when none */
   filter: string;
-}
-
-/** A word from the command line as an error line may show it: control characters escaped. */
-function shown(word: string): string {
-  return /^[\x21-\x7e]*$/.test(word) ? word : JSON.stringify(word);
 }
 
 /** Splits argv (after the command) into flags and positionals, checking each against the table. */

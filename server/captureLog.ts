@@ -13,13 +13,33 @@ import type { Pipeline } from "./pipeline.ts";
  */
 export const DEFAULT_CAPTURE_LOG_EVENTS = 150_000;
 
-/** Lines per res.write: big enough to be cheap, small enough that one chunk never stalls the loop. */
-const LINES_PER_CHUNK = 2000;
+/** Events per block of the log: what a download's view copies is one reference per block. */
+const BLOCK_EVENTS = 1024;
+
+/** Lines per res.write: big enough to be cheap, small enough that a reader that stops holds little. */
+const LINES_PER_CHUNK = 256;
+
+/** A download's stall time: a socket that took nothing for this long is cut. */
+export const DEFAULT_STALL_MS = 30_000;
+
+/**
+ * The log as it was when a download began, without a copy of it: the blocks it spanned and where in
+ * them it began and ended. Blocks are only ever appended to, so later events are not in it, and ones
+ * that fall off the log meanwhile stay readable through it until the download is done.
+ */
+export interface CaptureView {
+  size: number;
+  dropped: number;
+  parts: { events: readonly RawEvent[]; from: number; to: number }[];
+}
 
 export class CaptureLog {
-  /** a ring once full: `head` is the oldest */
-  private readonly ring: RawEvent[] = [];
-  private head = 0;
+  /** blocks of events, oldest first; only the last one grows */
+  private readonly blocks: RawEvent[][] = [];
+  /** index in blocks[0] of the oldest event kept */
+  private first = 0;
+  private kept = 0;
+  private readonly blockEvents: number;
   /** events that fell off the front */
   dropped = 0;
   /** wall time of the source's tNs 0, estimated from the first event's arrival */
@@ -27,6 +47,7 @@ export class CaptureLog {
 
   constructor(readonly capacity = DEFAULT_CAPTURE_LOG_EVENTS, private readonly createdMs = Date.now()) {
     if (!(capacity >= 1)) throw new Error("capture log capacity must be at least 1");
+    this.blockEvents = Math.min(BLOCK_EVENTS, capacity);
   }
 
   /** the source's clock origin (µs since the epoch), when it knows it: the header's startedAt */
@@ -40,25 +61,37 @@ export class CaptureLog {
   }
 
   get size(): number {
-    return this.ring.length;
+    return this.kept;
   }
 
   add(events: RawEvent[]): void {
     if (events.length > 0) this.zeroMs ??= Date.now() - (events[0]?.tNs ?? 0) / 1e6;
     for (const ev of events) {
-      if (this.ring.length < this.capacity) {
-        this.ring.push(ev);
+      let last = this.blocks[this.blocks.length - 1];
+      if (last === undefined || last.length === this.blockEvents) this.blocks.push((last = []));
+      last.push(ev);
+      if (this.kept < this.capacity) {
+        this.kept++;
         continue;
       }
-      this.ring[this.head] = ev;
-      this.head = (this.head + 1) % this.capacity;
       this.dropped++;
+      // A block leaves whole once its last event fell off; a view may still hold it.
+      if (++this.first === this.blockEvents) {
+        this.blocks.shift();
+        this.first = 0;
+      }
     }
   }
 
-  /** Oldest first. A copy of references: the download stays consistent while events keep coming. */
-  snapshot(): RawEvent[] {
-    return this.ring.slice(this.head).concat(this.ring.slice(0, this.head));
+  /** What a download sends: O(blocks), not O(events). */
+  view(): CaptureView {
+    const parts = this.blocks.map((events, i) => ({ events, from: i === 0 ? this.first : 0, to: events.length }));
+    return { size: this.kept, dropped: this.dropped, parts };
+  }
+
+  /** Oldest first, copied: for tests and small logs. */
+  events(): RawEvent[] {
+    return this.view().parts.flatMap((p) => p.events.slice(p.from, p.to));
   }
 
   startedAt(): Date {
@@ -73,44 +106,54 @@ export function captureFileName(now: Date): string {
 
 /**
  * Streams the log as a capture file: the header `record` writes, then one event per line, in chunks
- * that wait for the socket to drain. Stops quietly when the client goes away.
+ * that wait for the socket to drain. Stops quietly when the client goes away; cuts a client that
+ * takes nothing for stallMs (the file it has is then short).
  */
-export async function sendCapture(res: ServerResponse, log: CaptureLog, sourceName: string, now = new Date()): Promise<void> {
-  const events = log.snapshot();
+export async function sendCapture(res: ServerResponse, log: CaptureLog, sourceName: string, now = new Date(),
+  stallMs = DEFAULT_STALL_MS): Promise<void> {
+  const view = log.view();
   res.writeHead(200, {
     "Content-Type": "application/x-ndjson; charset=utf-8",
     "Content-Disposition": `attachment; filename="${captureFileName(now)}"`,
     "Cache-Control": "no-store",
-    "X-Pktpath-Events": String(events.length),
+    "X-Pktpath-Events": String(view.size),
     // Older events fell off the bounded log: the file starts mid-session (its first pings may lack requests).
-    "X-Pktpath-Dropped-Events": String(log.dropped),
+    "X-Pktpath-Dropped-Events": String(view.dropped),
   });
   let closed = false;
   res.once("close", () => (closed = true));
   const origin = log.originUs();
   res.write(captureHeaderLine(sourceName, origin === undefined ? log.startedAt() : isoMicros(origin)));
-  for (let i = 0; i < events.length && !closed; i += LINES_PER_CHUNK) {
-    // writableNeedDrain, not write()'s last answer: a drain that came while we yielded is not missed.
-    if (res.writableNeedDrain) await drainedOrClosed(res);
-    // Else let the pipeline and other requests run between chunks even when the socket keeps up.
-    else await new Promise<void>((r) => setImmediate(r));
-    if (closed) return;
-    let chunk = "";
-    for (const ev of events.slice(i, i + LINES_PER_CHUNK)) chunk += JSON.stringify(ev) + "\n";
-    res.write(chunk);
+  for (const part of view.parts) {
+    for (let i = part.from; i < part.to && !closed; i += LINES_PER_CHUNK) {
+      // writableNeedDrain, not write()'s last answer: a drain that came while we yielded is not missed.
+      if (res.writableNeedDrain) {
+        if (!(await drainedOrClosed(res, stallMs))) return void res.destroy();
+      } else {
+        // Else let the pipeline and other requests run between chunks even when the socket keeps up.
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      if (closed) return;
+      let chunk = "";
+      for (let k = i; k < Math.min(i + LINES_PER_CHUNK, part.to); k++) chunk += JSON.stringify(part.events[k]) + "\n";
+      res.write(chunk);
+    }
   }
   if (!closed) res.end();
 }
 
-/** Resolves when the socket takes more, or is gone; leaves no listener behind. */
-function drainedOrClosed(res: ServerResponse): Promise<void> {
+/** Resolves true when the socket takes more or is gone, false after stallMs; leaves no listener behind. */
+function drainedOrClosed(res: ServerResponse, stallMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
+    const done = (drained: boolean) => (): void => {
+      clearTimeout(timer);
+      res.off("drain", onDrain);
+      res.off("close", onDrain);
+      resolve(drained);
     };
-    res.on("drain", done);
-    res.on("close", done);
+    const onDrain = done(true);
+    const timer = setTimeout(done(false), stallMs);
+    res.on("drain", onDrain);
+    res.on("close", onDrain);
   });
 }

@@ -1,5 +1,6 @@
 // `pktpath <command>`: parse the flags, run the command, exit with its status. Bad usage is one line on
 // stderr and status 2; an unexpected failure is one line and status 1, never a stack trace.
+import { oneLine } from "../shared/shown.ts";
 import { parseArgs, USAGE } from "./args.ts";
 import { runImport, runRecord, runServe, runTrace } from "./commands.ts";
 
@@ -31,7 +32,7 @@ function exit(code: number): void {
 }
 
 main(process.argv.slice(2)).then(exit, (e: unknown) => {
-  process.stderr.write(`pktpath: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`pktpath: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
   if (process.env.PKTPATH_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : ""}\n`);
   exit(1);
 });

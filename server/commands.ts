@@ -1,5 +1,6 @@
 // The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
 // Messages go to stderr as one line each; stdout carries only the command's output.
+import { oneLine, shown } from "../shared/shown.ts";
 import { formatJourney, formatPing } from "../shared/tracepkt.ts";
 import type { Command, LiveSource } from "./args.ts";
 import { readDropReasons } from "./capture/btf.ts";
@@ -8,16 +9,18 @@ import { openCapture } from "../shared/importers/openCapture.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
-import { checkTokenText, generateToken, isLoopbackHost } from "./security.ts";
+import { checkTokenText } from "./security.ts";
 import { startServer } from "./serve.ts";
 import { isoMicros } from "../shared/wallclock.ts";
 import { BadInputError, firstAvailable, liveCandidates, sourceFor } from "./sources.ts";
 
 type Cmd<K extends Command["cmd"]> = Extract<Command, { cmd: K }>;
 
-const say = (line: string): void => void process.stderr.write(`pktpath: ${line}\n`);
+// Paths in a line are shown() by whoever puts them there; oneLine() is the guard for the rest (an
+// error's own message), so a message is always one line and never drives the terminal.
+const say = (line: string): void => void process.stderr.write(`pktpath: ${oneLine(line)}\n`);
 /** `FILE:LINE: what` lines stand alone, as compilers print them, so editors and scripts can jump there. */
-const sayAt = (line: string): void => void process.stderr.write(`${line}\n`);
+const sayAt = (line: string): void => void process.stderr.write(`${oneLine(line)}\n`);
 const onSkip = (name: string, why: string): void => say(`${name} capture unavailable: ${why}`);
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -49,16 +52,15 @@ async function startPipeline(pipeline: Pipeline): Promise<number> {
 }
 
 export async function runServe(cmd: Cmd<"serve">): Promise<number> {
-  let token = cmd.token;
+  const token = cmd.token;
   if (token !== undefined) {
     const bad = checkTokenText(token);
     if (bad !== null) return (say(`serve: ${bad}`), 2);
-  } else if (!isLoopbackHost(cmd.host)) {
-    // Anyone who can reach a non-loopback bind could watch this machine's traffic: never open.
-    token = generateToken();
   }
   const source = sourceFor(cmd.source, cmd.filter, onSkip, cmd.pace);
-  const pipeline = new Pipeline(source, { namer: source.live ? new NetnsNamer() : undefined, onError: say });
+  // A capture file carries the names of where it was made; every other source is this machine's.
+  const namer = typeof cmd.source === "object" ? undefined : new NetnsNamer();
+  const pipeline = new Pipeline(source, { namer, onError: say });
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.
   let server;
@@ -66,7 +68,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token });
   } catch (e) {
     stopper.stop("error");
-    say(`serve: cannot listen on ${cmd.host}:${cmd.port}: ${message(e)}`);
+    say(`serve: cannot listen on ${shown(cmd.host)}:${cmd.port}: ${message(e)}`);
     return 1;
   }
   const started = await startPipeline(pipeline);
@@ -78,8 +80,9 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   if (cmd.source === "auto" && source.name === "demo") {
     say("live capture is unavailable (reasons above): showing the bundled demo capture, not this machine's traffic");
   }
-  process.stdout.write(`pktpath: serving ${server.url} (source: ${source.name})\n`);
-  if (token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${token}`);
+  process.stdout.write(`pktpath: serving ${server.url} (source: ${shown(source.name)})\n`);
+  // A bind beyond loopback got a token of its own (startServer decides by the address bound).
+  if (server.token !== undefined && cmd.token === undefined) say(`open ${server.url}/?token=${server.token}`);
   await stopper.done;
   await server.close();
   await pipeline.stop();
@@ -141,12 +144,12 @@ export async function runRecord(cmd: Cmd<"record">): Promise<number> {
   }
   const origin = pipeline.source.originUs?.();
   writer.writeHeader(pipeline.source.name, origin === undefined ? new Date() : isoMicros(origin));
-  say(`recording to ${cmd.out} (source: ${pipeline.source.name})`);
+  say(`recording to ${shown(cmd.out)} (source: ${pipeline.source.name})`);
   await stopper.done;
   await pipeline.stop();
   const closed = await writer.close();
   if (!closed.ok) return (say(`record: ${closed.error}`), 1);
-  say(`recorded ${writer.events} events (${pings} pings) to ${cmd.out}`);
+  say(`recorded ${writer.events} events (${pings} pings) to ${shown(cmd.out)}`);
   return 0;
 }
 
@@ -165,7 +168,7 @@ export async function runImport(cmd: Cmd<"import">): Promise<number> {
     if (e instanceof CaptureFileError) return (sayAt(e.message), 2);
     throw e;
   }
-  if (!opened.ok) return (sayAt(`${cmd.file}:${opened.error}`), 2);
+  if (!opened.ok) return (sayAt(`${shown(cmd.file)}:${opened.error}`), 2);
   const { journeys, pings } = opened.value;
   if (cmd.json) {
     process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");

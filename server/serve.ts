@@ -7,9 +7,13 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { MAX_SNAPSHOT } from "../shared/protocol.ts";
 import type { Journey, Ping } from "../shared/types.ts";
 import { CaptureLog, sendCapture } from "./captureLog.ts";
+import { atMost, onePerConnection } from "./connections.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { checkRequest, checkUpgrade, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE, type AccessPolicy } from "./security.ts";
-import { StreamHub, type StreamOptions } from "./stream.ts";
+import {
+  addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
+  type AccessPolicy,
+} from "./security.ts";
+import { StreamHub, type StreamCounters, type StreamOptions } from "./stream.ts";
 
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL("../client/dist", import.meta.url));
 
@@ -19,12 +23,28 @@ export interface ServeOptions {
   token?: string;
   distDir?: string;
   stream?: StreamOptions;
-  /** events kept for GET /api/capture (the newest; default 500,000) */
+  /** events kept for GET /api/capture (the newest; default 150,000) */
   captureLogEvents?: number;
+  /** a capture download whose socket takes nothing for this long is cut (default 30 s) */
+  captureStallMs?: number;
+  /** TCP connections at once, WebSocket ones included; more are closed as they come (default 256) */
+  maxConnections?: number;
 }
+
+export interface AppOptions {
+  distDir?: string;
+  captureStallMs?: number;
+}
+
+/** Capture downloads at once: each one pins the log as it was when it began. */
+export const MAX_CAPTURE_DOWNLOADS = 2;
 
 export interface RunningServer {
   url: string;
+  /** the token in force: the one given, or the one generated for a bind that is not loopback */
+  token?: string;
+  /** what the stream skipped, closed and refused so far */
+  streamCounters(): StreamCounters;
   close(): Promise<void>;
 }
 
@@ -53,28 +73,38 @@ export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: fa
 }
 
 /**
- * `policy()` is read per request: with --port 0 the allowed Host is known only once bound. `log` is
+ * `policy()` is read per request: the allowed Host (and whether a token is needed) is known only once
+ * bound. Every request is checked for its Host; the API's (not the page's files) for the token too. `log` is
  * what GET /api/capture serves; it must follow the pipeline from before it starts.
  */
 export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
-  log: CaptureLog = CaptureLog.follow(pipeline).log): express.Express {
+  log: CaptureLog = CaptureLog.follow(pipeline).log, opts: AppOptions = {}): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     res.set(SECURITY_HEADERS);
-    const url = new URL(req.originalUrl, "http://x");
-    const verdict = checkRequest(policy(), req.headers, url);
+    next();
+  });
+  app.use(onePerConnection());
+  app.use((req, res, next) => {
+    const p = policy();
+    const verdict = checkHost(p, req.headers);
     if (!verdict.ok) return void res.status(verdict.status).json({ error: verdict.message, code: verdict.code });
     // A page opened with ?token= keeps it as a cookie, so its API calls and its stream carry it.
-    const token = policy().token;
-    if (token !== undefined && url.searchParams.get("token") === token) {
-      res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: "strict", path: "/" });
+    if (p.token !== undefined && new URL(req.originalUrl, "http://x").searchParams.get("token") === p.token) {
+      res.cookie(p.cookie, p.token, { httpOnly: true, sameSite: "strict", path: TOKEN_COOKIE_PATH });
     }
     next();
   });
 
   const api = express.Router();
+  // On the router, not by path: whatever Express routes here (it ignores case: /API/pings) is guarded.
+  api.use((req, res, next) => {
+    const verdict = checkToken(policy(), req.headers, new URL(req.originalUrl, "http://x"));
+    if (!verdict.ok) return void res.status(verdict.status).json({ error: verdict.message, code: verdict.code });
+    next();
+  });
   api.get("/health", (_req, res) => {
     const { source, live, events, lost } = pipeline.stats();
     res.json({ source, live, events, lost });
@@ -89,9 +119,10 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
     res.json(ping);
   });
-  api.get("/capture", (_req, res, next) => {
+  api.get("/capture", atMost(MAX_CAPTURE_DOWNLOADS, "capture downloads"), (_req, res, next) => {
     // Past the headers an error can only cut the download short: the client sees a truncated file.
-    sendCapture(res, log, pipeline.source.name).catch((e: unknown) => (res.headersSent ? res.destroy() : next(e)));
+    sendCapture(res, log, pipeline.source.name, new Date(), opts.captureStallMs)
+      .catch((e: unknown) => (res.headersSent ? res.destroy() : next(e)));
   });
   api.use((req, res) => void res.status(404).json({ error: `no route ${req.method} ${req.baseUrl}${req.path}` }));
   app.use("/api", api);
@@ -120,10 +151,13 @@ function hostForUrl(host: string): string {
 
 /** Listens; resolves once the port is bound (port 0 → a free one, reported in `url`). */
 export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promise<RunningServer> {
-  let policy = makePolicy(opts.host, opts.port, opts.token);
+  // Until the kernel says what the host resolved to, nothing passes.
+  let policy = closedPolicy();
   const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
-  const app = createApp(pipeline, () => policy, opts.distDir, capture.log);
+  const app = createApp(pipeline, () => policy, opts.distDir, capture.log, { captureStallMs: opts.captureStallMs });
   const server: Server = createServer(app);
+  // Each connection may hold an answer it does not read (bounded by onePerConnection): so may not too many.
+  server.maxConnections = opts.maxConnections ?? 256;
   const hub = new StreamHub(pipeline, opts.stream);
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://x");
@@ -146,13 +180,17 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  policy = makePolicy(opts.host, port, opts.token);
+  const { address, port } = server.address() as AddressInfo;
+  // Anyone who can reach a bind beyond loopback could watch this machine's traffic: never open.
+  const token = opts.token ?? (addressKind(address) === "loopback" ? undefined : generateToken());
+  policy = makePolicy(opts.host, port, token, address);
   return {
     url: `http://${hostForUrl(opts.host)}:${port}`,
+    ...(token === undefined ? {} : { token }),
+    streamCounters: () => hub.counters(),
     close: async () => {
       capture.detach();
-      hub.close();
+      await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,9 +1,11 @@
 // Which capture source a command gets. `auto` tries the candidates in order and says why each one it
 // skips could not start; the first that starts is the source.
+import { oneLine } from "../shared/shown.ts";
 import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
 import { fileURLToPath } from "node:url";
 import { createFileSource } from "./capture/file.ts";
+import { createTracefsSource, removeStaleInstances } from "./capture/tracefs.ts";
 import type { CaptureFilter, CaptureSource } from "./capture/source.ts";
 
 export interface Candidate {
@@ -25,7 +27,7 @@ function ebpf(filter: CaptureFilter): Candidate {
 /** Reads every packet's hops but no headers: the Correlator pairs nothing without IPs, so it is a fallback. */
 const tracefs: Candidate = {
   name: "tracefs",
-  create: async () => (await import("./capture/tracefs.ts")).createTracefsSource(),
+  create: async () => createTracefsSource(),
 };
 
 /** The bundled demo: a real eBPF capture (server/demo/record: test/fixtures/record-ebpf.sh demo), looped at its pace. */
@@ -58,13 +60,16 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     get name() {
       return chosen?.name ?? candidates.map((c) => c.name).join("|");
     },
+    // Live only once a source started: its programs attached and its reader running. Before, a
+    // script told "live" sent an echo that nothing was there to see.
     get live() {
-      return chosen?.live ?? true;
+      return chosen?.live ?? false;
     },
     get warnings() {
       return chosen?.warnings ?? [];
     },
     async start(sink: (events: RawEvent[]) => void) {
+      await removeStaleInstances();
       const reasons: string[] = [];
       for (const c of candidates) {
         try {
@@ -109,13 +114,16 @@ export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name
 /** A capture file whose bad header makes start() fail as bad input. */
 function fileSource(path: string, pace: boolean): CaptureSource {
   // Read as fast as it parses unless asked to pace: an incident review wants the whole capture at once.
-  const inner = createFileSource(path, { speed: pace ? 1 : Infinity, onError: (message) => process.stderr.write(`pktpath: ${message}\n`) });
+  const inner = createFileSource(path, { speed: pace ? 1 : Infinity, onError: (message) => process.stderr.write(`pktpath: ${oneLine(message)}\n`) });
   return {
     name: inner.name,
     live: inner.live,
-    start: (sink) => inner.start(sink).catch((e: unknown) => {
-      throw new BadInputError(e instanceof Error ? e.message : String(e));
-    }),
+    start: async (sink) => {
+      await removeStaleInstances();
+      return inner.start(sink).catch((e: unknown) => {
+        throw new BadInputError(e instanceof Error ? e.message : String(e));
+      });
+    },
     counters: () => inner.counters(),
     nowNs: () => inner.nowNs?.() ?? 0,
     originUs: () => inner.originUs?.(),

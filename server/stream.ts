@@ -1,8 +1,13 @@
 // WS /api/stream: hello + snapshot on connect, then new pings batched every ~100 ms and stats every
-// second. A client that cannot keep up is skipped (not buffered without bound) and gets a fresh
-// snapshot once its socket drains.
+// second. Every message leaves through one bounded path (send): a client whose socket holds more than
+// its budget unsent is skipped, not buffered for, and counted; if what it missed was state (pings, a
+// snapshot) it gets one fresh snapshot once it drains. A client that stops reading altogether stops
+// answering pings too, and the heartbeat closes it. Snapshots, the one large message a client can
+// ask for, go out at most once per batch interval however often it asks.
+import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import {
   MAX_CLIENT_MESSAGE_BYTES, MAX_SNAPSHOT, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
@@ -18,15 +23,53 @@ export interface StreamOptions {
   snapshotLimit?: number;
   /** bytes queued on a socket above which it is skipped */
   maxBufferedBytes?: number;
+  /** connections at once; an upgrade past it is refused with 503 */
+  maxClients?: number;
+}
+
+export interface StreamCounters {
+  /** messages not sent because the client's socket was over its budget */
+  skipped: number;
+  /** clients closed by the server: stopped answering (reading) */
+  closed: number;
+  /** upgrades refused: too many clients */
+  refused: number;
 }
 
 interface Client {
   ws: WebSocket;
   paused: boolean;
-  /** missed pings while overloaded or paused: gets a snapshot once it can take one */
+  /** missed state (skipped, paused, or asked for a resync): gets a snapshot once it can take one */
   stale: boolean;
   alive: boolean;
   snapshotLimit: number;
+  /** performance.now() of the last snapshot sent */
+  snapshotAtMs: number;
+}
+
+/** A message serialised at most once, however many clients take it. */
+class Outgoing {
+  private text: string | undefined;
+  constructor(readonly msg: ServerMessage) {}
+  get json(): string {
+    return (this.text ??= JSON.stringify(this.msg));
+  }
+}
+
+/**
+ * Whether a client that missed this message needs a snapshot to be right again: what it says is not
+ * repeated later. Exhaustive, so a new message type (exchanges) must decide.
+ */
+function carriesState(msg: ServerMessage): boolean {
+  switch (msg.type) {
+    case "snapshot":
+    case "pings":
+      return true;
+    case "hello":
+    case "stats":
+    case "error":
+      return false;
+  }
 }
 
 export class StreamHub {
@@ -36,10 +79,11 @@ export class StreamHub {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
   private readonly opts: Required<StreamOptions>;
+  private readonly count: StreamCounters = { skipped: 0, closed: 0, refused: 0 };
 
   constructor(private readonly pipeline: Pipeline, opts: StreamOptions = {}) {
     this.opts = { batchMs: 100, statsMs: 1000, heartbeatMs: 30_000, snapshotLimit: 100,
-      maxBufferedBytes: 4 * 1024 * 1024, ...opts };
+      maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, ...opts };
     // maxPayload makes ws close an oversized message with 1009 before reading it whole.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
     this.wss.on("connection", (ws) => this.accept(ws));
@@ -52,95 +96,132 @@ export class StreamHub {
       if (this.pending.length > 2 * MAX_SNAPSHOT) this.pending = this.pending.slice(-MAX_SNAPSHOT);
     });
     this.timers.push(
-      setInterval(() => this.flushPings(), this.opts.batchMs),
-      setInterval(() => this.broadcast({ type: "stats", stats: this.pipeline.sampleRate() }), this.opts.statsMs),
+      setInterval(() => this.flush(), this.opts.batchMs),
+      setInterval(() => this.broadcast(new Outgoing({ type: "stats", stats: this.pipeline.sampleRate() })), this.opts.statsMs),
       setInterval(() => this.heartbeat(), this.opts.heartbeatMs),
     );
   }
 
+  counters(): StreamCounters {
+    return { ...this.count };
+  }
+
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.clients.size >= this.opts.maxClients) {
+      this.count.refused++;
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit("connection", ws, req));
   }
 
-  /** Closes every connection (1001 going away) and stops the timers. */
-  close(): void {
+  /**
+   * Closes every connection (1001 going away) and stops the timers. A peer that does not read never
+   * answers the close, and ws would wait 30 s for it: after graceMs the rest are cut.
+   */
+  async close(graceMs = 500): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.unsubscribe();
-    for (const c of this.clients) c.ws.close(1001, "server shutting down");
+    const closing = [...this.clients].map((c) => c.ws);
     this.clients.clear();
+    for (const ws of closing) ws.close(1001, "server shutting down");
+    const grace = new AbortController();
+    await Promise.race([
+      Promise.all(closing.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : once(ws, "close")))),
+      sleep(graceMs, undefined, { signal: grace.signal }).catch(() => undefined),
+    ]);
+    grace.abort();
+    for (const ws of closing) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
     this.wss.close();
   }
 
   private accept(ws: WebSocket): void {
-    const client: Client = { ws, paused: false, stale: false, alive: true, snapshotLimit: this.opts.snapshotLimit };
+    const client: Client = { ws, paused: false, stale: true, alive: true, snapshotLimit: this.opts.snapshotLimit,
+      snapshotAtMs: -Infinity };
     this.clients.add(client);
     ws.on("pong", () => (client.alive = true));
     ws.on("message", (data, isBinary) => this.receive(client, data, isBinary));
     ws.on("close", () => this.clients.delete(client));
     ws.on("error", () => this.clients.delete(client));
-    send(client, { type: "hello", version: PROTOCOL_VERSION, stats: this.pipeline.stats() });
-    this.sendSnapshot(client);
+    this.send(client, new Outgoing({ type: "hello", version: PROTOCOL_VERSION, stats: this.pipeline.stats() }));
+    this.snapshot(client);
   }
 
   private receive(client: Client, data: RawData, isBinary: boolean): void {
-    if (isBinary) return sendError(client, "bad_message", "binary messages are not part of the protocol");
+    if (isBinary) return this.sendError(client, "bad_message", "binary messages are not part of the protocol");
     const parsed = parseClientMessage(rawText(data));
-    if (!parsed.ok) return sendError(client, "bad_message", parsed.error);
+    if (!parsed.ok) return this.sendError(client, "bad_message", parsed.error);
     const msg = parsed.value;
     switch (msg.type) {
       case "resync":
         client.snapshotLimit = msg.limit;
-        this.sendSnapshot(client);
+        client.stale = true;
+        this.snapshot(client);
         return;
       case "pause":
+        // Resuming after a pause: what came meanwhile was not sent.
         if (client.paused && !msg.paused) client.stale = true;
         client.paused = msg.paused;
-        if (!client.paused && client.stale) this.sendSnapshot(client);
+        if (!client.paused) this.snapshot(client);
         return;
     }
   }
 
-  private sendSnapshot(client: Client): void {
+  /** Sends the stale client its snapshot, unless one went out within the batch interval: flush() retries. */
+  private snapshot(client: Client): void {
+    if (!client.stale) return;
+    const nowMs = performance.now();
+    if (nowMs - client.snapshotAtMs < this.opts.batchMs) return;
+    // Checked before the snapshot is built: a client over its budget costs nothing.
+    if (!this.fits(client)) return this.skip(client);
     client.stale = false;
-    send(client, { type: "snapshot", pings: this.pipeline.store.newest(client.snapshotLimit) });
+    client.snapshotAtMs = nowMs;
+    this.send(client, new Outgoing({ type: "snapshot", pings: this.pipeline.store.newest(client.snapshotLimit) }));
   }
 
-  private flushPings(): void {
+  private flush(): void {
     const pings = this.pending.length > MAX_SNAPSHOT ? this.pending.slice(-MAX_SNAPSHOT) : this.pending;
     this.pending = [];
-    // Serialised once for every client that takes it.
-    let text: string | null = null;
+    const batch = pings.length > 0 ? new Outgoing({ type: "pings", pings }) : null;
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN || c.paused) continue;
-      const overloaded = c.ws.bufferedAmount > this.opts.maxBufferedBytes;
-      if (overloaded) {
-        if (pings.length > 0) c.stale = true;
-        continue;
-      }
-      if (c.stale) {
-        this.sendSnapshot(c);
-        continue;
-      }
-      if (pings.length === 0) continue;
-      text ??= JSON.stringify({ type: "pings", pings } satisfies ServerMessage);
-      c.ws.send(text);
+      if (c.stale) this.snapshot(c);
+      // A snapshot due and not yet sent covers the batch too.
+      else if (batch !== null) this.send(c, batch);
     }
   }
 
-  private broadcast(msg: ServerMessage): void {
-    if (this.clients.size === 0) return;
-    const text = JSON.stringify(msg);
-    for (const c of this.clients) {
-      if (c.ws.readyState === WebSocket.OPEN && c.ws.bufferedAmount <= this.opts.maxBufferedBytes) c.ws.send(text);
-    }
+  private broadcast(out: Outgoing): void {
+    for (const c of this.clients) this.send(c, out);
   }
 
-  /** A peer that did not answer the last ping is gone (a dead TCP peer never says so). */
+  private sendError(client: Client, code: ErrorCode, message: string): void {
+    this.send(client, new Outgoing({ type: "error", code, message }));
+  }
+
+  private fits(client: Client): boolean {
+    return client.ws.bufferedAmount <= this.opts.maxBufferedBytes;
+  }
+
+  private skip(client: Client, out?: Outgoing): void {
+    this.count.skipped++;
+    if (out === undefined || carriesState(out.msg)) client.stale = true;
+  }
+
+  /** The one way out. A socket already holding more than its budget is skipped. */
+  private send(client: Client, out: Outgoing): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.fits(client)) return this.skip(client, out);
+    client.ws.send(out.json);
+  }
+
+  /** A peer that did not answer the last ping is gone (a dead TCP peer never says so), or not reading. */
   private heartbeat(): void {
     for (const c of this.clients) {
       if (!c.alive) {
         c.ws.terminate();
         this.clients.delete(c);
+        this.count.closed++;
         continue;
       }
       c.alive = false;
@@ -152,12 +233,4 @@ export class StreamHub {
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
   return Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8");
-}
-
-function send(client: Client, msg: ServerMessage): void {
-  if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(msg));
-}
-
-function sendError(client: Client, code: ErrorCode, message: string): void {
-  send(client, { type: "error", code, message });
 }

@@ -216,11 +216,23 @@ export function hopOf(ev: RawEvent): Hop {
 }
 
 // Events arrive in time order from every source, nearly: the eBPF reader merges its per-CPU rings by
-// timestamp up to the moment it reads, and a record still being written then comes a batch later.
-function insertHop(hops: Hop[], hop: Hop): void {
-  let i = hops.length;
-  while (i > 0 && (hops[i - 1]?.tNs ?? 0) > hop.tNs) i--;
-  hops.splice(i, 0, hop);
+// timestamp up to the moment it reads, and a record still being written then comes a batch later. So
+// a hop is appended in O(1) when it is the newest; otherwise its place is found by binary search (after
+// any of the same time, so equal times keep their arrival order), not by walking back one by one, which
+// made a capture whose times go backwards quadratic. splice() still moves the later hops: one memmove.
+export function insertHop(hops: Hop[], hop: Hop): void {
+  const last = hops[hops.length - 1];
+  if (last === undefined || last.tNs <= hop.tNs) {
+    hops.push(hop);
+    return;
+  }
+  let lo = 0, hi = hops.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((hops[mid]?.tNs ?? 0) <= hop.tNs) lo = mid + 1;
+    else hi = mid;
+  }
+  hops.splice(lo, 0, hop);
 }
 
 /** Whether two headers say the same, field by field (whatever fields PacketInfo has). */

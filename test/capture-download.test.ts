@@ -113,10 +113,10 @@ test("ring order across the wrap; the file name is ISO 8601 basic", () => {
   const ev = (tNs: number): RawEvent => ({ event: "netif_rx", tNs, skbaddr: "0x1", ifname: "lo", len: 1 });
   log.add([ev(1), ev(2), ev(3)]);
   log.add([ev(4), ev(5), ev(6)]);
-  assert.deepEqual(log.snapshot().map((e) => e.tNs), [3, 4, 5, 6]);
+  assert.deepEqual(log.events().map((e) => e.tNs), [3, 4, 5, 6]);
   assert.equal(log.dropped, 2);
   log.add([ev(7), ev(8), ev(9), ev(10), ev(11)]);
-  assert.deepEqual(log.snapshot().map((e) => e.tNs), [8, 9, 10, 11]);
+  assert.deepEqual(log.events().map((e) => e.tNs), [8, 9, 10, 11]);
   assert.equal(log.dropped, 7);
   assert.equal(captureFileName(new Date("2026-03-04T05:06:07.890Z")), "pktpath-20260304T050607Z.ndjson");
 });
@@ -127,7 +127,7 @@ test("a large download streams: a reader that stops holds the server's writes ba
   // The fixture's events again and again, each round later: ~65 MB of JSON lines.
   const roundNs = (fixtureEvents.at(-1)?.tNs ?? 0) + 1;
   for (let round = 0; log.size < big; round++) log.add(fixtureEvents.map((e) => ({ ...e, tNs: e.tNs + round * roundNs })));
-  const last = log.snapshot().at(-1);
+  const last = log.events().at(-1);
   const pipeline = new Pipeline(createFileSource(capture));
   let policy = makePolicy("127.0.0.1", 0, undefined);
   const server = createServer(createApp(pipeline, () => policy, undefined, log));

@@ -1,7 +1,7 @@
 // Access rules of the dashboard, table-driven over request headers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRequest, checkTokenText, checkUpgrade, cookieValue, makePolicy } from "../server/security.ts";
+import { addressKind, checkRequest, checkTokenText, checkUpgrade, cookieValue, makePolicy } from "../server/security.ts";
 
 const url = (q = "") => new URL(`http://x/api/health${q}`);
 const T = "s3cret-token-0123456789";
@@ -23,7 +23,8 @@ test("token: bearer header, query or cookie; wrong or missing is 401", () => {
   assert.deepEqual(checkRequest(p, { host }, url()), { ok: false, status: 401, code: "bad_token", message: "missing or wrong token" });
   assert.equal(checkRequest(p, { host, authorization: `Bearer ${T}` }, url()).ok, true);
   assert.equal(checkRequest(p, { host }, url(`?token=${T}`)).ok, true);
-  assert.equal(checkRequest(p, { host, cookie: `a=b; pktpath_token=${T}` }, url()).ok, true);
+  assert.equal(checkRequest(p, { host, cookie: `a=b; pktpath_token_8080=${T}` }, url()).ok, true);
+  assert.equal(checkRequest(p, { host, cookie: `a=b; pktpath_token_8081=${T}` }, url()).ok, false, "another port's cookie");
   assert.equal(checkRequest(p, { host, authorization: `Bearer ${T}x` }, url()).ok, false);
 });
 
@@ -49,4 +50,19 @@ test("token text and cookie parsing", () => {
   assert.equal(checkTokenText(T), null);
   assert.equal(cookieValue("x=1; pktpath_token=abc=def", "pktpath_token"), "abc=def");
   assert.equal(cookieValue(undefined, "pktpath_token"), undefined);
+});
+
+test("loopback, wildcard or other: decided by the address in any spelling, never by a name", () => {
+  const cases: [string, string][] = [
+    ["127.0.0.1", "loopback"], ["127.0.0.2", "loopback"], ["127.255.255.254", "loopback"], ["::1", "loopback"],
+    ["0:0:0:0:0:0:0:1", "loopback"], ["::ffff:127.0.0.5", "loopback"], ["::ffff:7f00:1", "loopback"],
+    ["0.0.0.0", "wildcard"], ["::", "wildcard"], ["0:0:0:0:0:0:0:0", "wildcard"], ["::0", "wildcard"],
+    ["10.1.2.3", "other"], ["::2", "other"], ["fe80::1%lo", "other"], ["::ffff:10.0.0.1", "other"],
+    ["1.127.0.0", "other"], ["127.lan.example", "other"], ["localhost", "other"], ["127.1", "other"],
+  ];
+  for (const [address, kind] of cases) assert.equal(addressKind(address), kind, address);
+  assert.throws(() => makePolicy("127.lan.example", 8080, undefined, "10.1.2.3"), /needs a token/);
+  const extra = makePolicy("127.0.0.2", 8080, undefined);
+  assert.equal(checkRequest(extra, { host: "127.0.0.2:8080" }, url()).ok, true, "the bound address itself");
+  assert.equal(checkRequest(extra, { host: "localhost:8080" }, url()).ok, true);
 });

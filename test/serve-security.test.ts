@@ -45,7 +45,7 @@ test("a wildcard bind generates a token, prints it, and refuses HTTP and WebSock
   const first = await fetch(`${base}/?token=${token}`);
   assert.equal(first.status, 200);
   const cookie = (first.headers.get("set-cookie") ?? "").split(";")[0]!;
-  assert.equal(cookie, `pktpath_token=${token}`);
+  assert.equal(cookie, `pktpath_token_${port}=${token}`);
   assert.match(first.headers.get("set-cookie") ?? "", /HttpOnly/i);
   assert.equal((await fetch(`${base}/api/pings`, { headers: { cookie } })).status, 200);
 

@@ -3,30 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import type { RawEvent } from "../shared/types.ts";
 import { createFileSource } from "../server/capture/file.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
-import { captureText, hostToNsEvents, tempDir, writeCapture } from "./support/capture-file.ts";
+import { captureText, hostToNsEvents, manyPings, tempDir, writeCapture } from "./support/capture-file.ts";
 import { waitFor } from "./support/cli-child.ts";
 import { TestClient } from "./support/ws-client.ts";
-
-/**
- * The real two-ping recording repeated `copies` times, `gapNs` apart and merged in time order: each
- * copy with its own skb addresses and sequence numbers, as many pingers at once would look.
- */
-function manyPings(copies: number, gapNs: number, offsetNs: number): RawEvent[] {
-  const base = hostToNsEvents(offsetNs);
-  const out: RawEvent[] = [];
-  for (let k = 0; k < copies; k++) {
-    for (const e of base) {
-      const ev: RawEvent = { ...e, tNs: e.tNs + k * gapNs, skbaddr: `0x${k.toString(16)}${e.skbaddr.slice(2)}` };
-      if (e.packet?.icmp) ev.packet = { ...e.packet, icmp: { ...e.packet.icmp, seq: e.packet.icmp.seq + 2 * k } };
-      out.push(ev);
-    }
-  }
-  return out.sort((a, b) => a.tNs - b.tNs);
-}
 
 test("a client that stops reading is skipped, then resynced with a snapshot", async (t) => {
   const tmp = tempDir("pktpath-stream-");

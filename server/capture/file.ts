@@ -1,15 +1,16 @@
 // The pktpath capture file: NDJSON, a header line, then one RawEvent per line in time order.
-// Read as a stream (readline), never whole: captures can be larger than memory.
+// Read as a stream, never whole: captures can be larger than memory, and a line can be endless.
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { once, type EventEmitter } from "node:events";
 import { release } from "node:os";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { RawEvent } from "../../shared/types.ts";
 import { isObject } from "../../shared/validate.ts";
 import { parseIsoMicros } from "../../shared/wallclock.ts";
 import type { ReuseGuess } from "../../shared/journeys.ts";
+import { LineSplitter } from "../../shared/importers/lineSplitter.ts";
+import { shown } from "../../shared/shown.ts";
 import { CaptureLineReader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "../../shared/importers/captureReader.ts";
 import type { CaptureSource, SourceCounters } from "./source.ts";
 
@@ -18,24 +19,30 @@ export { parseHeader, type CaptureFormat, type CaptureHeader, type CaptureItem }
 /** An I/O failure while reading a capture file; the message names the file (and the line). */
 export class CaptureFileError extends Error {}
 
-/** A file's lines, streamed (never read whole). Throws CaptureFileError when it cannot be read. */
+/**
+ * A file's lines, streamed (never read whole). A line past the reader's limit comes out cut just past
+ * it and the rest of it is not held (LineSplitter), so `/dev/zero` costs a chunk of memory, not all
+ * of it. Throws CaptureFileError when the file cannot be read.
+ */
 export async function* fileLines(path: string): AsyncGenerator<string> {
-  const input = createReadStream(path, { encoding: "utf8" });
+  const input = createReadStream(path, { encoding: "utf8", highWaterMark: 64 * 1024 });
   const opened = await openError(input);
-  if (opened !== null) throw new CaptureFileError(`${path}: ${describeIoError(opened)}`);
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  if (opened !== null) throw new CaptureFileError(`${shown(path)}: ${describeIoError(opened)}`);
+  const splitter = new LineSplitter();
   let lineNo = 0;
   try {
-    for await (const text of lines) {
-      lineNo++;
-      yield text;
+    for await (const chunk of input) {
+      for (const text of splitter.push(String(chunk))) {
+        lineNo++;
+        yield text;
+      }
     }
   } catch (e) {
-    throw new CaptureFileError(`${path}:${lineNo + 1}: ${describeIoError(e)}`);
+    throw new CaptureFileError(`${shown(path)}:${lineNo + 1}: ${describeIoError(e)}`);
   } finally {
-    lines.close();
     input.destroy();
   }
+  yield* splitter.end();
 }
 
 /**
@@ -50,7 +57,7 @@ export async function* readCapture(path: string, format: CaptureFormat = "auto",
     for await (const text of fileLines(path)) {
       const items = reader.line(text);
       if (!items.ok) {
-        yield err(`${path}:${items.error}`);
+        yield err(`${shown(path)}:${items.error}`);
         return;
       }
       yield* items.value.map((item) => ok(item));
@@ -61,7 +68,7 @@ export async function* readCapture(path: string, format: CaptureFormat = "auto",
     return;
   }
   const rest = reader.end();
-  yield* rest.ok ? rest.value.map((item) => ok(item)) : [err<CaptureItem>(`${path}:${rest.error}`)];
+  yield* rest.ok ? rest.value.map((item) => ok(item)) : [err<CaptureItem>(`${shown(path)}:${rest.error}`)];
 }
 
 /** null once the file is open, else the error that kept it closed. */
@@ -72,10 +79,16 @@ function openError(stream: EventEmitter): Promise<unknown> {
   });
 }
 
+/** What the system said, without the path Node puts in its messages (the caller names it, escaped). */
+const IO_ERRORS: Record<string, string> = {
+  ENOENT: "no such file", EISDIR: "is a directory", EACCES: "permission denied", ENOTDIR: "not a directory",
+  ENAMETOOLONG: "name too long", ELOOP: "too many symbolic links", EROFS: "read-only file system",
+  ENOSPC: "no space left on device", EPERM: "operation not permitted", EIO: "input/output error",
+};
+
 export function describeIoError(e: unknown): string {
-  if (isObject(e) && e.code === "ENOENT") return "no such file";
-  if (isObject(e) && e.code === "EISDIR") return "is a directory";
-  if (isObject(e) && e.code === "EACCES") return "permission denied";
+  const code = isObject(e) && typeof e.code === "string" ? e.code : undefined;
+  if (code !== undefined) return (Object.hasOwn(IO_ERRORS, code) ? IO_ERRORS[code] : undefined) ?? code;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -105,7 +118,7 @@ export class CaptureWriter {
   static async open(path: string): Promise<Result<CaptureWriter>> {
     const out = createWriteStream(path, { flags: "w" });
     const opened = await openError(out);
-    if (opened !== null) return err(`${path}: ${describeIoError(opened)}`);
+    if (opened !== null) return err(`${shown(path)}: ${describeIoError(opened)}`);
     return ok(new CaptureWriter(out));
   }
 
@@ -137,7 +150,7 @@ export class CaptureWriter {
       this.out.end();
       await once(this.out, "close").catch(() => undefined);
     }
-    return this.failure ? err(`${String(this.out.path)}: ${describeIoError(this.failure)}`) : ok(undefined);
+    return this.failure ? err(`${shown(String(this.out.path))}: ${describeIoError(this.failure)}`) : ok(undefined);
   }
 }
 
@@ -237,7 +250,7 @@ export function createFileSource(path: string, opts: FileSourceOptions = {}): Ca
     async start(sink) {
       reader = readCapture(path, opts.format);
       const first = await reader.next();
-      const header: Result<CaptureItem> = first.done ? err(`${path}:1: empty file`) : first.value;
+      const header: Result<CaptureItem> = first.done ? err(`${shown(path)}:1: empty file`) : first.value;
       if (!header.ok) {
         finished();
         throw new Error(header.error);

@@ -34,7 +34,11 @@ async function killReadersOf(instanceDir: string): Promise<void> {
   }
 }
 
-/** Removes instances of pktpath processes that no longer run (killed with -9, say). */
+/**
+ * Removes instances of pktpath processes that no longer run (killed with -9, say): every source's
+ * start calls it (server/sources.ts), as a dead capture keeps tracing into its buffer until then.
+ * Without root or tracefs there is nothing to read here, and nothing is done.
+ */
 export async function removeStaleInstances(): Promise<string[]> {
   const names = await readdir(`${TRACEFS}/instances`).catch(() => [] as string[]);
   const removed: string[] = [];

@@ -59,8 +59,10 @@ export class CaptureLineReader {
     this.parser = format === "auto" ? null : lineParser(format, reasonName);
   }
 
-  line(text: string): Result<CaptureItem[]> {
+  line(raw: string): Result<CaptureItem[]> {
     this.lineNo++;
+    // Editors on Windows start UTF-8 files with a byte order mark; it is no part of the first line.
+    const text = this.lineNo === 1 && raw.startsWith("\uFEFF") ? raw.slice(1) : raw;
     if (text.trim() === "") return ok([]);
     if (text.length > MAX_LINE_CHARS) return err(`${this.lineNo}: line longer than ${MAX_LINE_CHARS} characters`);
     this.parser ??= lineParser(text.trimStart().startsWith("{") ? "pktpath" : "text", this.reasonName);

@@ -5,7 +5,7 @@ import { Correlator, idPrefixFor, type CorrelatorOptions, type CorrelatorOutput 
 import { err, ok, type Result } from "../result.ts";
 import type { Exchange, Journey, Ping } from "../types.ts";
 import { parseIsoMicros } from "../wallclock.ts";
-import { CaptureLineReader, MAX_LINE_CHARS, type CaptureFormat, type CaptureHeader, type CaptureItem } from "./captureReader.ts";
+import { CaptureLineReader, type CaptureFormat, type CaptureHeader, type CaptureItem } from "./captureReader.ts";
 
 export interface OpenCaptureOptions {
   format?: CaptureFormat;
@@ -90,30 +90,4 @@ function collect(into: OpenedCapture, o: CorrelatorOutput): void {
   for (const p of o.pings) into.pings.push(p);
 }
 
-/**
- * Text chunks (any split, as a decoder yields them) into lines without their `\n` or `\r\n`. A run
- * longer than a capture line may be comes out as it is, so the reader refuses it instead of this
- * buffer growing without bound.
- */
-export async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const chunk of chunks) {
-    rest += chunk;
-    let start = 0;
-    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", start)) {
-      yield stripCr(rest.slice(start, nl));
-      start = nl + 1;
-    }
-    rest = rest.slice(start);
-    if (rest.length > MAX_LINE_CHARS) {
-      // The reader refuses it and reading ends there, so where the cut falls does not matter.
-      yield rest;
-      rest = "";
-    }
-  }
-  if (rest !== "") yield stripCr(rest);
-}
-
-function stripCr(line: string): string {
-  return line.endsWith("\r") ? line.slice(0, -1) : line;
-}
+export { splitLines } from "./lineSplitter.ts";

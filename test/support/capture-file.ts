@@ -19,6 +19,23 @@ export function hostToNsEvents(offsetNs = 0): RawEvent[] {
   return events.map((e) => ({ ...e, tNs: e.tNs + offsetNs }));
 }
 
+/**
+ * The real two-ping recording repeated `copies` times, `gapNs` apart and merged in time order: each
+ * copy with its own skb addresses and sequence numbers, as many pingers at once would look.
+ */
+export function manyPings(copies: number, gapNs: number, offsetNs: number): RawEvent[] {
+  const base = hostToNsEvents(offsetNs);
+  const out: RawEvent[] = [];
+  for (let k = 0; k < copies; k++) {
+    for (const e of base) {
+      const ev: RawEvent = { ...e, tNs: e.tNs + k * gapNs, skbaddr: `0x${k.toString(16)}${e.skbaddr.slice(2)}` };
+      if (e.packet?.icmp) ev.packet = { ...e.packet, icmp: { ...e.packet.icmp, seq: e.packet.icmp.seq + 2 * k } };
+      out.push(ev);
+    }
+  }
+  return out.sort((a, b) => a.tNs - b.tNs);
+}
+
 export const HEADER = { pktpath: "capture", version: 1, source: "ebpf", kernel: "6.18.0-test",
   startedAt: "2026-01-01T00:00:00.000Z" };
 
