@@ -132,7 +132,8 @@ export class ContainerNames {
       state: "error" as const, error: e instanceof Error ? e.message : String(e),
     }));
     if (answer.state === "error") {
-      if (!slot.failing) this.onWarning(`names: ${slot.runtime.describe}: ${answer.error}; its containers are named from its last answer`);
+      // Once, until it answers again; meanwhile its containers keep the names of its last answer.
+      if (!slot.failing) this.onWarning(`names: ${slot.runtime.describe}: ${answer.error}`);
       slot.failing = true;
       return;
     }

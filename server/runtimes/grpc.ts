@@ -90,10 +90,10 @@ export class GrpcUnixClient {
       stream.on("error", (e: Error) => {
         // A failed connect cancels the stream; the socket's own error is its cause.
         const cause = e.cause instanceof Error ? e.cause : e;
-        fail(GRPC_UNAVAILABLE, `${this.socketPath}: ${cause.message}`, ABSENT_CODES.has(errnoCode(cause)));
+        fail(GRPC_UNAVAILABLE, cause.message, ABSENT_CODES.has(errnoCode(cause)));
       });
       stream.on("close", () => {
-        if (status === undefined) return fail(GRPC_UNAVAILABLE, `${this.socketPath}: ${path}: no answer in ${this.timeoutMs} ms`);
+        if (status === undefined) return fail(GRPC_UNAVAILABLE, `${path}: no answer in ${this.timeoutMs} ms`);
         if (status !== "0") return fail(Number(status), `${path}: ${grpcMessage || `status ${status}`}`);
         const body = unframe(Buffer.concat(chunks));
         resolve(body.ok ? body : { ok: false, error: { code: 13, message: `${path}: ${body.error}`, absent: false } });

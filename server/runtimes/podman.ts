@@ -53,7 +53,7 @@ export class PodmanRuntime implements Runtime {
       execFile(this.command, ["ps", "--format", "json"], { timeout: this.timeoutMs, maxBuffer: 64 << 20 }, (e, stdout, stderr) => {
         if (e !== null && e.code === "ENOENT") return resolve({ state: "absent" });
         if (e !== null) {
-          const why = stderr.trim().split("\n").pop() || e.message;
+          const why = stderr.trim().split("\n").pop() || (typeof e.code === "number" ? `exit status ${e.code}` : e.message.split("\n")[0]);
           return resolve({ state: "error", error: `podman ps: ${why}` });
         }
         const parsed = parsePodmanPs(stdout);
