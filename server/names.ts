@@ -5,6 +5,9 @@
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import { ContainerNames, defaultRuntimes, type ContainerNamesOptions } from "./runtimes/containerNames.ts";
 import type { Runtime } from "./runtimes/runtime.ts";
+import { formatNetnsOwner } from "../shared/netnsNames.ts";
+
+const HOST = formatNetnsOwner({ kind: "host" });
 
 export interface NetnsNamerOptions {
   /** where `ip netns` keeps its bind mounts */
@@ -123,7 +126,7 @@ export class NetnsNamer {
    * the namespace ("cni-…", "netns-…"), which outranks the process fallback.
    */
   lookup(inode: number): string | undefined {
-    if (inode === this.hostInode) return "host";
+    if (inode === this.hostInode) return HOST;
     const current = this.containerNames.get(inode) ?? this.scanned.get(inode);
     if (current !== undefined) return current;
     const nowMs = performance.now();
@@ -142,18 +145,19 @@ export class NetnsNamer {
       if (ino !== this.hostInode && !this.containerNames.has(ino) && !this.scanned.has(ino)) unknown = true;
     }
     if (unknown && ageMs >= this.minRefreshMs) return this.refresh();
-    if (ageMs >= this.maxAgeMs) void this.refresh();
+    // Stale names only: the runtimes announce their changes or are polled, so are not asked again.
+    if (ageMs >= this.maxAgeMs) void this.refresh(false);
   }
 
   /**
    * Rescans /run/netns and /proc and asks the runtimes; concurrent callers share one refresh. A slow
    * runtime is waited for at most runtimeWaitMs: its answer lands when it comes.
    */
-  refresh(): Promise<void> {
+  refresh(askRuntimes = true): Promise<void> {
     if (this.refreshing === null) {
       this.lastRefreshMs = performance.now();
       this.containers.start();
-      const runtimes = this.containers.refresh();
+      const runtimes = askRuntimes ? this.containers.refresh() : Promise.resolve();
       let timer: NodeJS.Timeout | undefined;
       const waited = Promise.race([runtimes, new Promise<void>((r) => (timer = setTimeout(r, this.runtimeWaitMs)))]);
       this.refreshing = Promise.all([this.scan(), waited]).then(([names]) => {
@@ -181,7 +185,7 @@ export class NetnsNamer {
     const init = await this.initNetns();
     if (init !== undefined) {
       this.hostInode = init;
-      names.set(init, "host");
+      names.set(init, HOST);
     }
     await this.scanProcesses(names);
     return names;
@@ -212,7 +216,7 @@ export class NetnsNamer {
     });
     await eachLimited([...firstPid], 32, async ([ino, pid]) => {
       const comm = ((await settle(readFile(`${this.procDir}/${pid}/comm`, "utf8"))) ?? "").trim();
-      names.set(ino, comm === "" ? `pid ${pid}` : `pid ${pid} ${comm}`);
+      names.set(ino, formatNetnsOwner({ kind: "process", pid, comm }));
     });
   }
 }

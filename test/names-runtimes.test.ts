@@ -15,6 +15,7 @@ import { DockerRuntime, defaultDockerSocket } from "../server/runtimes/docker.ts
 import { PodmanRuntime, parsePodmanPs } from "../server/runtimes/podman.ts";
 import { ProtoWriter, decodeMessage } from "../server/runtimes/protobuf.ts";
 import { labelOf, type ContainerInfo } from "../server/runtimes/runtime.ts";
+import { formatNetnsOwner, parseNetnsName, type NetnsOwner } from "../shared/netnsNames.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -42,6 +43,30 @@ test("labelOf: the most specific name for the containers sharing one namespace",
   for (const [what, containers, want] of cases) {
     assert.equal(labelOf(containers), want, what);
     assert.equal(labelOf([...containers].reverse()), want, `${what}, other order`);
+  }
+});
+
+test("netnsName: what the namer writes, a view parses back to its owner", () => {
+  const owners: NetnsOwner[] = [
+    { kind: "host" },
+    { kind: "pod", namespace: "default", pod: "checkout-7d9f", containers: ["app"] },
+    { kind: "pod", namespace: "db", pod: "redis-0", containers: ["exporter", "redis"] },
+    { kind: "pod", namespace: "default", pod: "job-x", containers: [] },
+    { kind: "podman-pod", pod: "shop", containers: ["db"] },
+    { kind: "podman-pod", pod: "shop", containers: [] },
+    { kind: "docker", containers: ["web-1"] },
+    { kind: "docker", containers: ["sidecar", "web-1"] },
+    { kind: "podman", containers: ["db"] },
+    { kind: "process", pid: 2031, comm: "sleep" },
+    { kind: "process", pid: 7, comm: "" },
+    { kind: "netns", name: "ppE2-a" },
+    { kind: "netns", name: "cni-bb5b9e21-0a65-4a9c-c644-fc229198cdf6" },
+  ];
+  for (const owner of owners) assert.deepEqual(parseNetnsName(formatNetnsOwner(owner)), owner, formatNetnsOwner(owner));
+  assert.equal(formatNetnsOwner(owners[1]!), "pod default/checkout-7d9f (container app)");
+  // Names of other shapes are taken as `ip netns` names, whatever they hold.
+  for (const name of ["pod x", "docker", "dockerd x", "pid x", "podman", "4026531840"]) {
+    assert.deepEqual(parseNetnsName(name), { kind: "netns", name });
   }
 });
 

@@ -1,5 +1,6 @@
 // What every container runtime client answers, and how its containers become one netns name.
 // A runtime is asked through its own documented API or CLI; this module holds no I/O.
+import { formatNetnsOwner } from "../../shared/netnsNames.ts";
 
 export type RuntimeKind = "docker" | "podman" | "cri";
 
@@ -41,10 +42,6 @@ export interface Runtime {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function containerList(names: string[]): string {
-  return names.length === 1 ? `container ${names[0]}` : `containers ${names.join(", ")}`;
-}
-
 /**
  * The name of a namespace shared by these containers, most specific first: a Kubernetes pod
  * ("pod default/checkout-7d9f (container app)"), a Podman pod, else the runtime and the containers'
@@ -61,21 +58,20 @@ export function labelOf(containers: readonly ContainerInfo[]): string | undefine
   const names = (list: readonly ContainerInfo[]) =>
     [...new Set(list.filter((c) => !c.infra && c.name !== "").map((c) => c.name))].sort(byName);
 
-  const pods = unique.filter((c) => c.pod !== undefined);
-  if (pods.length > 0) {
-    const pod = pods.map((c) => `${c.pod?.namespace}/${c.pod?.name}`).sort(byName)[0];
-    const members = names(pods.filter((c) => `${c.pod?.namespace}/${c.pod?.name}` === pod));
-    return members.length === 0 ? `pod ${pod}` : `pod ${pod} (${containerList(members)})`;
+  const podKey = (c: ContainerInfo) => `${c.pod?.namespace}/${c.pod?.name}`;
+  const inPod = unique.filter((c) => c.pod !== undefined).sort((a, b) => byName(podKey(a), podKey(b)));
+  const pod = inPod[0]?.pod;
+  if (pod !== undefined) {
+    const containers = names(inPod.filter((c) => podKey(c) === `${pod.namespace}/${pod.name}`));
+    return formatNetnsOwner({ kind: "pod", namespace: pod.namespace, pod: pod.name, containers });
   }
-  const podman = unique.filter((c) => c.podmanPod !== undefined && c.podmanPod !== "");
-  if (podman.length > 0) {
-    const pod = podman.map((c) => c.podmanPod ?? "").sort(byName)[0];
-    const members = names(podman.filter((c) => c.podmanPod === pod));
-    return members.length === 0 ? `podman pod ${pod}` : `podman pod ${pod} (${containerList(members)})`;
+  const podmanPod = unique.map((c) => c.podmanPod ?? "").filter((p) => p !== "").sort(byName)[0];
+  if (podmanPod !== undefined) {
+    return formatNetnsOwner({ kind: "podman-pod", pod: podmanPod, containers: names(unique.filter((c) => c.podmanPod === podmanPod)) });
   }
-  for (const runtime of ["docker", "podman"] as const) {
-    const members = names(unique.filter((c) => c.runtime === runtime));
-    if (members.length > 0) return `${runtime} ${members.join(", ")}`;
+  for (const kind of ["docker", "podman"] as const) {
+    const containers = names(unique.filter((c) => c.runtime === kind));
+    if (containers.length > 0) return formatNetnsOwner({ kind, containers });
   }
   return undefined;
 }
