@@ -69,7 +69,7 @@ test("deploy: the DaemonSet is what one pktpath per node needs, and no more", ()
   const sc = c.securityContext;
   assert.equal(sc?.privileged, undefined);
   assert.deepEqual(sc?.capabilities?.drop, ["ALL"]);
-  assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ["BPF", "NET_ADMIN", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "SYS_RESOURCE"]);
+  assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ["BPF", "NET_ADMIN", "PERFMON", "SYSLOG", "SYS_ADMIN", "SYS_PTRACE", "SYS_RESOURCE"]);
   assert.equal(sc?.readOnlyRootFilesystem, true);
 
   // Host paths: BTF, tracefs and the CRI's socket directory, each mounted read-only.

@@ -3,7 +3,7 @@
 // container replaced by another gets the new one's name. Then the Docker Engine API client against
 // Podman's Docker-compatible service. Needs root, podman (Debian's, with runc) and busybox-static,
 // which `npm test` installs.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DockerRuntime } from "../server/runtimes/docker.ts";
 import { PodmanRuntime } from "../server/runtimes/podman.ts";
+import { formatPing } from "../shared/tracepkt.ts";
 import type { Ping } from "../shared/types.ts";
 import { RUN_FLAGS, buildBusyboxImage, gatewayOf, ipOf, netnsOf, podman, removeContainers } from "./lib/podman.ts";
 import { TraceChild } from "./lib/trace.ts";
@@ -25,6 +26,10 @@ const hostInode = (): number => Number(/\d+/.exec(readlinkSync("/proc/self/ns/ne
 /** Podman's default bridge, removed afterwards when this test brought it up. */
 const BRIDGE = "cni-podman0";
 const bridgeExists = (): boolean => existsSync(`/sys/class/net/${BRIDGE}`);
+const hadBridge = bridgeExists();
+after(() => {
+  if (isRoot && !hadBridge && bridgeExists()) sh("ip", "link", "del", BRIDGE);
+});
 
 function run(name: string, image: string): void {
   podman("run", "-d", "--name", name, ...RUN_FLAGS, image, "sleep", "600");
@@ -45,12 +50,8 @@ const between = (src: string, dst: string) => (p: Ping) => p.src === src && p.ds
 
 test("podman: pings between containers and to the host are named after the containers, live", { skip }, async (t) => {
   const image = `localhost/ppn-busybox:${PREFIX}img`;
-  const hadBridge = bridgeExists();
   removeContainers(PREFIX, image);
-  t.after(() => {
-    removeContainers(PREFIX, image);
-    if (!hadBridge && bridgeExists()) sh("ip", "link", "del", BRIDGE);
-  });
+  t.after(() => removeContainers(PREFIX, image));
   buildBusyboxImage(`${PREFIX}img`);
   const web = `${PREFIX}web-1`, db = `${PREFIX}db`, cache = `${PREFIX}cache`;
   run(web, image);
@@ -68,6 +69,9 @@ test("podman: pings between containers and to the host are named after the conta
   const toDb = await trace.ping(between(webIp, dbIp), "ping web-1 → db");
   assert.deepEqual(namesOf(toDb, expected), [`podman ${web}`, "host", `podman ${db}`]);
   assert.equal(toDb.request?.hops[0]?.netnsName, `podman ${web}`);
+  // `trace` without --json prints the same names in its lanes' column.
+  const text = formatPing(toDb).split("\n").slice(1);
+  assert.ok(text.length > 0 && text.every((l) => /^ {2}\[ *(podman ppN2-web-1|podman ppN2-db|host)\] /.test(l)), text.join("\n"));
 
   podman("exec", web, "ping", "-c", "1", "-W", "2", gateway);
   const toHost = await trace.ping(between(webIp, gateway), "ping web-1 → host");
