@@ -70,6 +70,12 @@ export class DockerRuntime implements Runtime {
     const open = () => {
       if (closed) return;
       const req = request({ socketPath: this.socketPath, path: `/events?filters=${filters}`, method: "GET" }, (res) => {
+        res.on("close", again);
+        if (res.statusCode !== 200) {
+          // An engine without this stream: its body is an error, not events.
+          res.resume();
+          return;
+        }
         let pending = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {
@@ -78,7 +84,6 @@ export class DockerRuntime implements Runtime {
           pending = lines.pop() ?? "";
           if (lines.some((l) => l.trim() !== "")) onChange();
         });
-        res.on("close", again);
       });
       req.on("error", again);
       req.end();
