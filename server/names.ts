@@ -6,6 +6,7 @@ import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import { ContainerNames, defaultRuntimes, type ContainerNamesOptions } from "./runtimes/containerNames.ts";
 import type { Runtime } from "./runtimes/runtime.ts";
 import { formatNetnsOwner } from "../shared/netnsNames.ts";
+import { mapLimited, netnsInodeOfLink, settle } from "./procfs.ts";
 
 const HOST = formatNetnsOwner({ kind: "host" });
 
@@ -59,32 +60,6 @@ class NameTable {
     const g = this.gone.get(ino);
     return g !== undefined && g.untilMs > nowMs ? g.name : undefined;
   }
-}
-
-/** nsfs links read `net:[4026531840]`. */
-function inodeOfLink(link: string): number | undefined {
-  const m = /^net:\[(\d+)\]$/.exec(link);
-  return m ? Number(m[1]) : undefined;
-}
-
-async function settle<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `f` over `items` with at most `limit` in flight, so a large /proc does not open thousands of fds. */
-async function eachLimited<T>(items: T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await f(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export class NetnsNamer {
@@ -196,11 +171,11 @@ export class NetnsNamer {
    * kthreadd, since kernel threads always live in the init netns.
    */
   private async initNetns(): Promise<number | undefined> {
-    const viaInit = inodeOfLink((await settle(readlink(`${this.procDir}/1/ns/net`))) ?? "");
+    const viaInit = netnsInodeOfLink(await settle(readlink(`${this.procDir}/1/ns/net`)));
     if (viaInit !== undefined) return viaInit;
     const comm = ((await settle(readFile(`${this.procDir}/2/comm`, "utf8"))) ?? "").trim();
     if (comm !== "kthreadd") return undefined;
-    return inodeOfLink((await settle(readlink(`${this.procDir}/2/ns/net`))) ?? "");
+    return netnsInodeOfLink(await settle(readlink(`${this.procDir}/2/ns/net`)));
   }
 
   /** Names each still-unnamed netns after its lowest pid: the one most likely to be its creator. */
@@ -208,13 +183,13 @@ export class NetnsNamer {
     const entries = (await settle(readdir(this.procDir))) ?? [];
     const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
     const firstPid = new Map<number, number>();
-    await eachLimited(pids, 32, async (pid) => {
-      const ino = inodeOfLink((await settle(readlink(`${this.procDir}/${pid}/ns/net`))) ?? "");
+    await mapLimited(pids, 32, async (pid) => {
+      const ino = netnsInodeOfLink(await settle(readlink(`${this.procDir}/${pid}/ns/net`)));
       if (ino === undefined || names.has(ino)) return;
       const seen = firstPid.get(ino);
       if (seen === undefined || pid < seen) firstPid.set(ino, pid);
     });
-    await eachLimited([...firstPid], 32, async ([ino, pid]) => {
+    await mapLimited([...firstPid], 32, async ([ino, pid]) => {
       const comm = ((await settle(readFile(`${this.procDir}/${pid}/comm`, "utf8"))) ?? "").trim();
       names.set(ino, formatNetnsOwner({ kind: "process", pid, comm }));
     });

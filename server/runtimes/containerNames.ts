@@ -4,7 +4,7 @@
 import { readlink, stat } from "node:fs/promises";
 import { CriRuntime, DEFAULT_CRI_SOCKETS } from "./cri.ts";
 import { DockerRuntime, defaultDockerSocket } from "./docker.ts";
-import { mapLimited } from "./json.ts";
+import { mapLimited, netnsInodeOfLink, settle } from "../procfs.ts";
 import { PodmanRuntime } from "./podman.ts";
 import { labelOf, type ContainerInfo, type Runtime } from "./runtime.ts";
 
@@ -37,19 +37,6 @@ interface Slot {
   running: Promise<void> | null;
   /** asked again while a query was under way: its answer may predate the change */
   again: boolean;
-}
-
-const inodeOfLink = (link: string | undefined): number | undefined => {
-  const m = /^net:\[(\d+)\]$/.exec(link ?? "");
-  return m ? Number(m[1]) : undefined;
-};
-
-async function settle<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch {
-    return undefined;
-  }
 }
 
 export class ContainerNames {
@@ -116,11 +103,12 @@ export class ContainerNames {
       return slot.running;
     }
     slot.running = (async () => {
+      // A change announced while the names are rebuilt is asked about too.
       do {
         slot.again = false;
         await this.query(slot);
+        await this.rebuild();
       } while (slot.again);
-      await this.rebuild();
     })().finally(() => {
       slot.running = null;
     });
@@ -171,7 +159,7 @@ export class ContainerNames {
    */
   private async inodeOf(c: ContainerInfo): Promise<number | undefined> {
     if (c.pid !== undefined && c.pid > 0) {
-      const ino = inodeOfLink(await settle(readlink(`${this.procDir}/${c.pid}/ns/net`)));
+      const ino = netnsInodeOfLink(await settle(readlink(`${this.procDir}/${c.pid}/ns/net`)));
       if (ino !== undefined) return ino;
     }
     if (c.netnsPath === undefined) return undefined;

@@ -4,7 +4,8 @@
 // compatible API (podman-docker, `podman system service`) is recognised by GET /version and its
 // containers are named "podman".
 import { request, type ClientRequest } from "node:http";
-import { arrayAt, mapLimited, numberAt, objectAt, parseJson, podOfLabels, stringAt, type Json } from "./json.ts";
+import { mapLimited } from "../procfs.ts";
+import { arrayAt, numberAt, objectAt, parseJson, podOfLabels, stringAt, type Json } from "./json.ts";
 import type { ContainerInfo, Runtime, RuntimeKind, RuntimeList } from "./runtime.ts";
 
 const ABSENT_CODES = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK"]);

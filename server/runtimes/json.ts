@@ -40,17 +40,3 @@ export function podOfLabels(labels: Json | undefined): { namespace: string; name
   const namespace = stringAt(labels, "io.kubernetes.pod.namespace");
   return name !== undefined && namespace !== undefined ? { namespace, name } : undefined;
 }
-
-/** Runs `f` over `items`, at most `limit` at a time, so a host with many containers is not flooded. */
-export async function mapLimited<T, U>(items: readonly T[], limit: number, f: (item: T) => Promise<U>): Promise<U[]> {
-  const out: U[] = new Array<U>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
