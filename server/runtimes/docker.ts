@@ -3,7 +3,8 @@
 // stops. Paths carry no API version, so the daemon answers in its own. A socket served by Podman's
 // compatible API (podman-docker, `podman system service`) is recognised by GET /version and its
 // containers are named "podman".
-import { request, type ClientRequest } from "node:http";
+import { request } from "node:http";
+import { keepListening, lineReader } from "./eventStream.ts";
 import { mapLimited } from "../procfs.ts";
 import { arrayAt, numberAt, objectAt, parseJson, podOfLabels, stringAt, type Json } from "./json.ts";
 import type { ContainerInfo, Runtime, RuntimeKind, RuntimeList } from "./runtime.ts";
@@ -64,52 +65,21 @@ export class DockerRuntime implements Runtime {
   }
 
   watch(onChange: () => void): () => void {
-    let closed = false;
-    let current: ClientRequest | undefined;
-    let retry: NodeJS.Timeout | undefined;
     const filters = encodeURIComponent(JSON.stringify({ type: ["container"], event: ["start", "die", "destroy"] }));
-    const open = () => {
-      if (closed) return;
+    return keepListening((onLine, onEnd) => {
       const req = request({ socketPath: this.socketPath, path: `/events?filters=${filters}`, method: "GET" }, (res) => {
-        res.on("close", again);
-        if (res.statusCode !== 200) {
-          // An engine without this stream: its body is an error, not events.
-          res.resume();
-          return;
-        }
-        let pending = "";
+        res.on("close", () => onEnd());
+        // An engine without this stream answers with an error, not events.
+        if (res.statusCode !== 200) return void res.resume();
         res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          pending += chunk;
-          const lines = pending.split("\n");
-          pending = lines.pop() ?? "";
-          if (lines.some((l) => l.trim() !== "")) onChange();
-        });
+        res.on("data", lineReader(onLine));
       });
-      req.on("error", again);
-      req.end();
-      current = req;
-      // The stream stays open for the life of the namer, and must not keep the process alive.
+      req.on("error", () => onEnd());
+      // Open for the life of the namer: it must not keep the process alive.
       req.on("socket", (s) => s.unref());
-    };
-    // The daemon restarted or the stream broke: listen again later, and refresh meanwhile, since
-    // events may have been missed.
-    const again = () => {
-      current = undefined;
-      if (closed || retry !== undefined) return;
-      retry = setTimeout(() => {
-        retry = undefined;
-        onChange();
-        open();
-      }, 5000);
-      retry.unref();
-    };
-    open();
-    return () => {
-      closed = true;
-      clearTimeout(retry);
-      current?.destroy();
-    };
+      req.end();
+      return { close: () => req.destroy() };
+    }, () => onChange(), onChange);
   }
 
   private get(path: string): Promise<HttpAnswer> {

@@ -3,6 +3,7 @@
 // no daemon to ask (its API socket is opt-in), so the CLI is what every installation has.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { Socket } from "node:net";
+import { keepListening, lineReader } from "./eventStream.ts";
 import { arrayAt, booleanAt, numberAt, parseJson, stringAt } from "./json.ts";
 import type { ContainerInfo, Runtime, RuntimeList } from "./runtime.ts";
 
@@ -63,48 +64,21 @@ export class PodmanRuntime implements Runtime {
   }
 
   watch(onChange: () => void): () => void {
-    let closed = false;
-    let child: ChildProcess | undefined;
-    let retry: NodeJS.Timeout | undefined;
-    const open = () => {
-      if (closed) return;
-      const c = spawn(this.command, ["events", "--format", "json", "--filter", "type=container"], {
-        stdio: ["ignore", "pipe", "ignore"],
-      });
-      child = c;
+    const onLine = (line: string) => {
+      if (NETNS_EVENTS.has(stringAt(parseJson(line), "Status") ?? "")) onChange();
+    };
+    return keepListening((lineOut, onEnd) => {
+      const c = spawn(this.command, ["events", "--format", "json", "--filter", "type=container"], { stdio: ["ignore", "pipe", "ignore"] });
       track(c);
       // It listens for the life of the namer and must not keep the process alive by itself.
       c.unref();
       if (c.stdout instanceof Socket) c.stdout.unref();
-      let pending = "";
       c.stdout?.setEncoding("utf8");
-      c.stdout?.on("data", (chunk: string) => {
-        pending += chunk;
-        const lines = pending.split("\n");
-        pending = lines.pop() ?? "";
-        if (lines.some((l) => NETNS_EVENTS.has(stringAt(parseJson(l), "Status") ?? ""))) onChange();
-      });
-      c.on("error", (e: NodeJS.ErrnoException) => {
-        // No podman here: nothing to listen to, ever.
-        if (e.code === "ENOENT") closed = true;
-      });
-      c.on("exit", () => {
-        child = undefined;
-        if (closed || retry !== undefined) return;
-        // Podman's events can end (its log rotated, an error): listen again, refreshing meanwhile.
-        retry = setTimeout(() => {
-          retry = undefined;
-          onChange();
-          open();
-        }, 5000);
-        retry.unref();
-      });
-    };
-    open();
-    return () => {
-      closed = true;
-      clearTimeout(retry);
-      child?.kill("SIGTERM");
-    };
+      c.stdout?.on("data", lineReader(lineOut));
+      // No podman here: nothing to listen to, ever.
+      c.on("error", (e: NodeJS.ErrnoException) => onEnd(e.code === "ENOENT"));
+      c.on("exit", () => onEnd());
+      return { close: () => void c.kill("SIGTERM") };
+    }, onLine, onChange);
   }
 }

@@ -4,16 +4,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, copyFileSync, rmSync, symlinkSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sh } from "./netns.ts";
 
 /** Runs podman; throws with its stderr on failure. */
-export function podman(...args: string[]): string {
-  try {
-    return execFileSync("podman", args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" }).trim();
-  } catch (e) {
-    const stderr = typeof e === "object" && e !== null && "stderr" in e ? String(e.stderr).trim() : "";
-    throw new Error(`podman ${args.join(" ")} failed${stderr ? `: ${stderr}` : ""}`);
-  }
-}
+export const podman = (...args: string[]): string => sh("podman", ...args).trim();
 
 /**
  * Root here lacks CAP_SYS_RESOURCE, so the limits Podman would raise are set to what root may set;
