@@ -24,6 +24,12 @@ if [ "${PKTPATH_NO_BROWSER:-0}" != 1 ]; then
   have_cmd containerd || need+=(containerd)
   [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
   dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+  # And Docker's engine (the tests run a private one), only where installing it cannot start the
+  # machine's own daemon, which would rewrite the firewall: no systemd, and policy-rc.d refusing.
+  if ! have_cmd dockerd && [ ! -d /run/systemd/system ] && [ -x /usr/sbin/policy-rc.d ]; then
+    rc=0; /usr/sbin/policy-rc.d docker start >/dev/null 2>&1 || rc=$?
+    if [ "$rc" -eq 101 ]; then need+=(docker.io); fi
+  fi
 fi
 
 if [ "${#need[@]}" -gt 0 ]; then

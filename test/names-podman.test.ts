@@ -13,9 +13,8 @@ import { join } from "node:path";
 import { DockerRuntime } from "../server/runtimes/docker.ts";
 import { PodmanRuntime } from "../server/runtimes/podman.ts";
 import { formatPing } from "../shared/tracepkt.ts";
-import type { Ping } from "../shared/types.ts";
 import { RUN_FLAGS, buildBusyboxImage, gatewayOf, ipOf, netnsOf, podman, removeContainers } from "./lib/podman.ts";
-import { TraceChild } from "./lib/trace.ts";
+import { TraceChild, echoBetween, hopNames } from "./lib/trace.ts";
 import { sh } from "./lib/netns.ts";
 
 const PREFIX = "ppN2-";
@@ -35,19 +34,6 @@ function run(name: string, image: string): void {
   podman("run", "-d", "--name", name, ...RUN_FLAGS, image, "sleep", "600");
 }
 
-/** Every hop named as its namespace's owner; returns the names seen, in order of first appearance. */
-function namesOf(p: Ping, expected: Map<number, string>): string[] {
-  const seen: string[] = [];
-  for (const hop of [...(p.request?.hops ?? []), ...(p.reply?.hops ?? [])]) {
-    assert.ok(hop.netns !== undefined, `${hop.event} ${hop.ifname}: no netns`);
-    assert.equal(hop.netnsName, expected.get(hop.netns), `${hop.event} ${hop.ifname} in netns ${hop.netns}`);
-    if (hop.netnsName !== undefined && !seen.includes(hop.netnsName)) seen.push(hop.netnsName);
-  }
-  return seen;
-}
-
-const between = (src: string, dst: string) => (p: Ping) => p.src === src && p.dst === dst && p.status === "complete";
-
 test("podman: pings between containers and to the host are named after the containers, live", { skip }, async (t) => {
   const image = `localhost/ppn-busybox:${PREFIX}img`;
   removeContainers(PREFIX, image);
@@ -66,16 +52,16 @@ test("podman: pings between containers and to the host are named after the conta
   const expected = new Map([[hostInode(), "host"], [netnsOf(web), `podman ${web}`], [netnsOf(db), `podman ${db}`]]);
 
   podman("exec", web, "ping", "-c", "1", "-W", "2", dbIp);
-  const toDb = await trace.ping(between(webIp, dbIp), "ping web-1 → db");
-  assert.deepEqual(namesOf(toDb, expected), [`podman ${web}`, "host", `podman ${db}`]);
+  const toDb = await trace.ping(echoBetween(webIp, dbIp), "ping web-1 → db");
+  assert.deepEqual(hopNames(toDb, expected), [`podman ${web}`, "host", `podman ${db}`]);
   assert.equal(toDb.request?.hops[0]?.netnsName, `podman ${web}`);
   // `trace` without --json prints the same names in its lanes' column.
   const text = formatPing(toDb).split("\n").slice(1);
   assert.ok(text.length > 0 && text.every((l) => /^ {2}\[ *(podman ppN2-web-1|podman ppN2-db|host)\] /.test(l)), text.join("\n"));
 
   podman("exec", web, "ping", "-c", "1", "-W", "2", gateway);
-  const toHost = await trace.ping(between(webIp, gateway), "ping web-1 → host");
-  assert.deepEqual(namesOf(toHost, expected), [`podman ${web}`, "host"]);
+  const toHost = await trace.ping(echoBetween(webIp, gateway), "ping web-1 → host");
+  assert.deepEqual(hopNames(toHost, expected), [`podman ${web}`, "host"]);
 
   // db stops and cache takes its place: the namespace inode may even be the same number again.
   const dbInode = netnsOf(db);
@@ -85,8 +71,8 @@ test("podman: pings between containers and to the host are named after the conta
   expected.delete(dbInode);
   expected.set(cacheInode, `podman ${cache}`);
   podman("exec", web, "ping", "-c", "1", "-W", "2", cacheIp);
-  const toCache = await trace.ping(between(webIp, cacheIp), "ping web-1 → cache");
-  assert.deepEqual(namesOf(toCache, expected), [`podman ${web}`, "host", `podman ${cache}`]);
+  const toCache = await trace.ping(echoBetween(webIp, cacheIp), "ping web-1 → cache");
+  assert.deepEqual(hopNames(toCache, expected), [`podman ${web}`, "host", `podman ${cache}`]);
   // The ping made before keeps the name it had.
   assert.ok(toDb.reply?.hops.some((h) => h.netnsName === `podman ${db}`));
   t.diagnostic(`db's netns ${dbInode}, cache's ${cacheInode}${dbInode === cacheInode ? " (reused)" : ""}`);

@@ -15,22 +15,29 @@ export const podman = (...args: string[]): string => sh("podman", ...args).trim(
  */
 export const RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", "--cap-add", "NET_RAW"];
 
-/**
- * `localhost/ppn-busybox:<tag>`: busybox and its applets, sleeping by default (a CRI sandbox runs the
- * image's own command). Image names must be lower case; the tag carries the test's prefix.
- */
-export function buildBusyboxImage(tag: string): string {
-  const image = `localhost/ppn-busybox:${tag}`;
+/** A root filesystem of busybox and its applets, as a tar archive: any runtime can import it. */
+export function busyboxTar(): Buffer {
   const root = mkdtempSync(join(tmpdir(), "ppN-rootfs-"));
   try {
     for (const dir of ["bin", "etc", "tmp", "proc", "sys", "dev"]) mkdirSync(join(root, dir));
     copyFileSync("/bin/busybox", join(root, "bin/busybox"));
     for (const applet of ["sh", "sleep", "ping", "ip", "cat", "ls"]) symlinkSync("busybox", join(root, "bin", applet));
-    const tar = execFileSync("tar", ["-C", root, "-c", "."], { maxBuffer: 64 << 20 });
-    execFileSync("podman", ["import", "--change", 'CMD ["/bin/sleep", "100000"]', "-", image], { input: tar, stdio: ["pipe", "ignore", "pipe"] });
+    return execFileSync("tar", ["-C", root, "-c", "."], { maxBuffer: 64 << 20 });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** The image's own command: a CRI sandbox runs it. */
+export const SLEEP_CMD = 'CMD ["/bin/sleep", "100000"]';
+
+/**
+ * `localhost/ppn-busybox:<tag>`, sleeping by default. Image names must be lower case; the tag
+ * carries the test's prefix.
+ */
+export function buildBusyboxImage(tag: string): string {
+  const image = `localhost/ppn-busybox:${tag}`;
+  execFileSync("podman", ["import", "--change", SLEEP_CMD, "-", image], { input: busyboxTar(), stdio: ["pipe", "ignore", "pipe"] });
   return image;
 }
 

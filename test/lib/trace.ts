@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 import { parsePing } from "../../shared/validate.ts";
 import type { Ping } from "../../shared/types.ts";
 
@@ -15,6 +16,7 @@ export class TraceChild {
   private stderrText = "";
   readonly pings: Ping[] = [];
   private readonly problems: string[] = [];
+  private readonly taken = new Set<Ping>();
   private waiters: (() => void)[] = [];
 
   private constructor(args: string[], env: NodeJS.ProcessEnv) {
@@ -81,9 +83,14 @@ export class TraceChild {
     return t;
   }
 
-  /** The first ping printed that matches, waiting for it. */
-  ping(match: (p: Ping) => boolean, what: string, timeoutMs = 10_000): Promise<Ping> {
-    return this.until(() => this.pings.find(match), timeoutMs, what);
+  /**
+   * The first ping printed that matches and was not returned before, waiting for it. (A runtime may
+   * give a new container the address of one removed: an older ping would match again.)
+   */
+  async ping(match: (p: Ping) => boolean, what: string, timeoutMs = 10_000): Promise<Ping> {
+    const found = await this.until(() => this.pings.find((p) => !this.taken.has(p) && match(p)), timeoutMs, what);
+    this.taken.add(found);
+    return found;
   }
 
   async stop(): Promise<void> {
@@ -91,3 +98,17 @@ export class TraceChild {
     await this.exited;
   }
 }
+
+/** Every hop of the ping named as `expected` says for its netns; the names seen, in order of first appearance. */
+export function hopNames(p: Ping, expected: Map<number, string>): string[] {
+  const seen: string[] = [];
+  for (const hop of [...(p.request?.hops ?? []), ...(p.reply?.hops ?? [])]) {
+    assert.ok(hop.netns !== undefined, `${hop.event} ${hop.ifname}: no netns`);
+    assert.equal(hop.netnsName, expected.get(hop.netns), `${hop.event} ${hop.ifname} in netns ${hop.netns}`);
+    if (hop.netnsName !== undefined && !seen.includes(hop.netnsName)) seen.push(hop.netnsName);
+  }
+  return seen;
+}
+
+/** A complete echo from src to dst. */
+export const echoBetween = (src: string, dst: string) => (p: Ping): boolean => p.src === src && p.dst === dst && p.status === "complete";
