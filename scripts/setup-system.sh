@@ -17,6 +17,19 @@ have_cmd nft || need+=(nftables)
 have_cmd bpftool || need+=(bpftool)
 if [ "${PKTPATH_NO_BROWSER:-0}" != 1 ]; then
   have_cmd chromium || need+=(chromium)
+  # Test-only too: the container-naming tests run real runtimes (Podman with runc; containerd's CRI
+  # with the CNI plugins) on an image built from busybox-static, since no image registry is reachable.
+  have_cmd podman || need+=(podman)
+  have_cmd runc || need+=(runc)
+  have_cmd containerd || need+=(containerd)
+  [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+  dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+  # And Docker's engine (the tests run a private one), only where installing it cannot start the
+  # machine's own daemon, which would rewrite the firewall: no systemd, and policy-rc.d refusing.
+  if ! have_cmd dockerd && [ ! -d /run/systemd/system ] && [ -x /usr/sbin/policy-rc.d ]; then
+    rc=0; /usr/sbin/policy-rc.d docker start >/dev/null 2>&1 || rc=$?
+    if [ "$rc" -eq 101 ]; then need+=(docker.io); fi
+  fi
 fi
 
 if [ "${#need[@]}" -gt 0 ]; then

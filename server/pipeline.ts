@@ -110,6 +110,8 @@ export class Pipeline {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // Its runtime listeners (a `podman events` child, Docker's event stream) end with the capture.
+    this.opts.namer?.close();
     await this.source.stop();
     this.enqueue(async () => this.emit(this.correlator.flush()));
     await this.chain;

@@ -28,7 +28,10 @@ test("names: ip netns name, host, a process's netns; unknown inodes refresh at m
     removeLeftovers();
     t.after(removeLeftovers);
     ip("netns", "add", `${PREFIX}a`);
-    const namer = new NetnsNamer({ minRefreshMs: 1000 });
+    // No container runtimes here: this test is about the namespaces themselves (names-*.test.ts
+    // cover the runtimes).
+    const namer = new NetnsNamer({ minRefreshMs: 1000, runtimes: [] });
+    t.after(() => namer.close());
     await namer.refresh();
     const a = inodeOf(`/run/netns/${PREFIX}a`);
     assert.equal(namer.lookup(a), `${PREFIX}a`);
