@@ -1,16 +1,11 @@
 // The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
 // `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
+import { formatDurationNs as formatDuration } from "./describe.ts";
 import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
 import type { Journey, Ping } from "./types.ts";
 
-/** A duration for people: 850ns, 39.0us, 1.25ms, 2.000s. */
-export function formatDurationNs(ns: number): string {
-  const abs = Math.abs(ns);
-  if (abs < 1e3) return `${Math.round(ns)}ns`;
-  if (abs < 1e6) return `${(ns / 1e3).toFixed(1)}us`;
-  if (abs < 1e9) return `${(ns / 1e6).toFixed(2)}ms`;
-  return `${(ns / 1e9).toFixed(3)}s`;
-}
+/** A duration for terminals: 850ns, 39.0us, 1.25ms, 2.000s (describe.ts's scale, ASCII units). */
+export const formatDurationNs = (ns: number): string => formatDuration(ns, true);
 
 function flowOf(ping: Ping, side: PathStep["side"]): string {
   return side === "request" ? `${ping.src} -> ${ping.dst}` : `${ping.dst} -> ${ping.src}`;
@@ -23,7 +18,7 @@ function hopCount(ping: Ping): string {
 function dropText(ping: Ping): string {
   const drop = dropPointOf(ping);
   if (!drop) return "";
-  const at = drop.location ? ` at ${drop.location}` : "";
+  const at = drop.rule ? ` by nft ${drop.rule}` : drop.location ? ` at ${drop.location}` : "";
   const on = drop.ifname ? ` after ${drop.ifname}` : "";
   return ` (${drop.side} dropped: ${drop.reason}${at}${on})`;
 }
