@@ -4,9 +4,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { MAX_SNAPSHOT } from "../shared/protocol.ts";
-import type { Journey, Ping } from "../shared/types.ts";
 import { CaptureLog, sendCapture } from "./captureLog.ts";
+import { listRoutes, type FilterControl } from "./listRoutes.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { checkRequest, checkUpgrade, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE, type AccessPolicy } from "./security.ts";
 import { StreamHub, type StreamOptions } from "./stream.ts";
@@ -21,6 +20,8 @@ export interface ServeOptions {
   stream?: StreamOptions;
   /** events kept for GET /api/capture (the newest; default 500,000) */
   captureLogEvents?: number;
+  /** the live capture filter behind GET/PUT /api/filter; without it those answer 501 */
+  filter?: FilterControl;
 }
 
 export interface RunningServer {
@@ -28,36 +29,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-type LightJourney = Omit<Journey, "hops">;
-type LightPing = Omit<Ping, "request" | "reply"> & { request?: LightJourney; reply?: LightJourney };
-
-function stripHops(j: Journey): LightJourney {
-  const { hops: _hops, ...rest } = j;
-  return rest;
-}
-
-/** Lists drop the hops: the full ping is one GET /api/pings/:id away. */
-function withoutHops(ping: Ping): LightPing {
-  const { request, reply, ...rest } = ping;
-  const light: LightPing = rest;
-  if (request) light.request = stripHops(request);
-  if (reply) light.reply = stripHops(reply);
-  return light;
-}
-
-export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: false; error: string } {
-  if (raw === undefined) return { ok: true, value: 100 };
-  const n = typeof raw === "string" && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= MAX_SNAPSHOT)) return { ok: false, error: `limit: expected an integer from 1 to ${MAX_SNAPSHOT}` };
-  return { ok: true, value: n };
-}
-
 /**
  * `policy()` is read per request: with --port 0 the allowed Host is known only once bound. `log` is
  * what GET /api/capture serves; it must follow the pipeline from before it starts.
  */
 export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
-  log: CaptureLog = CaptureLog.follow(pipeline).log): express.Express {
+  log: CaptureLog = CaptureLog.follow(pipeline).log, filter?: FilterControl): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -79,11 +56,7 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     const { source, live, events, lost } = pipeline.stats();
     res.json({ source, live, events, lost });
   });
-  api.get("/pings", (req, res) => {
-    const limit = parseLimit(req.query.limit);
-    if (!limit.ok) return void res.status(400).json({ error: limit.error });
-    res.json(pipeline.store.newest(limit.value).map(withoutHops));
-  });
+  listRoutes(api, pipeline, filter);
   api.get("/pings/:id", (req, res) => {
     const ping = pipeline.store.get(req.params.id);
     if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
@@ -122,7 +95,7 @@ function hostForUrl(host: string): string {
 export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promise<RunningServer> {
   let policy = makePolicy(opts.host, opts.port, opts.token);
   const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
-  const app = createApp(pipeline, () => policy, opts.distDir, capture.log);
+  const app = createApp(pipeline, () => policy, opts.distDir, capture.log, opts.filter);
   const server: Server = createServer(app);
   const hub = new StreamHub(pipeline, opts.stream);
   server.on("upgrade", (req, socket, head) => {

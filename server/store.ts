@@ -1,5 +1,13 @@
 // The newest N final pings (journeys and hops included), in completion order, with O(1) lookup by id.
+import { matchesWords } from "../shared/search.ts";
 import type { Ping } from "../shared/types.ts";
+
+export interface SearchResult {
+  /** up to the limit, newest first */
+  pings: Ping[];
+  /** how many of the store's pings match */
+  matched: number;
+}
 
 export class PingStore {
   /** Ring buffer in completion order; `head` is where the next ping goes. */
@@ -43,5 +51,19 @@ export class PingStore {
       out.push(ping);
     }
     return out;
+  }
+
+  /** Every held ping matching all the words (see shared/search.ts), newest first; counts all matches. */
+  search(words: readonly string[], limit: number): SearchResult {
+    const pings: Ping[] = [];
+    let matched = 0;
+    for (let i = 1; i <= this.capacity; i++) {
+      const ping = this.ring[(this.head - i + this.capacity) % this.capacity];
+      if (ping === undefined) break;
+      if (!matchesWords(ping, words)) continue;
+      matched++;
+      if (pings.length < limit) pings.push(ping);
+    }
+    return { pings, matched };
   }
 }

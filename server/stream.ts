@@ -53,7 +53,7 @@ export class StreamHub {
     });
     this.timers.push(
       setInterval(() => this.flushPings(), this.opts.batchMs),
-      setInterval(() => this.broadcast({ type: "stats", stats: this.pipeline.sampleRate() }), this.opts.statsMs),
+      setInterval(() => this.broadcast({ type: "stats", stats: { ...this.pipeline.sampleRate(), pings: this.pipeline.store.size } }), this.opts.statsMs),
       setInterval(() => this.heartbeat(), this.opts.heartbeatMs),
     );
   }
@@ -78,7 +78,7 @@ export class StreamHub {
     ws.on("message", (data, isBinary) => this.receive(client, data, isBinary));
     ws.on("close", () => this.clients.delete(client));
     ws.on("error", () => this.clients.delete(client));
-    send(client, { type: "hello", version: PROTOCOL_VERSION, stats: this.pipeline.stats() });
+    send(client, { type: "hello", version: PROTOCOL_VERSION, stats: { ...this.pipeline.stats(), pings: this.pipeline.store.size } });
     this.sendSnapshot(client);
   }
 
