@@ -79,9 +79,9 @@ export function listRoutes(api: Router, pipeline: Pipeline, filter?: FilterContr
     const flows = groupFlows(found.pings).map((f) => ({ ...f, ids: f.ids.slice(0, MAX_FLOW_IDS) }));
     res.json({ matched: found.matched, flows });
   });
+  // A source without a live filter (a file) still answers, so the page can tell "none" from "broken".
   api.get("/filter", (_req, res) => {
-    if (!filter) return void res.status(501).json({ error: "this source has no capture filter to change" });
-    res.json({ expression: filter.current() });
+    res.json(filter ? { expression: filter.current(), editable: true } : { expression: "", editable: false });
   });
   api.put("/filter", express.json({ limit: "4kb", type: () => true }), async (req, res) => {
     if (!filter) return void res.status(501).json({ error: "this source has no capture filter to change" });

@@ -20,24 +20,54 @@ export function formatDeltaNs(ns: number): string {
   return ns >= 0 ? `+${formatDurationNs(ns)}` : `−${formatDurationNs(-ns)}`;
 }
 
-const ISO = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/;
+const ISO = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$/;
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil): no Date, no zone. */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function civilFromDays(z: number): [number, number, number] {
+  const zz = z + 719468;
+  const era = Math.floor(zz / 146097);
+  const doe = zz - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
 
 /** Microseconds since the epoch of an ISO 8601 UTC time ("…T06:34:15.123456Z"); undefined if it is not one. */
 export function epochUsOf(iso: string): number | undefined {
   const m = ISO.exec(iso);
-  if (!m?.[1]) return undefined;
-  const s = Date.parse(`${m[1]}Z`);
-  if (!Number.isFinite(s)) return undefined;
-  const frac = (m[2] ?? "").padEnd(6, "0").slice(0, 6);
-  return s * 1000 + Number(frac);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
+  const frac = (m[7] ?? "").padEnd(6, "0").slice(0, 6);
+  return ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60e6 + s * 1e6 + Number(frac);
 }
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
 
 /** The ISO 8601 UTC text (µs) of an epoch-µs instant. */
 export function isoOfEpochUs(us: number): string {
-  const whole = Math.floor(us / 1000);
-  const micro = Math.round(us - whole * 1000);
-  const base = new Date(whole).toISOString(); // …T06:34:15.123Z
-  return `${base.slice(0, 23)}${String(micro).padStart(3, "0")}Z`;
+  const whole = Math.round(us);
+  const days = Math.floor(whole / 86_400e6);
+  let rest = whole - days * 86_400e6;
+  const [y, m, d] = civilFromDays(days);
+  const h = Math.floor(rest / 3600e6);
+  rest -= h * 3600e6;
+  const mi = Math.floor(rest / 60e6);
+  rest -= mi * 60e6;
+  const s = Math.floor(rest / 1e6);
+  return `${pad(y, 4)}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(rest - s * 1e6, 6)}Z`;
 }
 
 export interface WallClockOptions {
@@ -71,9 +101,9 @@ export function formatWallClock(at: string | number, opts: WallClockOptions): st
   const ms = Math.floor(us / 1000);
   let parts: Intl.DateTimeFormatPart[];
   try {
-    parts = formatterFor(opts.timeZone).formatToParts(new Date(ms));
+    parts = formatterFor(opts.timeZone).formatToParts(ms);
   } catch {
-    parts = formatterFor("UTC").formatToParts(new Date(ms));
+    parts = formatterFor("UTC").formatToParts(ms);
   }
   const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? "";
   const digits = opts.fractionDigits ?? 6;

@@ -1,0 +1,35 @@
+// What the list shows, as plain rows for the virtual list: exchanges, or flow groups with the
+// members of the expanded ones under them. Pure.
+import { asExchange } from "../../shared/describe.ts";
+import { groupFlows, type FlowGroup } from "../../shared/flows.ts";
+import { dropPointOf } from "../../shared/topology.ts";
+import type { Exchange, Ping } from "../../shared/types.ts";
+
+export type ListRow = { type: "item"; item: Exchange; depth: 0 | 1 } | { type: "group"; group: FlowGroup; open: boolean };
+
+export function rowsOf(items: readonly (Ping | Exchange)[], grouped: boolean, expanded: ReadonlySet<string>): ListRow[] {
+  const xs = items.map(asExchange);
+  if (!grouped) return xs.map((item) => ({ type: "item", item, depth: 0 }));
+  const byId = new Map(xs.map((x) => [x.id, x]));
+  const rows: ListRow[] = [];
+  for (const group of groupFlows(xs)) {
+    const open = expanded.has(group.key);
+    rows.push({ type: "group", group, open });
+    if (!open) continue;
+    for (const id of group.ids) {
+      const item = byId.get(id);
+      if (item) rows.push({ type: "item", item, depth: 1 });
+    }
+  }
+  return rows;
+}
+
+/** The row's reason: the rule or drop reason, the ICMP error, else nothing. */
+export function reasonOf(x: Exchange): string | undefined {
+  const drop = dropPointOf(x);
+  if (drop) return drop.rule ? `nft ${drop.rule}` : drop.reason;
+  if (x.error) return `${x.error.text} from ${x.error.from}`;
+  return undefined;
+}
+
+export const rowKey = (r: ListRow): string => (r.type === "group" ? `g:${r.group.key}` : `i:${r.item.id}`);
