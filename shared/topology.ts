@@ -7,6 +7,8 @@ import type { ExchangeStatus, Hop, IcmpErrorInfo, Journey } from "./types.ts";
 /** What has a path: a Ping, or any Exchange. */
 export interface PathSubject {
   status: ExchangeStatus;
+  /** wall clock of the request's first hop */
+  at?: string;
   request?: Journey;
   reply?: Journey;
   error?: IcmpErrorInfo;

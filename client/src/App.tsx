@@ -3,7 +3,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { matchesWords, queryWords } from "../../shared/search.ts";
 import type { Ping } from "../../shared/types.ts";
-import { downloadCapture, fetchInfo, hashForPing, linkFromHash, searchPings, type PingLink, type ServerInfo } from "./api.ts";
+import type { FlowGroup } from "../../shared/flows.ts";
+import { downloadCapture, fetchFlows, fetchInfo, hashForPing, linkFromHash, searchPings, type PingLink, type ServerInfo } from "./api.ts";
 import { CaptureFilter } from "./components/CaptureFilter.tsx";
 import { DetailPane } from "./components/DetailPane.tsx";
 import { FileBanner } from "./components/FileBanner.tsx";
@@ -45,11 +46,28 @@ function useServerSearch(query: string, enabled: boolean): Search | undefined {
   return search;
 }
 
+/** The server's flow groups while the list is grouped, refreshed every few seconds unless paused. */
+function useServerFlows(query: string, enabled: boolean, paused: boolean): FlowGroup[] | undefined {
+  const [flows, setFlows] = useState<FlowGroup[] | undefined>(undefined);
+  useEffect(() => {
+    if (!enabled) return setFlows(undefined);
+    const ctrl = new AbortController();
+    const load = (): void => void fetchFlows(query.trim(), ctrl.signal).then((r) => {
+      if (!ctrl.signal.aborted && r.ok) setFlows(r.value.flows);
+    });
+    const t0 = setTimeout(load, 150);
+    const timer = paused ? undefined : setInterval(load, 3000);
+    return () => { clearTimeout(t0); if (timer) clearInterval(timer); ctrl.abort(); };
+  }, [query, enabled, paused]);
+  return flows;
+}
+
 export function App({ store, stream }: Props) {
   const live = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const [link, setLink] = useState<PingLink | undefined>(() => linkFromHash(location.hash));
   const [presenting, setPresenting] = useState(false);
   const [query, setQuery] = useState("");
+  const [grouped, setGrouped] = useState(false);
   const [info, setInfo] = useState<ServerInfo | undefined>(undefined);
   const zone = useMemo(viewerZone, []);
   useEffect(() => void fetchInfo().then(setInfo), []);
@@ -72,6 +90,7 @@ export function App({ store, stream }: Props) {
   }, []);
 
   const search = useServerSearch(query, !file.view);
+  const flows = useServerFlows(query, grouped && !file.view, live.paused);
   const words = useMemo(() => queryWords(query), [query]);
   const items: readonly Ping[] = useMemo(() => {
     if (file.view) return words.length ? file.view.pings.filter((p) => matchesWords(p, words)) : file.view.pings;
@@ -130,7 +149,8 @@ export function App({ store, stream }: Props) {
         {!presenting && (
           <PingList items={items} total={total} selectedId={selectedId} query={query} onQuery={setQuery} onSelect={select}
             searchState={search ? { busy: search.busy, error: search.error } : undefined}
-            emptyText={file.view ? emptyFileText(file.view) : undefined} />
+            emptyText={file.view ? emptyFileText(file.view) : undefined} grouped={grouped} onGrouped={setGrouped}
+            flows={file.view ? undefined : flows} />
         )}
         <DetailPane link={link} held={held} zone={zone} info={info} offline={file.view !== undefined} fileName={file.view?.name}
           presenting={presenting} />

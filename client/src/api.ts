@@ -1,6 +1,7 @@
 // REST calls of the dashboard, parsed at the boundary like everything else that comes off the wire,
 // and the page's links (#/ping/<id>, with what the link was about so it still says so after a 404).
 import { err, ok, type Result } from "../../shared/result.ts";
+import type { FlowGroup } from "../../shared/flows.ts";
 import type { Ping } from "../../shared/types.ts";
 import { isObject, parsePing } from "../../shared/validate.ts";
 
@@ -57,6 +58,38 @@ export async function searchPings(q: string, limit: number, signal?: AbortSignal
   }
   const matched = Number(headers.get("x-total-count"));
   return ok({ pings, matched: Number.isFinite(matched) ? matched : pings.length });
+}
+
+/** GET /api/flows?q=: every held ping matching, grouped by flow. */
+export async function fetchFlows(q: string, signal?: AbortSignal): Promise<Result<{ matched: number; flows: FlowGroup[] }>> {
+  const r = await getJson(`/api/flows?q=${encodeURIComponent(q)}`, signal);
+  if (!r.ok) return r;
+  const { status, body } = r.value;
+  if (status !== 200 || !isObject(body) || !Array.isArray(body.flows) || typeof body.matched !== "number") return err(`flows answered ${status}`);
+  const flows: FlowGroup[] = [];
+  for (const [i, f] of body.flows.entries()) {
+    const g = parseFlow(f);
+    if (!g) return err(`flows[${i}]: not a flow group`);
+    flows.push(g);
+  }
+  return ok({ matched: body.matched, flows });
+}
+
+const KINDS = ["icmp-echo", "tcp", "udp"] as const;
+
+function parseFlow(v: unknown): FlowGroup | undefined {
+  if (!isObject(v)) return undefined;
+  const { key, kind, family, src, dst, dport, count, dropped, errors, noReply, refused, rttP50Ns, rttP99Ns, ids } = v;
+  const k = KINDS.find((x) => x === kind);
+  const counts = [count, dropped, errors, noReply, refused];
+  if (typeof key !== "string" || !k || (family !== 4 && family !== 6) || typeof src !== "string" || typeof dst !== "string") return undefined;
+  if (!counts.every((c) => typeof c === "number") || !Array.isArray(ids) || !ids.every((i) => typeof i === "string")) return undefined;
+  const g: FlowGroup = { key, kind: k, family, src, dst, count: Number(count), dropped: Number(dropped), errors: Number(errors),
+    noReply: Number(noReply), refused: Number(refused), ids: ids.map(String) };
+  if (typeof dport === "number") g.dport = dport;
+  if (typeof rttP50Ns === "number") g.rttP50Ns = rttP50Ns;
+  if (typeof rttP99Ns === "number") g.rttP99Ns = rttP99Ns;
+  return g;
 }
 
 export interface ServerInfo {

@@ -1,25 +1,25 @@
 // What the list shows, as plain rows for the virtual list: exchanges, or flow groups with the
 // members of the expanded ones under them. Pure.
 import { asExchange } from "../../shared/describe.ts";
-import { groupFlows, type FlowGroup } from "../../shared/flows.ts";
+import { flowKeyOf, groupFlows, type FlowGroup } from "../../shared/flows.ts";
 import { dropPointOf } from "../../shared/topology.ts";
 import type { Exchange, Ping } from "../../shared/types.ts";
 
 export type ListRow = { type: "item"; item: Exchange; depth: 0 | 1 } | { type: "group"; group: FlowGroup; open: boolean };
 
-export function rowsOf(items: readonly (Ping | Exchange)[], grouped: boolean, expanded: ReadonlySet<string>): ListRow[] {
+/**
+ * Items, or groups: the server's (`flows`, over everything it holds) when given, else the items' own.
+ * An open group lists the members the page holds.
+ */
+export function rowsOf(items: readonly (Ping | Exchange)[], grouped: boolean, expanded: ReadonlySet<string>, flows?: readonly FlowGroup[]): ListRow[] {
   const xs = items.map(asExchange);
   if (!grouped) return xs.map((item) => ({ type: "item", item, depth: 0 }));
-  const byId = new Map(xs.map((x) => [x.id, x]));
   const rows: ListRow[] = [];
-  for (const group of groupFlows(xs)) {
+  for (const group of flows ?? groupFlows(xs)) {
     const open = expanded.has(group.key);
     rows.push({ type: "group", group, open });
     if (!open) continue;
-    for (const id of group.ids) {
-      const item = byId.get(id);
-      if (item) rows.push({ type: "item", item, depth: 1 });
-    }
+    for (const item of xs) if (flowKeyOf(item) === group.key) rows.push({ type: "item", item, depth: 1 });
   }
   return rows;
 }

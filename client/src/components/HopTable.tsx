@@ -23,7 +23,10 @@ export function HopTable({ subject, zone }: { subject: PathSubject; zone: string
   const names = new Map(lanesOf(subject).map((l) => [l.key, laneLabel(l)]));
   const first = rows[0];
   const t0 = first?.hop.tNs ?? 0;
-  const t0Us = first ? hopEpochUs(first.journey, t0) : undefined;
+  // A journey's own `at` is its first hop; else the exchange's, which is the request's first hop.
+  const at = subject.at;
+  const t0Us = first ? hopEpochUs(first.journey, t0) ?? (at !== undefined && first.side === "request" ? hopEpochUs(undefined, t0, { at, tNs: t0 }) : undefined)
+    : undefined;
   const drops = SIDES.flatMap((side) => {
     const d = journeyOf(subject, side)?.dropped;
     const j = journeyOf(subject, side);

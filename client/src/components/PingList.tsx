@@ -22,16 +22,19 @@ interface Props {
   searchState?: { busy: boolean; error?: string };
   onSelect(id: string): void;
   emptyText?: string;
+  grouped: boolean;
+  onGrouped(grouped: boolean): void;
+  /** the server's groups over everything it holds; without them the list groups what it has */
+  flows?: readonly FlowGroup[];
 }
 
 const optionId = (id: string): string => `ping-opt-${id}`;
 const WAITING = "Waiting for pings… run ping somewhere on this host.";
 const n = (v: number): string => v.toLocaleString("en-US");
 
-export function PingList({ items, total, selectedId, query, onQuery, searchState, onSelect, emptyText = WAITING }: Props) {
-  const [grouped, setGrouped] = useState(false);
+export function PingList({ items, total, selectedId, query, onQuery, searchState, onSelect, emptyText = WAITING, grouped, onGrouped, flows }: Props) {
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
-  const rows = useMemo(() => rowsOf(items, grouped, expanded), [items, grouped, expanded]);
+  const rows = useMemo(() => rowsOf(items, grouped, expanded, flows), [items, grouped, expanded, flows]);
   const viewport = useRef<HTMLDivElement>(null);
   const [scroll, setScroll] = useState({ top: 0, height: 800 });
   const zone = useMemo(viewerZone, []);
@@ -84,11 +87,12 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
       <div className="list-tools">
         <input type="search" className="filter" placeholder="Search: 10.0.0.2 dropped NETFILTER_DROP eth0 forward"
           value={query} aria-label="Search pings" onChange={(e) => onQuery(e.target.value)} />
-        <button type="button" className="group-toggle" aria-pressed={grouped} onClick={() => setGrouped((g) => !g)}
+        <button type="button" className="group-toggle" aria-pressed={grouped} onClick={() => onGrouped(!grouped)}
           title="One row per flow (kind, source, destination) with counts and RTT percentiles">Flows</button>
       </div>
       <div className="list-count" aria-live="polite">
-        <span className="count">{count}</span>{query.trim() ? " matching" : ""}{grouped ? ` · ${n(rows.filter((r) => r.type === "group").length)} flows` : ""}
+        <span className="count">{count}</span>
+        <span>{query.trim() ? "matching" : "pings"}{grouped ? ` · ${n(rows.filter((r) => r.type === "group").length)} flows` : ""}</span>
         {searchState?.busy && <span className="muted"> · searching…</span>}
         {searchState?.error && <span className="warn"> · {searchState.error}</span>}
         <span className="zone" title="times in your time zone">{zone}</span>

@@ -40,6 +40,8 @@ export interface NodeGeom {
   above: string[];
   /** the reply's and the error's, under it */
   below: string[];
+  /** which route each line under the node belongs to */
+  belowSides: Side[];
   /** a drop or no-reply mark standing in the path where it ended */
   mark?: MarkGeom;
 }
@@ -116,17 +118,20 @@ function sideVisits(subject: PathSubject, steps: StepMode): SideVisits[] {
   });
 }
 
+/** The steps seen at a node, each once in first-seen order; a node passed again says how often. */
 function stepWords(hops: Hop[], visits: Visit[], node: string): string[] {
   const words: string[] = [];
+  let passes = 0;
   for (const v of visits) {
     if (v.node !== node) continue;
+    passes++;
     for (const i of v.hops) {
       const h = hops[i];
       const w = h ? stepLabel(h) : undefined;
-      if (w && words[words.length - 1] !== w) words.push(w);
+      if (w && !words.includes(w)) words.push(w);
     }
   }
-  return words;
+  return passes > 1 ? [...words, `${passes} passes`] : words;
 }
 
 /** Where each route ended badly: a mark after its last visit, in that visit's namespace. */
@@ -202,21 +207,24 @@ function planBoxes(subject: PathSubject, steps: StepMode): { plans: BoxPlan[]; s
   const nodes = new Map<string, NodeGeom>();
   for (const { visits } of sv) {
     for (const v of visits) {
-      if (!nodes.has(v.node)) nodes.set(v.node, { id: v.node, lane: v.lane, ifname: v.ifname, x: 0, y: 0, width: 0, above: [], below: [] });
+      if (!nodes.has(v.node)) nodes.set(v.node, { id: v.node, lane: v.lane, ifname: v.ifname, x: 0, y: 0, width: 0, above: [], below: [], belowSides: [] });
     }
   }
   for (const n of nodes.values()) {
     for (const { side, hops, visits } of sv) {
       const lines = packWords(stepWords(hops, visits, n.id), Math.max(M.maxWordsW, textW(n.ifname, M.nodeFont) + 20));
       if (side === "request") n.above.push(...lines);
-      else n.below.push(...lines);
+      else {
+        n.below.push(...lines);
+        n.belowSides.push(...lines.map(() => side));
+      }
     }
   }
   // Marks stand where the route ended: after the last node (the route's direction decides the side).
   const order = [...nodes.keys()];
   for (const [i, m] of marksOf(subject, sv).entries()) {
     const id = `mark-${i}`;
-    const markNode: NodeGeom = { id, lane: m.lane ?? "ns:?", ifname: "", x: 0, y: 0, width: 0, above: [], below: [], mark: m.mark };
+    const markNode: NodeGeom = { id, lane: m.lane ?? "ns:?", ifname: "", x: 0, y: 0, width: 0, above: [], below: [], belowSides: [], mark: m.mark };
     const at = m.after === undefined ? -1 : order.indexOf(m.after);
     const backwards = m.mark.side !== "request";
     order.splice(at < 0 ? order.length : backwards ? at : at + 1, 0, id);

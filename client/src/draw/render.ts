@@ -109,7 +109,7 @@ function node(g: G, n: NodeGeom, p: Palette): void {
       { class: "pp-node-event", "text-anchor": "middle", "font-family": FONT });
   });
   n.below.forEach((line, i) => {
-    text(ng as G, n.x, n.y + M.nodeH / 2 + 15 + i * M.line, line, 12, p.reply,
+    text(ng as G, n.x, n.y + M.nodeH / 2 + 15 + i * M.line, line, 12, p[n.belowSides[i] ?? "reply"],
       { class: "pp-node-event", "text-anchor": "middle", "font-family": FONT });
   });
   ng.append("title").text(`${n.ifname || "stack"}\nrequest: ${n.above.join(" · ") || "—"}\nanswer: ${n.below.join(" · ") || "—"}`);
