@@ -1,6 +1,6 @@
 // The list: compact rows (time, route, status, RTT, reason), virtualised so 100,000 entries scroll
 // smoothly (only the rows in view are in the DOM), searchable, and groupable by flow.
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { exchangeFlags, exchangeRoute, formatDurationNs, formatWallClock } from "../../../shared/describe.ts";
 import type { FlowGroup } from "../../../shared/flows.ts";
 import type { Exchange, Ping } from "../../../shared/types.ts";
@@ -49,7 +49,18 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
     return () => ro.disconnect();
   }, [rows.length === 0]);
 
-  const selectedIndex = rows.findIndex((r) => r.type === "item" && r.item.id === selectedId);
+  const selectedIndex = useMemo(() => rows.findIndex((r) => r.type === "item" && r.item.id === selectedId), [rows, selectedId]);
+  const flowCount = useMemo(() => rows.filter((r) => r.type === "group").length, [rows]);
+  // One state update per animation frame however many scroll events come (excalidraw's throttleRAF).
+  const frame = useRef<number | undefined>(undefined);
+  useEffect(() => () => { if (frame.current !== undefined) cancelAnimationFrame(frame.current); }, []);
+  const onScroll = (el: HTMLDivElement): void => {
+    if (frame.current !== undefined) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = undefined;
+      setScroll({ top: el.scrollTop, height: el.clientHeight });
+    });
+  };
   useEffect(() => {
     const el = viewport.current;
     if (!el || selectedIndex < 0) return;
@@ -58,11 +69,11 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
     else if (top + ROW_PX > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_PX - el.clientHeight;
   }, [selectedIndex]);
 
-  const toggle = (key: string): void => setExpanded((s) => {
+  const toggle = useCallback((key: string): void => setExpanded((s) => {
     const next = new Set(s);
     if (!next.delete(key)) next.add(key);
     return next;
-  });
+  }), []);
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>): void => {
     const page = Math.max(1, Math.floor(scroll.height / ROW_PX) - 1);
@@ -92,7 +103,7 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
       </div>
       <div className="list-count" aria-live="polite">
         <span className="count">{count}</span>
-        <span>{query.trim() ? "matching" : "pings"}{grouped ? ` · ${n(rows.filter((r) => r.type === "group").length)} flows` : ""}</span>
+        <span>{query.trim() ? "matching" : "pings"}{grouped ? ` · ${n(flowCount)} flows` : ""}</span>
         {searchState?.busy && <span className="muted"> · searching…</span>}
         {searchState?.error && <span className="warn"> · {searchState.error}</span>}
         <span className="zone" title="times in your time zone">{zone}</span>
@@ -102,10 +113,11 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
       ) : (
         <div ref={viewport} className="ping-list" role="listbox" tabIndex={0} aria-label="Pings, newest first"
           aria-activedescendant={selectedIndex >= 0 && selectedId ? optionId(selectedId) : undefined} onKeyDown={onKeyDown}
-          onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}>
+          onScroll={(e) => onScroll(e.currentTarget)}>
           <div className="ping-list-inner" style={{ height: rows.length * ROW_PX }}>
             {rows.slice(first, last).map((r, i) => (
-              <Row key={rowKey(r)} row={r} top={(first + i) * ROW_PX} zone={zone} selectedId={selectedId} onSelect={onSelect} onToggle={toggle} />
+              <Row key={rowKey(r)} row={r} top={(first + i) * ROW_PX} zone={zone} selected={r.type === "item" && r.item.id === selectedId}
+                onSelect={onSelect} onToggle={toggle} />
             ))}
           </div>
         </div>
@@ -114,12 +126,12 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
   );
 }
 
-function Row({ row, top, zone, selectedId, onSelect, onToggle }: { row: ListRow; top: number; zone: string; selectedId?: string;
+/** Memoised: a scroll redraws only the rows that came into view. */
+const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: { row: ListRow; top: number; zone: string; selected: boolean;
   onSelect(id: string): void; onToggle(key: string): void }) {
   if (row.type === "group") return <GroupRow group={row.group} open={row.open} top={top} onToggle={onToggle} />;
   const x = row.item;
   const reason = reasonOf(x), flags = exchangeFlags(x);
-  const selected = x.id === selectedId;
   return (
     <div id={optionId(x.id)} role="option" aria-selected={selected} data-ping-id={x.id} style={{ top }}
       className={`ping-row${selected ? " selected" : ""}${row.depth ? " member" : ""}`} onClick={() => onSelect(x.id)}>
@@ -136,7 +148,7 @@ function Row({ row, top, zone, selectedId, onSelect, onToggle }: { row: ListRow;
       </span>
     </div>
   );
-}
+});
 
 function GroupRow({ group: g, open, top, onToggle }: { group: FlowGroup; open: boolean; top: number; onToggle(key: string): void }) {
   const proto = g.kind === "icmp-echo" ? (g.family === 6 ? "icmp6" : "icmp") : g.kind;
