@@ -6,9 +6,9 @@ import { test } from "node:test";
 import { layoutMap, M, type PathMap } from "../client/src/draw/layout.ts";
 import { layoutWaterfall } from "../client/src/draw/waterfall.ts";
 import { estimateTextWidth } from "../client/src/format.ts";
-import type { Ping } from "../shared/types.ts";
+import type { Exchange, Ping } from "../shared/types.ts";
 import { EIGHT_NS_NAMES, eightNsPings } from "./support/eight-ns.ts";
-import { errorPing, fragmentPing, loopPing, natPing, neighPing, ruleDropPing, vxlanPing } from "./support/path-cases.ts";
+import { errorPing, fragmentPing, loopPing, natPing, neighPing, ruleDropPing, tcpRefused, vxlanPing } from "./support/path-cases.ts";
 import { matchSnapshot } from "./support/snapshot.ts";
 
 /** 1920×1080 presentation: the pane is the window less its padding, laid out at 1/1.25 and drawn 1.25×. */
@@ -73,7 +73,7 @@ test("waterfall: one row per device hop in causal order, bars from the row befor
   matchSnapshot("waterfall-eight-ns", wf);
 });
 
-const cases: { name: string; ping: () => Ping; steps: "devices" | "all"; notes: string[]; check?: (map: PathMap) => void }[] = [
+const cases: { name: string; ping: () => Ping | Exchange; steps: "devices" | "all"; notes: string[]; check?: (map: PathMap) => void }[] = [
   { name: "nat", ping: natPing, steps: "devices", notes: ["ppU-router: nat SNAT 10.0.0.2 → 192.0.2.1 at r1", "ppU-router: nat DNAT 192.0.2.1 → 10.0.0.2 at r0",
     "ppU-server: turn answered after 14.0 µs"] },
   { name: "vxlan", ping: vxlanPing, steps: "devices", notes: ["ppU-node1: tunnel vxlan 7: 192.0.2.10 → 192.0.2.20"],
@@ -95,6 +95,11 @@ const cases: { name: string; ping: () => Ping; steps: "devices" | "all"; notes: 
     check: (map) => {
       assert.deepEqual(map.boxes.map((b) => b.label), ["ppU-client"]);
       assert.deepEqual(map.nodes.map((n) => n.mark?.label), ["dropped: NEIGH_FAILED"]);
+    } },
+  { name: "tcp-refused", ping: tcpRefused, steps: "devices", notes: ["ppU-server: turn answered after 4.0 µs"],
+    check: (map) => {
+      assert.deepEqual(map.sides, ["request", "reply"]);
+      assert.equal(map.nodes.filter((n) => n.mark).length, 0, "refused is an answer, not a drop");
     } },
   { name: "fragments", ping: fragmentPing, steps: "all", notes: ["ppU-router: fragment split into 3 fragments at r1", "ppU-server: fragment reassembled at s0"] },
 ];

@@ -2,9 +2,10 @@
 // detail pane, status bar. The selection lives in the URL hash; presentation mode moves with ←/→ j/k.
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { matchesWords, queryWords } from "../../shared/search.ts";
-import type { Ping } from "../../shared/types.ts";
+import type { Exchange, Ping } from "../../shared/types.ts";
 import type { FlowGroup } from "../../shared/flows.ts";
-import { downloadCapture, fetchFlows, fetchInfo, hashForPing, linkFromHash, searchPings, type PingLink, type ServerInfo } from "./api.ts";
+import { mergeNewestFirst } from "./listRows.ts";
+import { downloadCapture, fetchExchanges, fetchFlows, fetchInfo, hashForPing, linkFromHash, searchPings, type PingLink, type ServerInfo } from "./api.ts";
 import { CaptureFilter } from "./components/CaptureFilter.tsx";
 import { DetailPane } from "./components/DetailPane.tsx";
 import { FileBanner } from "./components/FileBanner.tsx";
@@ -62,6 +63,29 @@ function useServerFlows(query: string, enabled: boolean, paused: boolean): FlowG
   return flows;
 }
 
+/** TCP and UDP exchanges, polled while live and not paused; none from a server without /api/exchanges. */
+function useServerExchanges(enabled: boolean): Exchange[] {
+  const [xs, setXs] = useState<Exchange[]>([]);
+  const supported = useRef(true);
+  useEffect(() => {
+    if (!enabled || !supported.current) return;
+    const ctrl = new AbortController();
+    const load = (): void => void fetchExchanges(SEARCH_LIMIT, ctrl.signal).then((r) => {
+      if (ctrl.signal.aborted || !r.ok) return;
+      if (r.value === "unsupported") {
+        supported.current = false;
+        clearInterval(timer);
+        return;
+      }
+      setXs(r.value.filter((x) => x.kind !== "icmp-echo"));
+    });
+    load();
+    const timer = setInterval(load, 2000);
+    return () => { clearInterval(timer); ctrl.abort(); };
+  }, [enabled]);
+  return xs;
+}
+
 export function App({ store, stream }: Props) {
   const live = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const [link, setLink] = useState<PingLink | undefined>(() => linkFromHash(location.hash));
@@ -91,8 +115,9 @@ export function App({ store, stream }: Props) {
 
   const search = useServerSearch(query, !file.view);
   const flows = useServerFlows(query, grouped && !file.view, live.paused);
+  const exchanges = useServerExchanges(!file.view && !live.paused);
   const words = useMemo(() => queryWords(query), [query]);
-  const items: readonly Ping[] = useMemo(() => {
+  const pingItems: readonly Ping[] = useMemo(() => {
     if (file.view) return words.length ? file.view.pings.filter((p) => matchesWords(p, words)) : file.view.pings;
     if (!search) return live.pings;
     // New arrivals that match go on top of the server's answer.
@@ -100,6 +125,10 @@ export function App({ store, stream }: Props) {
     const fresh = live.pings.filter((p) => !ids.has(p.id) && matchesWords(p, words));
     return fresh.length ? [...fresh, ...search.pings] : search.pings;
   }, [file.view, search, live.pings, words]);
+  const items: readonly (Ping | Exchange)[] = useMemo(() => {
+    if (file.view || exchanges.length === 0) return pingItems;
+    return mergeNewestFirst(pingItems, words.length ? exchanges.filter((x) => matchesWords(x, words)) : exchanges);
+  }, [file.view, pingItems, exchanges, words]);
   const total = file.view ? file.view.pings.length : search ? Math.max(search.matched, items.length) : live.stats?.pings;
 
   const itemsRef = useRef(items);

@@ -2,8 +2,8 @@
 // and the page's links (#/ping/<id>, with what the link was about so it still says so after a 404).
 import { err, ok, type Result } from "../../shared/result.ts";
 import type { FlowGroup } from "../../shared/flows.ts";
-import type { Ping } from "../../shared/types.ts";
-import { isObject, parsePing } from "../../shared/validate.ts";
+import type { Exchange, Ping } from "../../shared/types.ts";
+import { isObject, parseExchange, parsePing } from "../../shared/validate.ts";
 
 /** Query string carrying the page's ?token= to the API when the server asks for one. */
 export function tokenQuery(sep: "?" | "&" = "?"): string {
@@ -27,15 +27,42 @@ async function getJson(path: string, signal?: AbortSignal): Promise<Result<{ sta
   return ok({ status: res.status, body, headers: res.headers });
 }
 
-export type PingAnswer = { kind: "ping"; ping: Ping } | { kind: "gone" } | { kind: "error"; error: string };
+export type PingAnswer = { kind: "ping"; ping: Ping | Exchange } | { kind: "gone" } | { kind: "error"; error: string };
 
+/** A ping by id, else an exchange (TCP, UDP) by that id; "gone" when the server knows neither. */
 export async function fetchPing(id: string, signal?: AbortSignal): Promise<PingAnswer> {
   const r = await getJson(`/api/pings/${encodeURIComponent(id)}`, signal);
   if (!r.ok) return { kind: "error", error: r.error };
-  if (r.value.status === 404) return { kind: "gone" };
+  if (r.value.status === 404) return fetchExchange(id, signal);
   if (r.value.status !== 200) return { kind: "error", error: `GET /api/pings/${id} answered ${r.value.status}` };
   const p = parsePing(r.value.body);
   return p.ok ? { kind: "ping", ping: p.value } : { kind: "error", error: p.error };
+}
+
+async function fetchExchange(id: string, signal?: AbortSignal): Promise<PingAnswer> {
+  const r = await getJson(`/api/exchanges/${encodeURIComponent(id)}`, signal);
+  if (!r.ok || r.value.status === 404) return { kind: "gone" };
+  if (r.value.status !== 200) return { kind: "error", error: `GET /api/exchanges/${id} answered ${r.value.status}` };
+  const x = parseExchange(r.value.body);
+  return x.ok ? { kind: "ping", ping: x.value } : { kind: "error", error: x.error };
+}
+
+/**
+ * GET /api/exchanges: the newest exchanges of every kind; "unsupported" from a server without the
+ * route (the stream carries pings only, so TCP and UDP come this way).
+ */
+export async function fetchExchanges(limit: number, signal?: AbortSignal): Promise<Result<Exchange[] | "unsupported">> {
+  const r = await getJson(`/api/exchanges?limit=${limit}`, signal);
+  if (!r.ok) return r;
+  if (r.value.status === 404 || r.value.status === 501) return ok("unsupported");
+  if (r.value.status !== 200 || !Array.isArray(r.value.body)) return err(`GET /api/exchanges answered ${r.value.status}`);
+  const out: Exchange[] = [];
+  for (const [i, v] of r.value.body.entries()) {
+    const x = parseExchange(v, `exchanges[${i}]`);
+    if (!x.ok) return x;
+    out.push(x.value);
+  }
+  return ok(out);
 }
 
 export interface SearchAnswer {

@@ -33,3 +33,20 @@ export function reasonOf(x: Exchange): string | undefined {
 }
 
 export const rowKey = (r: ListRow): string => (r.type === "group" ? `g:${r.group.key}` : `i:${r.item.id}`);
+
+/**
+ * Pings (from the stream) and exchanges (polled) in one list, newest first by their `at`; an item
+ * without one keeps its place relative to its own list.
+ */
+export function mergeNewestFirst<A extends { at?: string }, B extends { at?: string }>(a: readonly A[], b: readonly B[]): (A | B)[] {
+  const out: (A | B)[] = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i], y = b[j];
+    if (x === undefined) out.push(b[j++] as B);
+    else if (y === undefined) out.push(a[i++] as A);
+    else if (x.at === undefined || y.at === undefined || x.at >= y.at) out.push(a[i++] as A);
+    else out.push(b[j++] as B);
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 // Pings of the shapes the producers of issues 7 and 8 will report (NAT, VXLAN, a routing loop,
 // netfilter steps, an ICMP error, a drop by a rule, a drop before any device, fragments), written
 // out hop by hop in the contract's fields, with the timings of a real routed veth ping.
-import type { Hop, Journey, PacketInfo, Ping } from "../../shared/types.ts";
+import type { Exchange, Hop, Journey, PacketInfo, Ping } from "../../shared/types.ts";
 
 const NS = { client: 4026532601, router: 4026532602, server: 4026532603, node1: 4026532604, node2: 4026532605 } as const;
 type NsName = keyof typeof NS;
@@ -90,4 +90,13 @@ export function fragmentPing(): Ping {
     journey(id, veth("r1", "router", "s0", "server", t, f(offset, more)), REQ, { fragment: { ipId: 4242, offset, more } });
   return ping("no-reply", journey("j-1", first, REQ, { fragment: { ipId: 4242, offset: 0, more: true } }), undefined,
     { fragments: [frag("j-3", 1480, true, 21_000), frag("j-4", 2960, false, 22_000)] });
+}
+
+/** A TCP connect refused: the SYN through the router, the server's RST back the same way. */
+export function tcpRefused(): Exchange {
+  const syn: PacketInfo = { family: 4, proto: "tcp", src: "10.0.0.2", dst: "10.0.1.5", sport: 51514, dport: 443, tcpFlags: "S" };
+  const rst: PacketInfo = { family: 4, proto: "tcp", src: "10.0.1.5", dst: "10.0.0.2", sport: 443, dport: 51514, tcpFlags: "R" };
+  return { id: "x-1", kind: "tcp", family: 4, src: "10.0.0.2", dst: "10.0.1.5", sport: 51514, dport: 443, status: "refused", rttNs: 52_000,
+    request: journey("j-1", [...veth("c0", "client", "r0", "router", 0), ...veth("r1", "router", "s0", "server", 20_000)], syn),
+    reply: journey("j-2", [...veth("s0", "server", "r1", "router", 30_000), ...veth("r0", "router", "c0", "client", 45_000)], rst) };
 }

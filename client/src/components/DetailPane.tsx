@@ -23,7 +23,7 @@ interface Props {
   presenting?: boolean;
 }
 
-type Load = { id: string; item?: Ping; gone?: boolean; error?: string };
+type Load = { id: string; item?: Ping | Exchange; gone?: boolean; error?: string };
 
 const hopCount = (x: Ping | Exchange | undefined): number =>
   x ? (x.request?.hops.length ?? 0) + (x.reply?.hops.length ?? 0) + (x.error?.journey?.hops.length ?? 0) : 0;
