@@ -8,6 +8,7 @@ import type { Journey, Ping } from "./types.ts";
 export const formatDurationNs = (ns: number): string => formatDuration(ns, true);
 
 function flowOf(ping: Ping, side: PathStep["side"]): string {
+  if (side === "error") return `${ping.error?.from ?? "?"} -> ${ping.src}`;
   return side === "request" ? `${ping.src} -> ${ping.dst}` : `${ping.dst} -> ${ping.src}`;
 }
 

@@ -63,3 +63,12 @@ test("one-line summaries of every status", () => {
   // A reply freed as NO_SOCKET in ping_rcv was delivered: no drop text on a complete ping.
   assert.equal(replyOnly.reply?.dropped?.reason, "NO_SOCKET");
 });
+
+test("a drop by a netfilter rule names the rule, and an answered ICMP error shows its way back", async () => {
+  const { ruleDropPing, errorPing } = await import("./support/path-cases.ts");
+  assert.equal(summarizePing(ruleDropPing()), "p-1 dropped 10.0.0.2 -> 10.0.1.5 id=77 seq=1 hops=8/0 (request dropped: NETFILTER_DROP by nft inet filter forward after r0)");
+  const lines = formatPing(errorPing()).split("\n");
+  assert.equal(lines[0], "p-1 error 10.0.0.2 -> 10.0.1.5 id=77 seq=1 hops=4/0");
+  assert.equal(lines.length, 9, "the summary, four request hops, four hops of the error back");
+  assert.equal(lines[5], "  [  ppU-router]               r0   error 10.0.0.1 -> 10.0.0.2               net_dev_queue      +12.0us");
+});
