@@ -3,9 +3,10 @@
 // injected control) and GET /api/info (what an export says about where it came from).
 import { hostname } from "node:os";
 import express, { type Router } from "express";
+import { asExchange } from "../shared/describe.ts";
 import { groupFlows } from "../shared/flows.ts";
 import { MAX_QUERY_CHARS, queryWords } from "../shared/search.ts";
-import type { Journey, Ping } from "../shared/types.ts";
+import type { Exchange, ExchangeKind, Journey, Ping } from "../shared/types.ts";
 import type { Pipeline } from "./pipeline.ts";
 
 /** The live capture filter: what it is, and a change that is applied or refused with the parser's message. */
@@ -20,27 +21,21 @@ const MAX_LIMIT = 1000;
 const MAX_FLOW_IDS = 100;
 
 type LightJourney = Omit<Journey, "hops">;
-type LightPing = Omit<Ping, "request" | "reply" | "fragments" | "error"> & {
-  request?: LightJourney; reply?: LightJourney; fragments?: LightJourney[]; error?: Omit<NonNullable<Ping["error"]>, "journey"> & { journey?: LightJourney };
-};
 
 function stripHops(j: Journey): LightJourney {
   const { hops: _hops, ...rest } = j;
   return rest;
 }
 
-/** Lists drop the hops: the full ping is one GET /api/pings/:id away. */
-export function withoutHops(ping: Ping): LightPing {
-  const { request, reply, fragments, error, ...rest } = ping;
-  const light: LightPing = rest;
-  if (request) light.request = stripHops(request);
-  if (reply) light.reply = stripHops(reply);
-  if (fragments) light.fragments = fragments.map(stripHops);
-  if (error) {
-    const { journey, ...e } = error;
-    light.error = journey ? { ...e, journey: stripHops(journey) } : e;
-  }
-  return light;
+/** Lists drop the hops (of every journey it has): the whole item is one GET …/:id away. */
+export function withoutHops(item: Ping | Exchange): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...item };
+  if (item.request) out.request = stripHops(item.request);
+  if (item.reply) out.reply = stripHops(item.reply);
+  if (item.fragments) out.fragments = item.fragments.map(stripHops);
+  if ("retries" in item && item.retries) out.retries = item.retries.map(stripHops);
+  if (item.error?.journey) out.error = { ...item.error, journey: stripHops(item.error.journey) };
+  return out;
 }
 
 export function parseLimit(raw: unknown, fallback = 100): { ok: true; value: number } | { ok: false; error: string } {
@@ -57,6 +52,14 @@ export function parseQuery(raw: unknown): { ok: true; value: string[] } | { ok: 
   return { ok: true, value: queryWords(raw) };
 }
 
+const KINDS: readonly ExchangeKind[] = ["icmp-echo", "tcp", "udp"];
+
+export function parseKind(raw: unknown): { ok: true; value: ExchangeKind | undefined } | { ok: false; error: string } {
+  if (raw === undefined) return { ok: true, value: undefined };
+  const kind = KINDS.find((k) => k === raw);
+  return kind ? { ok: true, value: kind } : { ok: false, error: `kind: expected one of ${KINDS.join(", ")}` };
+}
+
 export function listRoutes(api: Router, pipeline: Pipeline, filter?: FilterControl): void {
   api.get("/info", (_req, res) => {
     res.json({ host: hostname(), source: pipeline.source.name });
@@ -70,6 +73,22 @@ export function listRoutes(api: Router, pipeline: Pipeline, filter?: FilterContr
     // The body stays the contract's Ping[]; how many there are in all rides in headers.
     res.set({ "X-Total-Count": String(found.matched), "X-Pings-Held": String(store.size), "X-Pings-Seen": String(store.total) });
     res.json(found.pings.map(withoutHops));
+  });
+  // Exchanges of every kind (CONTRACT.md). The store holds pings today, each the icmp-echo exchange
+  // it is; TCP and UDP exchanges join here once the correlator makes them.
+  api.get("/exchanges", (req, res) => {
+    const limit = parseLimit(req.query.limit), q = parseQuery(req.query.q), kind = parseKind(req.query.kind);
+    for (const r of [limit, q, kind]) if (!r.ok) return void res.status(400).json({ error: r.error });
+    if (!limit.ok || !q.ok || !kind.ok) return;
+    const { store } = pipeline;
+    const found = kind.value === undefined || kind.value === "icmp-echo" ? store.search(q.value, limit.value) : { pings: [], matched: 0 };
+    res.set({ "X-Total-Count": String(found.matched) });
+    res.json(found.pings.map((p) => withoutHops(asExchange(p))));
+  });
+  api.get("/exchanges/:id", (req, res) => {
+    const ping = pipeline.store.get(req.params.id);
+    if (ping === undefined) return void res.status(404).json({ error: `no exchange ${JSON.stringify(req.params.id)}` });
+    res.json(asExchange(ping));
   });
   api.get("/flows", (req, res) => {
     const q = parseQuery(req.query.q);

@@ -128,3 +128,19 @@ test("capture filter: shown, applied, refused with message and column; not edita
   assert.deepEqual(await put(without.url, JSON.stringify({ expression: "icmp" })).then((r) => [r.status, r.body]),
     [501, { error: "this source has no capture filter to change" }]);
 });
+
+test("exchanges: the held pings as icmp-echo exchanges, by kind, without hops in the list; one by id with them", async () => {
+  const all = await call(withFilter.url, "/api/exchanges?limit=10");
+  assert.equal(all.status, 200);
+  const list = all.body as { id: string; kind: string; icmpId?: number; request?: { hops?: unknown } }[];
+  assert.deepEqual(list.map((x) => [x.id, x.kind]), [["p-3", "icmp-echo"], ["p-2", "icmp-echo"], ["p-1", "icmp-echo"]]);
+  assert.equal(list[0]?.request?.hops, undefined);
+  assert.deepEqual(ids((await call(withFilter.url, "/api/exchanges?kind=icmp-echo&q=dropped")).body), ["p-3"]);
+  assert.deepEqual((await call(withFilter.url, "/api/exchanges?kind=tcp")).body, [], "no TCP exchanges in an echo capture");
+  assert.deepEqual(await call(withFilter.url, "/api/exchanges?kind=sctp").then((r) => [r.status, r.body]),
+    [400, { error: "kind: expected one of icmp-echo, tcp, udp" }]);
+  const one = await call(withFilter.url, "/api/exchanges/p-1");
+  const x = one.body as { kind: string; request: { hops: unknown[] }; reply: { hops: unknown[] } };
+  assert.deepEqual([one.status, x.kind, x.request.hops.length, x.reply.hops.length], [200, "icmp-echo", 28, 28]);
+  assert.deepEqual(await call(withFilter.url, "/api/exchanges/p-99").then((r) => [r.status, r.body]), [404, { error: "no exchange \"p-99\"" }]);
+});

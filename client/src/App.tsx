@@ -70,15 +70,18 @@ function useServerExchanges(enabled: boolean): Exchange[] {
   useEffect(() => {
     if (!enabled || !supported.current) return;
     const ctrl = new AbortController();
-    const load = (): void => void fetchExchanges(SEARCH_LIMIT, ctrl.signal).then((r) => {
-      if (ctrl.signal.aborted || !r.ok) return;
-      if (r.value === "unsupported") {
-        supported.current = false;
-        clearInterval(timer);
-        return;
-      }
-      setXs(r.value.filter((x) => x.kind !== "icmp-echo"));
-    });
+    // Echoes come with the stream; only the other kinds are asked for.
+    const load = (): void => void Promise.all([fetchExchanges("tcp", SEARCH_LIMIT, ctrl.signal), fetchExchanges("udp", SEARCH_LIMIT, ctrl.signal)])
+      .then((rs) => {
+        if (ctrl.signal.aborted) return;
+        if (rs.some((r) => r.ok && r.value === "unsupported")) {
+          supported.current = false;
+          clearInterval(timer);
+          return;
+        }
+        const got = rs.flatMap((r) => (r.ok && r.value !== "unsupported" ? r.value : []));
+        setXs((old) => (old.length === 0 && got.length === 0 ? old : mergeNewestFirst(got.filter((x) => x.kind === "tcp"), got.filter((x) => x.kind === "udp"))));
+      });
     load();
     const timer = setInterval(load, 2000);
     return () => { clearInterval(timer); ctrl.abort(); };

@@ -51,8 +51,8 @@ async function fetchExchange(id: string, signal?: AbortSignal): Promise<PingAnsw
  * GET /api/exchanges: the newest exchanges of every kind; "unsupported" from a server without the
  * route (the stream carries pings only, so TCP and UDP come this way).
  */
-export async function fetchExchanges(limit: number, signal?: AbortSignal): Promise<Result<Exchange[] | "unsupported">> {
-  const r = await getJson(`/api/exchanges?limit=${limit}`, signal);
+export async function fetchExchanges(kind: "tcp" | "udp", limit: number, signal?: AbortSignal): Promise<Result<Exchange[] | "unsupported">> {
+  const r = await getJson(`/api/exchanges?kind=${kind}&limit=${limit}`, signal);
   if (!r.ok) return r;
   if (r.value.status === 404 || r.value.status === 501) return ok("unsupported");
   if (r.value.status !== 200 || !Array.isArray(r.value.body)) return err(`GET /api/exchanges answered ${r.value.status}`);
