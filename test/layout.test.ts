@@ -3,7 +3,7 @@
 // stated outright: every namespace boxed and named, inside the width; request and reply routes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { layoutMap, M, type PathMap } from "../client/src/draw/layout.ts";
+import { layoutMap, M, presentationScale, type PathMap } from "../client/src/draw/layout.ts";
 import { layoutWaterfall } from "../client/src/draw/waterfall.ts";
 import { estimateTextWidth } from "../client/src/format.ts";
 import type { Exchange, Ping } from "../shared/types.ts";
@@ -11,8 +11,9 @@ import { EIGHT_NS_NAMES, eightNsPings } from "./support/eight-ns.ts";
 import { errorPing, fragmentPing, loopPing, natPing, neighPing, ruleDropPing, tcpRefused, vxlanPing } from "./support/path-cases.ts";
 import { matchSnapshot } from "./support/snapshot.ts";
 
-/** 1920×1080 presentation: the pane is the window less its padding, laid out at 1/1.25 and drawn 1.25×. */
-const PRESENTATION = Math.floor((1920 - 64 - 2) / 1.25);
+/** 1920×1080 presentation: the pane is the window less its padding, laid out at 1/scale and drawn scale×. */
+const PANE = 1920 - 64 - 2;
+const PRESENTATION = Math.floor((PANE - 2) / presentationScale(PANE));
 /** 1440×900 with the list beside it. */
 const DESK = 1440 - 420 - 36 - 2;
 
@@ -113,6 +114,10 @@ for (const c of cases) {
     matchSnapshot(`layout-${c.name}`, map);
   });
 }
+
+test("presentation scale grows with the screen: none on a laptop pane, 1.25× at 1920, at most 1.6×", () => {
+  assert.deepEqual([1000, 1480, PANE, 2500, 3800].map(presentationScale), [1, 1, 1.25, 1.6, 1.6]);
+});
 
 test("the same layout twice is the same geometry (nothing depends on a clock or on state)", async () => {
   const [p1] = await eightNsPings();

@@ -28,9 +28,6 @@ type Load = { id: string; item?: Ping | Exchange; gone?: boolean; error?: string
 const hopCount = (x: Ping | Exchange | undefined): number =>
   x ? (x.request?.hops.length ?? 0) + (x.reply?.hops.length ?? 0) + (x.error?.journey?.hops.length ?? 0) : 0;
 
-/** Presentation draws 1.25× larger: 12 px text becomes 15 px on the shared screen. */
-export const PRESENT_SCALE = 1.25;
-
 export function DetailPane({ link, held, zone, info, offline = false, fileName, presenting = false }: Props) {
   const id = link?.id;
   const [load, setLoad] = useState<Load | undefined>(undefined);
@@ -110,7 +107,7 @@ export function DetailPane({ link, held, zone, info, offline = false, fileName, 
       </div>
       {note && <p className="note-line" role="status">{note}</p>}
       <PathNotes subject={x} />
-      <PathView subject={x} title={title} steps={steps} scale={presenting ? PRESENT_SCALE : 1} widthRef={widthRef} />
+      <PathView subject={x} title={title} steps={steps} presenting={presenting} widthRef={widthRef} />
       <HopTable subject={x} zone={zone} />
     </section>
   );

@@ -2,7 +2,7 @@
 // nothing scrolls sideways) and drawn imperatively by draw/render.ts.
 import { useLayoutEffect, useMemo, useRef, useState, type RefObject } from "react";
 import type { PathSubject } from "../../../shared/topology.ts";
-import { layoutMap, type StepMode } from "../draw/layout.ts";
+import { layoutMap, presentationScale, type StepMode } from "../draw/layout.ts";
 import { DARK, renderMap, renderWaterfall } from "../draw/render.ts";
 import { layoutWaterfall } from "../draw/waterfall.ts";
 
@@ -11,7 +11,7 @@ interface Props {
   title: string;
   steps: StepMode;
   /** presentation: laid out narrower and drawn larger, so text grows with the screen and still fits */
-  scale?: number;
+  presenting?: boolean;
   /** the width the drawing was laid out for, for exports */
   widthRef: RefObject<number>;
 }
@@ -30,11 +30,12 @@ function usePaneWidth(el: RefObject<HTMLDivElement | null>): number {
   return width;
 }
 
-export function PathView({ subject, title, steps, scale = 1, widthRef }: Props) {
+export function PathView({ subject, title, steps, presenting = false, widthRef }: Props) {
   const pane = useRef<HTMLDivElement>(null);
   const mapEl = useRef<SVGSVGElement>(null);
   const wfEl = useRef<SVGSVGElement>(null);
   const paneWidth = usePaneWidth(pane);
+  const scale = presenting ? presentationScale(paneWidth) : 1;
   const width = Math.max(480, Math.floor((paneWidth - 2) / scale));
   const map = useMemo(() => layoutMap(subject, { width, steps }), [subject, width, steps]);
   const wf = useMemo(() => layoutWaterfall(subject, { width, steps }), [subject, width, steps]);
