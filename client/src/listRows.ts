@@ -11,8 +11,19 @@ export type ListRow = { type: "item"; item: Exchange; depth: 0 | 1 } | { type: "
  * Items, or groups: the server's (`flows`, over everything it holds) when given, else the items' own.
  * An open group lists the members the page holds.
  */
+/** One Exchange view per Ping object, so a row's item keeps its identity between frames (memoised rows stay drawn). */
+const views = new WeakMap<Ping | Exchange, Exchange>();
+function viewOf(item: Ping | Exchange): Exchange {
+  let x = views.get(item);
+  if (!x) {
+    x = asExchange(item);
+    views.set(item, x);
+  }
+  return x;
+}
+
 export function rowsOf(items: readonly (Ping | Exchange)[], grouped: boolean, expanded: ReadonlySet<string>, flows?: readonly FlowGroup[]): ListRow[] {
-  const xs = items.map(asExchange);
+  const xs = items.map(viewOf);
   if (!grouped) return xs.map((item) => ({ type: "item", item, depth: 0 }));
   const rows: ListRow[] = [];
   for (const group of flows ?? groupFlows(xs)) {

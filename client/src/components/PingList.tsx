@@ -148,7 +148,21 @@ const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: 
       </span>
     </div>
   );
-});
+}, sameRow);
+
+type RowProps = { row: ListRow; top: number; zone: string; selected: boolean };
+
+/** Rows are rebuilt each frame; what is drawn changes only with the item, its place or its selection. */
+function sameRow(a: RowProps, b: RowProps): boolean {
+  if (a.top !== b.top || a.selected !== b.selected || a.zone !== b.zone || a.row.type !== b.row.type) return false;
+  if (a.row.type === "item" && b.row.type === "item") return a.row.item === b.row.item && a.row.depth === b.row.depth;
+  if (a.row.type === "group" && b.row.type === "group") {
+    const [g, h] = [a.row.group, b.row.group];
+    return a.row.open === b.row.open && g.key === h.key && g.count === h.count && g.dropped === h.dropped && g.errors === h.errors
+      && g.noReply === h.noReply && g.refused === h.refused && g.rttP50Ns === h.rttP50Ns && g.rttP99Ns === h.rttP99Ns;
+  }
+  return false;
+}
 
 function GroupRow({ group: g, open, top, onToggle }: { group: FlowGroup; open: boolean; top: number; onToggle(key: string): void }) {
   const proto = g.kind === "icmp-echo" ? (g.family === 6 ? "icmp6" : "icmp") : g.kind;
