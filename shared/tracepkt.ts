@@ -1,6 +1,6 @@
 // The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
 // `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
-import { formatDurationNs as formatDuration } from "./describe.ts";
+import { formatDurationNs as formatDuration, formatWallClock } from "./describe.ts";
 import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
 import type { Journey, Ping } from "./types.ts";
 
@@ -24,11 +24,20 @@ function dropText(ping: Ping): string {
   return ` (${drop.side} dropped: ${drop.reason}${at}${on})`;
 }
 
-/** One line: `p-1 complete 10.0.0.1 -> 10.0.0.2 id=7 seq=1 rtt=39.0us hops=4/4`. */
-export function summarizePing(ping: Ping): string {
+/** How the terminal shows wall-clock times: in this zone (the caller's, e.g. the process's TZ), named. */
+export interface TextOptions {
+  timeZone?: string;
+}
+
+/**
+ * One line: `p-1 complete 10.0.0.1 -> 10.0.0.2 id=7 seq=1 rtt=39.0us hops=4/4`, and when the ping has
+ * its wall-clock time, ` at 2026-12-02 07:34:15.123456 GMT+1` after the id.
+ */
+export function summarizePing(ping: Ping, opts: TextOptions = {}): string {
   const rtt = ping.rttNs !== undefined ? ` rtt=${formatDurationNs(ping.rttNs)}` : "";
+  const at = ping.at !== undefined ? ` at ${formatWallClock(ping.at, { timeZone: opts.timeZone ?? "UTC", date: true })}` : "";
   const missing = !ping.request ? " (request not seen)" : "";
-  return `${ping.id} ${ping.status} ${ping.src} -> ${ping.dst} id=${ping.icmpId} seq=${ping.seq}${rtt}` +
+  return `${ping.id}${at} ${ping.status} ${ping.src} -> ${ping.dst} id=${ping.icmpId} seq=${ping.seq}${rtt}` +
     ` hops=${hopCount(ping)}${missing}${dropText(ping)}`;
 }
 
@@ -43,10 +52,10 @@ export function formatStep(ping: Ping, step: PathStep, startTNs: number): string
 }
 
 /** The summary line, then one indented line per hop of the request and the reply. */
-export function formatPing(ping: Ping): string {
+export function formatPing(ping: Ping, opts: TextOptions = {}): string {
   const steps = pathOf(ping);
   const startTNs = steps[0]?.tNs ?? 0;
-  const lines = [summarizePing(ping), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
+  const lines = [summarizePing(ping, opts), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
   return lines.join("\n");
 }
 
