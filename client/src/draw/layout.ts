@@ -23,7 +23,7 @@ export interface MapOptions {
 
 /** Sizes in px; every text is at least 12 px. */
 export const M = {
-  margin: 16, top: 40, boxGap: 88, nodeGap: 80, rowGap: 40, padX: 14, header: 30, line: 16, nodeH: 30,
+  margin: 16, top: 40, boxGap: 88, nodeGap: 80, rowGap: 56, padX: 14, header: 30, line: 16, nodeH: 30,
   track: 7, labelFont: 15, nodeFont: 13, font: 12, minNodeW: 72, maxWordsW: 150, maxLabelChars: 32,
 } as const;
 
@@ -252,7 +252,7 @@ export function layoutMap(subject: PathSubject, opts: MapOptions): PathMap {
   });
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const rowBottom = (r: number): number => Math.max(...boxes.filter((b) => b.row === r).map((b) => b.y + b.height));
-  const edges = routeEdges(sv, byId, boxes, rowBottom);
+  const edges = routeEdges(sv, byId, boxes, rowBottom, M.rowGap);
   const bands = tunnelBands(subject, opts.steps, byId);
   const sides = sv.filter((s) => s.visits.length > 0).map((s) => s.side);
   return { width: Math.max(opts.width, right), height: y - M.rowGap + M.margin, boxes, nodes, edges, bands, sides };

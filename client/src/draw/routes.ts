@@ -46,7 +46,7 @@ function departTNs(hops: Hop[], a: Visit, b: Visit): number {
 }
 
 function geometry(a: NodeGeom, b: NodeGeom, upper: boolean, rowOf: (n: NodeGeom) => number, rowBottom: (r: number) => number,
-  nodes: NodeGeom[]): { d: string; lx: number; ly: number } {
+  nodes: NodeGeom[], rowGap: number): { d: string; lx: number; ly: number } {
   const ya = trackY(a, upper), yb = trackY(b, upper);
   const below = !upper;
   const ra = rowOf(a), rb = rowOf(b);
@@ -54,9 +54,11 @@ function geometry(a: NodeGeom, b: NodeGeom, upper: boolean, rowOf: (n: NodeGeom)
     const down = rb > ra;
     const xa = down ? a.x + a.width / 2 : a.x - a.width / 2, xb = down ? b.x - b.width / 2 : b.x + b.width / 2;
     const outA = down ? xa + WRAP_REACH : xa - WRAP_REACH, inB = down ? xb - WRAP_REACH : xb + WRAP_REACH;
-    const mid = rowBottom(Math.min(ra, rb)) + 20 + (below ? 6 : -6);
+    // Through the middle of the gap between the rows: request a little above, reply a little below,
+    // each label on its own side so neither touches a box.
+    const mid = rowBottom(Math.min(ra, rb)) + rowGap / 2 + (below ? 6 : -6);
     const d = `M${r1(xa)},${r1(ya)} H${r1(outA)} V${r1(mid)} H${r1(inB)} V${r1(yb)} H${r1(xb)}`;
-    return { d, lx: r1((outA + inB) / 2), ly: r1(below ? mid + 15 : mid - 5) };
+    return { d, lx: r1((outA + inB) / 2), ly: r1(below ? mid + 14 : mid - 5) };
   }
   const right = b.x > a.x;
   const xa = right ? a.x + a.width / 2 : a.x - a.width / 2, xb = right ? b.x - b.width / 2 : b.x + b.width / 2;
@@ -73,7 +75,7 @@ function geometry(a: NodeGeom, b: NodeGeom, upper: boolean, rowOf: (n: NodeGeom)
 }
 
 export function routeEdges(sv: SideVisits[], byId: Map<string, NodeGeom>, boxes: BoxGeom[],
-  rowBottom: (r: number) => number): EdgeGeom[] {
+  rowBottom: (r: number) => number, rowGap: number): EdgeGeom[] {
   const rowByLane = new Map(boxes.map((b) => [b.key, b.row]));
   const rowOf = (n: NodeGeom): number => rowByLane.get(n.lane) ?? 0;
   const nodes = [...byId.values()];
@@ -88,7 +90,7 @@ export function routeEdges(sv: SideVisits[], byId: Map<string, NodeGeom>, boxes:
       seen.label = `${formatDeltaNs(seen.dtNs)} ×${seen.count}`;
       return;
     }
-    const g = geometry(a, b, upper, rowOf, rowBottom, nodes);
+    const g = geometry(a, b, upper, rowOf, rowBottom, nodes, rowGap);
     edges.set(id, { id, side, from, to, d: g.d, label: dtNs === undefined ? "" : formatDeltaNs(dtNs), labelX: g.lx, labelY: g.ly,
       count: 1, dtNs: dtNs ?? 0, tunnel });
   };
