@@ -8,7 +8,7 @@ import { layoutWaterfall } from "../client/src/draw/waterfall.ts";
 import { estimateTextWidth } from "../client/src/format.ts";
 import type { Exchange, Ping } from "../shared/types.ts";
 import { EIGHT_NS_NAMES, eightNsPings } from "./support/eight-ns.ts";
-import { errorPing, fragmentPing, loopPing, natPing, neighPing, ruleDropPing, tcpRefused, vxlanPing } from "./support/path-cases.ts";
+import { errorPing, fragmentPing, loopPing, macvlanPing, natPing, neighPing, ruleDropPing, tcpRefused, vxlanPing } from "./support/path-cases.ts";
 import { matchSnapshot } from "./support/snapshot.ts";
 
 /** 1920×1080 presentation: the pane is the window less its padding, laid out at 1/scale and drawn scale×. */
@@ -102,6 +102,11 @@ const cases: { name: string; ping: () => Ping | Exchange; steps: "devices" | "al
       assert.deepEqual(map.sides, ["request", "reply"]);
       assert.equal(map.nodes.filter((n) => n.mark).length, 0, "refused is an answer, not a drop");
     } },
+  { name: "macvlan-devices", ping: macvlanPing, steps: "devices", notes: ["ppU-server: steps no device hop here: see Every step"],
+    check: (map) => assert.deepEqual(map.boxes.map((b) => b.label), ["ppU-client", "ppU-router", "ppU-server"], "the container the request reached keeps its box") },
+  { name: "macvlan-every-step", ping: macvlanPing, steps: "all", notes: [],
+    check: (map) => assert.deepEqual(map.nodes.filter((n) => !n.mark).map((n) => `${n.ifname}: ${n.above.join(" | ")}`),
+      ["mv0: queue", "eth0: receive · macvlan", "mv1: ip rcv | local deliver"]) },
   { name: "fragments", ping: fragmentPing, steps: "all", notes: ["ppU-router: fragment split into 3 fragments at r1", "ppU-server: fragment reassembled at s0"] },
 ];
 

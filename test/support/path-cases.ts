@@ -100,3 +100,11 @@ export function tcpRefused(): Exchange {
     request: journey("j-1", [...veth("c0", "client", "r0", "router", 0), ...veth("r1", "router", "s0", "server", 20_000)], syn),
     reply: journey("j-2", [...veth("s0", "server", "r1", "router", 30_000), ...veth("r0", "router", "c0", "client", 45_000)], rst) };
 }
+
+/** Two macvlan containers on one parent: the request reaches the second one's stack in its receive handler, no device tracepoint there. */
+export function macvlanPing(): Ping {
+  const req = [hop("net_dev_queue", "mv0", "client", 0), hop("netif_receive_skb", "eth0", "router", 2000),
+    hop("macvlan_handle_frame", "eth0", "router", 2500, { toIfname: "mv1" }), hop("ip_rcv", "mv1", "server", 3000),
+    hop("ip_local_deliver", "mv1", "server", 3500)];
+  return ping("no-reply", journey("j-1", req, REQ));
+}

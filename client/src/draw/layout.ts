@@ -53,7 +53,7 @@ export interface MarkGeom {
 }
 
 export interface NoteGeom {
-  kind: "nat" | "tunnel" | "loop" | "fragment" | "error" | "turn";
+  kind: "nat" | "tunnel" | "loop" | "fragment" | "error" | "turn" | "steps";
   text: string;
 }
 
@@ -191,7 +191,11 @@ function planBoxes(subject: PathSubject, steps: StepMode): { plans: BoxPlan[]; s
   const plans: BoxPlan[] = [];
   for (const lane of lanes) {
     const boxNodes = order.map((id) => nodes.get(id)).filter((n): n is NodeGeom => n !== undefined && n.lane === lane.key);
-    const laneNotes = notes.get(lane.key) ?? [];
+    let laneNotes = notes.get(lane.key) ?? [];
+    // A namespace the path reached only through stack steps (a macvlan's receive handler, a packet
+    // freed before any device) keeps its box in the devices view, saying where its steps are.
+    const hidden = boxNodes.length === 0 && sv.some((s) => s.hops.some((h) => lanesKey(h) === lane.key && !isDeviceEvent(h.event)));
+    if (hidden && steps === "devices") laneNotes = [...laneNotes, { kind: "steps", text: "no device hop here: see Every step" }];
     if (boxNodes.length === 0 && laneNotes.length === 0) continue;
     for (const n of boxNodes) n.width = nodeWidth(n);
     const full = laneLabel(lane);

@@ -73,9 +73,9 @@ function box(g: G, b: BoxGeom, p: Palette): void {
   bg.append("title").text(b.title);
   text(bg as G, b.x + M.padX, b.y + 20, b.label, M.labelFont, p.text, { class: "pp-lane-label", "font-weight": 700, "font-family": FONT });
   b.notes.forEach((n, i) => {
-    const colour = n.kind === "loop" ? p.drop : n.kind === "tunnel" ? p.tunnel : n.kind === "error" ? p.error : n.kind === "turn" ? p.muted : p.note;
+    const colour = n.kind === "loop" ? p.drop : n.kind === "tunnel" ? p.tunnel : n.kind === "error" ? p.error : n.kind === "turn" || n.kind === "steps" ? p.muted : p.note;
     text(bg as G, b.x + M.padX, b.y + b.height - 12 - (b.notes.length - 1 - i) * M.line, n.text, 12, colour,
-      { class: `pp-note pp-note-${n.kind}`, "font-family": FONT, "font-weight": n.kind === "turn" ? 400 : 600 });
+      { class: `pp-note pp-note-${n.kind}`, "font-family": FONT, "font-weight": n.kind === "turn" || n.kind === "steps" ? 400 : 600 });
   });
 }
 
