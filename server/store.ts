@@ -1,5 +1,5 @@
 // The newest N final pings (journeys and hops included), in completion order, with O(1) lookup by id.
-import { matchesWords } from "../shared/search.ts";
+import { searchTextOf, textHasWords } from "../shared/search.ts";
 import type { Ping } from "../shared/types.ts";
 
 export interface SearchResult {
@@ -16,6 +16,8 @@ export class PingStore {
   private readonly byId = new Map<string, Ping>();
   /** pings ever added, including evicted ones */
   total = 0;
+  /** each held ping's search text, made on its first search (a ping does not change once stored) */
+  private readonly texts = new WeakMap<Ping, string>();
 
   constructor(readonly capacity = 10_000) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("PingStore capacity must be a positive integer");
@@ -60,10 +62,19 @@ export class PingStore {
     for (let i = 1; i <= this.capacity; i++) {
       const ping = this.ring[(this.head - i + this.capacity) % this.capacity];
       if (ping === undefined) break;
-      if (!matchesWords(ping, words)) continue;
+      if (words.length > 0 && !textHasWords(this.textOf(ping), words)) continue;
       matched++;
       if (pings.length < limit) pings.push(ping);
     }
     return { pings, matched };
+  }
+
+  private textOf(ping: Ping): string {
+    let text = this.texts.get(ping);
+    if (text === undefined) {
+      text = searchTextOf(ping);
+      this.texts.set(ping, text);
+    }
+    return text;
   }
 }

@@ -39,8 +39,11 @@ export function searchTextOf(item: Ping | Exchange): string {
   return `${x.id} ${x.kind}${echo} ${x.src} ${x.dst}${ports} ${x.status}${err}${journeys.map(journeyText).join("")}`.toLowerCase();
 }
 
-export function matchesWords(item: Ping | Exchange, words: readonly string[]): boolean {
-  if (words.length === 0) return true;
-  const text = searchTextOf(item);
+/** Every word in the text (a searchTextOf, which a caller may keep). */
+export function textHasWords(text: string, words: readonly string[]): boolean {
   return words.every((w) => text.includes(w));
+}
+
+export function matchesWords(item: Ping | Exchange, words: readonly string[]): boolean {
+  return words.length === 0 || textHasWords(searchTextOf(item), words);
 }
