@@ -184,6 +184,17 @@ test("5,000 pings: the server's search finds the drop by its reason, over HTTP a
   // The server's groups over all it holds, not the page's hundred.
   await waitFor(async () => ((await page.locator(".flow-row .flow-count").allTextContents()).join() === "1,4,999" ? true : undefined), 10_000, "the server's flows");
   assert.deepEqual(await page.locator(".flow-row .addr").allTextContents(), ["icmp 10.253.1.3 → 10.253.7.2", "icmp 10.253.1.1 → 10.253.7.2"]);
+  // Open the big group: the members the page holds, and the way to the rest on the server.
+  await page.locator(".flow-row").nth(1).click();
+  await page.locator(".ping-row.member").first().waitFor();
+  assert.equal(await page.locator(".flow-row").nth(1).getAttribute("aria-expanded"), "true");
+  // The list is virtual: the last row is drawn once scrolled to.
+  await page.locator(".ping-list").evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await page.locator(".more-row").waitFor();
+  assert.equal(await page.locator(".more-row").textContent(), "4,900 more on the server: search “10.253.1.1 10.253.7.2” to list them");
   await page.screenshot({ path: join(tmpdir(), "pktpath-flows-1440.png") });
+  await page.locator(".more-row").click();
+  await page.getByRole("button", { name: "Flows" }).click();
+  await waitFor(async () => ((await page.locator(".list-count .count").textContent()) === "1,000 of 4,999" ? true : undefined), 10_000, "1,000 of 4,999");
   assert.deepEqual(b.errors, []);
 });

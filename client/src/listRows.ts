@@ -5,7 +5,9 @@ import { flowKeyOf, groupFlows, type FlowGroup } from "../../shared/flows.ts";
 import { dropPointOf } from "../../shared/topology.ts";
 import type { Exchange, Ping } from "../../shared/types.ts";
 
-export type ListRow = { type: "item"; item: Exchange; depth: 0 | 1 } | { type: "group"; group: FlowGroup; open: boolean };
+export type ListRow = { type: "item"; item: Exchange; depth: 0 | 1 } | { type: "group"; group: FlowGroup; open: boolean }
+  /** an open group has more members on the server than the page holds */
+  | { type: "more"; group: FlowGroup; count: number };
 
 /**
  * Items, or groups: the server's (`flows`, over everything it holds) when given, else the items' own.
@@ -30,7 +32,13 @@ export function rowsOf(items: readonly (Ping | Exchange)[], grouped: boolean, ex
     const open = expanded.has(group.key);
     rows.push({ type: "group", group, open });
     if (!open) continue;
-    for (const item of xs) if (flowKeyOf(item) === group.key) rows.push({ type: "item", item, depth: 1 });
+    let shown = 0;
+    for (const item of xs) {
+      if (flowKeyOf(item) !== group.key) continue;
+      rows.push({ type: "item", item, depth: 1 });
+      shown++;
+    }
+    if (group.count > shown) rows.push({ type: "more", group, count: group.count - shown });
   }
   return rows;
 }
@@ -43,7 +51,7 @@ export function reasonOf(x: Exchange): string | undefined {
   return undefined;
 }
 
-export const rowKey = (r: ListRow): string => (r.type === "group" ? `g:${r.group.key}` : `i:${r.item.id}`);
+export const rowKey = (r: ListRow): string => (r.type === "item" ? `i:${r.item.id}` : `${r.type}:${r.group.key}`);
 
 /**
  * Pings (from the stream) and exchanges (polled) in one list, newest first by their `at`; an item

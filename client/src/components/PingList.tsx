@@ -86,7 +86,7 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
     e.preventDefault();
     const target = rows[Math.max(0, Math.min(rows.length - 1, next))];
     if (target?.type === "item") onSelect(target.item.id);
-    else if (target?.type === "group" && target.group.ids[0]) onSelect(target.group.ids[0]);
+    else if (target?.type !== undefined && target.group.ids[0]) onSelect(target.group.ids[0]);
   };
 
   const first = Math.max(0, Math.floor(scroll.top / ROW_PX) - OVERSCAN);
@@ -116,8 +116,15 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
           onScroll={(e) => onScroll(e.currentTarget)}>
           <div className="ping-list-inner" style={{ height: rows.length * ROW_PX }}>
             {rows.slice(first, last).map((r, i) => (
-              <Row key={rowKey(r)} row={r} top={(first + i) * ROW_PX} zone={zone} selected={r.type === "item" && r.item.id === selectedId}
-                onSelect={onSelect} onToggle={toggle} />
+              r.type === "more" ? (
+                <div key={rowKey(r)} className="more-row" role="option" aria-selected={false} style={{ top: (first + i) * ROW_PX }}
+                  onClick={() => onQuery(`${r.group.src} ${r.group.dst}`)}>
+                  {n(r.count)} more on the server: search “{r.group.src} {r.group.dst}” to list them
+                </div>
+              ) : (
+                <Row key={rowKey(r)} row={r} top={(first + i) * ROW_PX} zone={zone} selected={r.type === "item" && r.item.id === selectedId}
+                  onSelect={onSelect} onToggle={toggle} />
+              )
             ))}
           </div>
         </div>
@@ -127,7 +134,7 @@ export function PingList({ items, total, selectedId, query, onQuery, searchState
 }
 
 /** Memoised: a scroll redraws only the rows that came into view. */
-const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: { row: ListRow; top: number; zone: string; selected: boolean;
+const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: { row: Exclude<ListRow, { type: "more" }>; top: number; zone: string; selected: boolean;
   onSelect(id: string): void; onToggle(key: string): void }) {
   if (row.type === "group") return <GroupRow group={row.group} open={row.open} top={top} onToggle={onToggle} />;
   const x = row.item;
@@ -150,7 +157,7 @@ const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: 
   );
 }, sameRow);
 
-type RowProps = { row: ListRow; top: number; zone: string; selected: boolean };
+type RowProps = { row: Exclude<ListRow, { type: "more" }>; top: number; zone: string; selected: boolean };
 
 /** Rows are rebuilt each frame; what is drawn changes only with the item, its place or its selection. */
 function sameRow(a: RowProps, b: RowProps): boolean {
