@@ -14,6 +14,7 @@ export interface FilterControl {
   current(): string;
   set(expression: string): FilterResult | Promise<FilterResult>;
 }
+/** `expression`: the filter as applied (canonical); `column`: 0-based offset into what was sent where the parser stopped. */
 export type FilterResult = { ok: true; expression: string } | { ok: false; error: string; column: number };
 
 export const MAX_FILTER_CHARS = 1000;
