@@ -154,7 +154,8 @@ export function App({ store, stream }: Props) {
     return () => window.removeEventListener("keydown", onKey);
   }, [selectedId, select]);
 
-  const held = selectedId ? items.find((p) => p.id === selectedId) ?? store.find(selectedId) : undefined;
+  const fromItems = useMemo(() => (selectedId ? items.find((p) => p.id === selectedId) : undefined), [items, selectedId]);
+  const held = fromItems ?? (selectedId ? store.find(selectedId) : undefined);
   return (
     <div className={`app${presenting ? " presenting" : ""}`}>
       <header className="app-header">
