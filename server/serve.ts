@@ -4,10 +4,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { MAX_SNAPSHOT } from "../shared/protocol.ts";
-import type { Journey, Ping } from "../shared/types.ts";
 import { CaptureLog, sendCapture } from "./captureLog.ts";
 import { atMost, onePerConnection } from "./connections.ts";
+import { listRoutes, type FilterControl } from "./listRoutes.ts";
 import type { Pipeline } from "./pipeline.ts";
 import {
   addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
@@ -29,11 +28,15 @@ export interface ServeOptions {
   captureStallMs?: number;
   /** TCP connections at once, WebSocket ones included; more are closed as they come (default 256) */
   maxConnections?: number;
+  /** the live capture filter behind GET/PUT /api/filter; without it those answer 501 */
+  filter?: FilterControl;
 }
 
 export interface AppOptions {
   distDir?: string;
   captureStallMs?: number;
+  /** the live capture filter behind GET/PUT /api/filter; without it those answer 501 */
+  filter?: FilterControl;
 }
 
 /** Capture downloads at once: each one pins the log as it was when it began. */
@@ -46,30 +49,6 @@ export interface RunningServer {
   /** what the stream skipped, closed and refused so far */
   streamCounters(): StreamCounters;
   close(): Promise<void>;
-}
-
-type LightJourney = Omit<Journey, "hops">;
-type LightPing = Omit<Ping, "request" | "reply"> & { request?: LightJourney; reply?: LightJourney };
-
-function stripHops(j: Journey): LightJourney {
-  const { hops: _hops, ...rest } = j;
-  return rest;
-}
-
-/** Lists drop the hops: the full ping is one GET /api/pings/:id away. */
-function withoutHops(ping: Ping): LightPing {
-  const { request, reply, ...rest } = ping;
-  const light: LightPing = rest;
-  if (request) light.request = stripHops(request);
-  if (reply) light.reply = stripHops(reply);
-  return light;
-}
-
-export function parseLimit(raw: unknown): { ok: true; value: number } | { ok: false; error: string } {
-  if (raw === undefined) return { ok: true, value: 100 };
-  const n = typeof raw === "string" && /^\d{1,7}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= MAX_SNAPSHOT)) return { ok: false, error: `limit: expected an integer from 1 to ${MAX_SNAPSHOT}` };
-  return { ok: true, value: n };
 }
 
 /**
@@ -109,11 +88,7 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     const { source, live, events, lost } = pipeline.stats();
     res.json({ source, live, events, lost });
   });
-  api.get("/pings", (req, res) => {
-    const limit = parseLimit(req.query.limit);
-    if (!limit.ok) return void res.status(400).json({ error: limit.error });
-    res.json(pipeline.store.newest(limit.value).map(withoutHops));
-  });
+  listRoutes(api, pipeline, opts.filter);
   api.get("/pings/:id", (req, res) => {
     const ping = pipeline.store.get(req.params.id);
     if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
@@ -154,7 +129,7 @@ export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promi
   // Until the kernel says what the host resolved to, nothing passes.
   let policy = closedPolicy();
   const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
-  const app = createApp(pipeline, () => policy, opts.distDir, capture.log, { captureStallMs: opts.captureStallMs });
+  const app = createApp(pipeline, () => policy, opts.distDir, capture.log, { captureStallMs: opts.captureStallMs, filter: opts.filter });
   const server: Server = createServer(app);
   // Each connection may hold an answer it does not read (bounded by onePerConnection): so may not too many.
   server.maxConnections = opts.maxConnections ?? 256;

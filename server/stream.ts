@@ -97,7 +97,7 @@ export class StreamHub {
     });
     this.timers.push(
       setInterval(() => this.flush(), this.opts.batchMs),
-      setInterval(() => this.broadcast(new Outgoing({ type: "stats", stats: this.pipeline.sampleRate() })), this.opts.statsMs),
+      setInterval(() => this.broadcast(new Outgoing({ type: "stats", stats: { ...this.pipeline.sampleRate(), pings: this.pipeline.store.size } })), this.opts.statsMs),
       setInterval(() => this.heartbeat(), this.opts.heartbeatMs),
     );
   }
@@ -143,7 +143,7 @@ export class StreamHub {
     ws.on("message", (data, isBinary) => this.receive(client, data, isBinary));
     ws.on("close", () => this.clients.delete(client));
     ws.on("error", () => this.clients.delete(client));
-    this.send(client, new Outgoing({ type: "hello", version: PROTOCOL_VERSION, stats: this.pipeline.stats() }));
+    this.send(client, new Outgoing({ type: "hello", version: PROTOCOL_VERSION, stats: { ...this.pipeline.stats(), pings: this.pipeline.store.size } }));
     this.snapshot(client);
   }
 

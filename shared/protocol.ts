@@ -17,6 +17,8 @@ export interface CaptureStats {
   lost: number;
   /** events per second over the last stats interval */
   eventsPerSec: number;
+  /** pings the server holds (what GET /api/pings can list and search); absent from older servers */
+  pings?: number;
 }
 
 /** Server → client. */
@@ -79,7 +81,12 @@ function parseStats(v: unknown): Result<CaptureStats> {
   for (const [k, n] of Object.entries({ events, lost, eventsPerSec })) {
     if (typeof n !== "number" || !Number.isFinite(n)) return err(`stats.${k}: expected a number`);
   }
-  return ok({ source, live, events: Number(events), lost: Number(lost), eventsPerSec: Number(eventsPerSec) });
+  const out: CaptureStats = { source, live, events: Number(events), lost: Number(lost), eventsPerSec: Number(eventsPerSec) };
+  if (v.pings !== undefined) {
+    if (typeof v.pings !== "number" || !Number.isInteger(v.pings) || v.pings < 0) return err("stats.pings: expected a count");
+    out.pings = v.pings;
+  }
+  return ok(out);
 }
 
 function parsePings(v: unknown): Result<Ping[]> {

@@ -1,17 +1,32 @@
-// A ping's path as the client draws it and the terminal prints it: namespace lanes, ordered steps,
-// and where it was dropped. Geometry-free, so the server, the CLI and the page agree.
+// An exchange's path as the page draws it and the terminal prints it: namespace lanes, ordered steps,
+// the interfaces it visited, and where it was dropped. Geometry-free, so the server, the CLI and the
+// page agree. What the path says beyond that (NAT, tunnels, loops, fragments) is in pathNotes.ts.
 import { effectiveDrop } from "./pings.ts";
-import type { Hop, Journey, Ping } from "./types.ts";
+import type { ExchangeStatus, Hop, IcmpErrorInfo, Journey } from "./types.ts";
+
+/** What has a path: a Ping, or any Exchange. */
+export interface PathSubject {
+  status: ExchangeStatus;
+  /** wall clock of the request's first hop */
+  at?: string;
+  request?: Journey;
+  reply?: Journey;
+  error?: IcmpErrorInfo;
+  fragments?: Journey[];
+  retries?: Journey[];
+}
 
 export interface Lane {
   /** stable identity: "ns:<inode>", else "name:<netnsName>", else "ns:?" */
   key: string;
-  /** what to show: the namespace's name when known, else its inode, else "?" */
+  /** the namespace's name when known, else its inode, else "?" (what the terminal prints) */
   name: string;
   netns?: number;
 }
 
-export type Side = "request" | "reply";
+/** The ways a path goes: the request out, the reply back, or the ICMP error sent back instead. */
+export type Side = "request" | "reply" | "error";
+export const SIDES: readonly Side[] = ["request", "reply", "error"];
 
 export interface PathStep {
   lane: Lane;
@@ -32,7 +47,14 @@ export interface DropPoint {
   tNs?: number;
   reason: string;
   location?: string;
+  /** the netfilter family, table and chain that dropped it */
+  rule?: string;
 }
+
+/** The device tracepoints: the "devices" view shows these, "every step" shows all hops. */
+export const DEVICE_EVENTS: ReadonlySet<string> = new Set(["net_dev_queue", "netif_rx", "net_dev_xmit", "netif_receive_skb",
+  "napi_gro_receive_entry"]);
+export const isDeviceEvent = (event: string): boolean => DEVICE_EVENTS.has(event);
 
 export function laneKeyOf(hop: Hop): string {
   if (hop.netns !== undefined) return `ns:${hop.netns}`;
@@ -44,17 +66,25 @@ function fallbackName(hop: Hop): string {
   return hop.netnsName ?? (hop.netns !== undefined ? String(hop.netns) : "?");
 }
 
-function sideHops(ping: Ping): { side: Side; hop: Hop }[] {
-  const req = (ping.request?.hops ?? []).map((hop) => ({ side: "request" as const, hop }));
-  const rep = (ping.reply?.hops ?? []).map((hop) => ({ side: "reply" as const, hop }));
-  return [...req, ...rep];
+/** What the page calls a lane: its name, else "netns <inode>". */
+export function laneLabel(lane: Lane): string {
+  return lane.name === "?" ? "netns ?" : lane.netns !== undefined && lane.name === String(lane.netns) ? `netns ${lane.name}` : lane.name;
+}
+
+export function journeyOf(subject: PathSubject, side: Side): Journey | undefined {
+  return side === "error" ? subject.error?.journey : subject[side];
+}
+
+function sideHops(subject: PathSubject): { side: Side; hop: Hop }[] {
+  return SIDES.flatMap((side) => (journeyOf(subject, side)?.hops ?? []).map((hop) => ({ side, hop })));
 }
 
 /** One lane per namespace, in order of first appearance; a name known on any hop names the lane. */
-export function lanesOf(ping: Ping): Lane[] {
+export function lanesOf(subject: PathSubject): Lane[] {
   const lanes = new Map<string, Lane>();
   const named = new Set<string>();
-  for (const { hop } of sideHops(ping)) {
+  const all = [...sideHops(subject), ...(subject.fragments ?? []).flatMap((j) => j.hops.map((hop) => ({ hop })))];
+  for (const { hop } of all) {
     const key = laneKeyOf(hop);
     let lane = lanes.get(key);
     if (!lane) {
@@ -71,12 +101,12 @@ export function lanesOf(ping: Ping): Lane[] {
   return [...lanes.values()];
 }
 
-/** The request's hops then the reply's, each in time order, with the time since the previous step. */
-export function pathOf(ping: Ping): PathStep[] {
-  const lanes = new Map(lanesOf(ping).map((l) => [l.key, l]));
+/** The request's hops, the reply's, then the error's, each in time order, with the time since the previous step. */
+export function pathOf(subject: PathSubject): PathStep[] {
+  const lanes = new Map(lanesOf(subject).map((l) => [l.key, l]));
   const steps: PathStep[] = [];
   let prevTNs: number | undefined;
-  for (const { side, hop } of sideHops(ping)) {
+  for (const { side, hop } of sideHops(subject)) {
     const lane = lanes.get(laneKeyOf(hop)) ?? { key: laneKeyOf(hop), name: fallbackName(hop) };
     steps.push({ lane, ifname: hop.ifname, event: hop.event, tNs: hop.tNs,
       dtNs: prevTNs === undefined ? 0 : hop.tNs - prevTNs, side, len: hop.len });
@@ -86,20 +116,22 @@ export function pathOf(ping: Ping): PathStep[] {
 }
 
 /**
- * Where the ping was dropped, for a dropped ping only: a reply freed as NO_SOCKET after reaching its
+ * Where it was dropped, for a dropped exchange only: a reply freed as NO_SOCKET after reaching its
  * host is a delivery (see effectiveDrop), not a drop point.
  */
-export function dropPointOf(ping: Ping): DropPoint | undefined {
-  if (ping.status !== "dropped") return undefined;
-  for (const side of ["request", "reply"] as const) {
-    const journey: Journey | undefined = ping[side];
+export function dropPointOf(subject: PathSubject): DropPoint | undefined {
+  if (subject.status !== "dropped") return undefined;
+  const lanes = lanesOf(subject);
+  for (const side of SIDES) {
+    const journey = journeyOf(subject, side);
     const drop = journey ? effectiveDrop(journey) : undefined;
     if (!journey || !drop) continue;
     const point: DropPoint = { side, reason: drop.reason };
     if (drop.location !== undefined) point.location = drop.location;
+    if (drop.rule !== undefined) point.rule = drop.rule;
     const last = journey.hops[journey.hops.length - 1];
     if (last) {
-      const lane = lanesOf(ping).find((l) => l.key === laneKeyOf(last));
+      const lane = lanes.find((l) => l.key === laneKeyOf(last));
       if (lane) point.lane = lane;
       point.ifname = last.ifname;
       point.tNs = last.tNs;
@@ -108,3 +140,65 @@ export function dropPointOf(ping: Ping): DropPoint | undefined {
   }
   return undefined;
 }
+
+/** A kfree_skb the exchange's status does not count as a drop: the reply's copy reached ping's raw socket. */
+export function deliveredFree(subject: PathSubject): { side: Side; reason: string; location?: string } | undefined {
+  for (const side of SIDES) {
+    const j = journeyOf(subject, side);
+    if (j?.dropped && !effectiveDrop(j)) {
+      const out: { side: Side; reason: string; location?: string } = { side, reason: j.dropped.reason };
+      if (j.dropped.location !== undefined) out.location = j.dropped.location;
+      return out;
+    }
+  }
+  return undefined;
+}
+
+/** "nft inet filter forward", or a legacy table as it names itself ("iptables filter FORWARD"). */
+export function ruleText(rule: string): string {
+  return /^(ip6?tables|ebtables|arptables)\b/.test(rule) ? rule : `nft ${rule}`;
+}
+
+/** The drop in words: "dropped by nft inet filter forward", else "dropped: NETFILTER_DROP". */
+export function dropText(drop: { reason: string; rule?: string }): string {
+  return drop.rule ? `dropped by ${ruleText(drop.rule)}` : `dropped: ${drop.reason}`;
+}
+
+/** A node of the map: one interface of one namespace ("" is the namespace's own stack, before any device). */
+export const nodeKeyOf = (hop: Hop): string => `${laneKeyOf(hop)}|${hop.ifname}`;
+
+/** The skb at one interface, from its first hop there to the last before it moved on. */
+export interface Visit {
+  node: string;
+  lane: string;
+  ifname: string;
+  /** indexes into the journey's hops */
+  hops: number[];
+  firstTNs: number;
+  lastTNs: number;
+}
+
+/**
+ * The interfaces a journey passed, in order, from its hops (all, or those `keep` admits). A veth's
+ * peer receives inside the sender's transmit (queue a, rx b, xmit a): that xmit completes the visit
+ * to a, it is not a way back, so the picture does not zigzag across the link.
+ */
+export function visitsOf(journey: Journey | undefined, keep: (hop: Hop) => boolean = () => true): Visit[] {
+  const visits: Visit[] = [];
+  journey?.hops.forEach((hop, i) => {
+    if (!keep(hop)) return;
+    const node = nodeKeyOf(hop);
+    const last = visits[visits.length - 1], before = visits[visits.length - 2];
+    const target = last?.node === node ? last
+      : hop.event === "net_dev_xmit" && before?.node === node && !hasEvent(journey, before, "net_dev_xmit") ? before : undefined;
+    if (target) {
+      target.hops.push(i);
+      target.lastTNs = Math.max(target.lastTNs, hop.tNs);
+      return;
+    }
+    visits.push({ node, lane: laneKeyOf(hop), ifname: hop.ifname, hops: [i], firstTNs: hop.tNs, lastTNs: hop.tNs });
+  });
+  return visits;
+}
+
+const hasEvent = (j: Journey, v: Visit, event: string): boolean => v.hops.some((i) => j.hops[i]?.event === event);

@@ -1,18 +1,14 @@
 // The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
 // `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
+import { formatDurationNs as formatDuration, formatWallClock } from "./describe.ts";
 import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
 import type { Journey, Ping } from "./types.ts";
 
-/** A duration for people: 850ns, 39.0us, 1.25ms, 2.000s. */
-export function formatDurationNs(ns: number): string {
-  const abs = Math.abs(ns);
-  if (abs < 1e3) return `${Math.round(ns)}ns`;
-  if (abs < 1e6) return `${(ns / 1e3).toFixed(1)}us`;
-  if (abs < 1e9) return `${(ns / 1e6).toFixed(2)}ms`;
-  return `${(ns / 1e9).toFixed(3)}s`;
-}
+/** A duration for terminals: 850ns, 39.0us, 1.25ms, 2.000s (describe.ts's scale, ASCII units). */
+export const formatDurationNs = (ns: number): string => formatDuration(ns, true);
 
 function flowOf(ping: Ping, side: PathStep["side"]): string {
+  if (side === "error") return `${ping.error?.from ?? "?"} -> ${ping.src}`;
   return side === "request" ? `${ping.src} -> ${ping.dst}` : `${ping.dst} -> ${ping.src}`;
 }
 
@@ -23,16 +19,25 @@ function hopCount(ping: Ping): string {
 function dropText(ping: Ping): string {
   const drop = dropPointOf(ping);
   if (!drop) return "";
-  const at = drop.location ? ` at ${drop.location}` : "";
+  const at = drop.rule ? ` by nft ${drop.rule}` : drop.location ? ` at ${drop.location}` : "";
   const on = drop.ifname ? ` after ${drop.ifname}` : "";
   return ` (${drop.side} dropped: ${drop.reason}${at}${on})`;
 }
 
-/** One line: `p-1 complete 10.0.0.1 -> 10.0.0.2 id=7 seq=1 rtt=39.0us hops=4/4`. */
-export function summarizePing(ping: Ping): string {
+/** How the terminal shows wall-clock times: in this zone (the caller's, e.g. the process's TZ), named. */
+export interface TextOptions {
+  timeZone?: string;
+}
+
+/**
+ * One line: `p-1 complete 10.0.0.1 -> 10.0.0.2 id=7 seq=1 rtt=39.0us hops=4/4`, and when the ping has
+ * its wall-clock time, ` at 2026-12-02 07:34:15.123456 GMT+1` after the id.
+ */
+export function summarizePing(ping: Ping, opts: TextOptions = {}): string {
   const rtt = ping.rttNs !== undefined ? ` rtt=${formatDurationNs(ping.rttNs)}` : "";
+  const at = ping.at !== undefined ? ` at ${formatWallClock(ping.at, { timeZone: opts.timeZone ?? "UTC", date: true })}` : "";
   const missing = !ping.request ? " (request not seen)" : "";
-  return `${ping.id} ${ping.status} ${ping.src} -> ${ping.dst} id=${ping.icmpId} seq=${ping.seq}${rtt}` +
+  return `${ping.id}${at} ${ping.status} ${ping.src} -> ${ping.dst} id=${ping.icmpId} seq=${ping.seq}${rtt}` +
     ` hops=${hopCount(ping)}${missing}${dropText(ping)}`;
 }
 
@@ -47,10 +52,10 @@ export function formatStep(ping: Ping, step: PathStep, startTNs: number): string
 }
 
 /** The summary line, then one indented line per hop of the request and the reply. */
-export function formatPing(ping: Ping): string {
+export function formatPing(ping: Ping, opts: TextOptions = {}): string {
   const steps = pathOf(ping);
   const startTNs = steps[0]?.tNs ?? 0;
-  const lines = [summarizePing(ping), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
+  const lines = [summarizePing(ping, opts), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
   return lines.join("\n");
 }
 

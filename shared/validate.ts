@@ -41,11 +41,15 @@ const journeys = arrayOf(parseJourney);
 const exchangeOptional = { sport: num, dport: num, at: str(40), request: parseJourney, reply: parseJourney, retries: journeys,
   rttNs: num, error, icmpId: num, seq: num, fragments: journeys };
 
-export const parseExchange: Parser<Exchange> = object(
+const exchangeParser: Parser<Exchange> = object(
   { id: text, kind: oneOf("icmp-echo", "tcp", "udp"), family, src: text, dst: text,
     status: oneOf("complete", "no-reply", "dropped", "error", "refused") },
   exchangeOptional,
 );
+
+export function parseExchange(v: unknown, path = "exchange"): Result<Exchange> {
+  return exchangeParser(v, path);
+}
 
 const pingParser = object(
   { id: text, family, src: text, dst: text, icmpId: num, seq: num, status: oneOf("complete", "no-reply", "dropped", "error") },

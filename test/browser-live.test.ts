@@ -21,7 +21,7 @@ const run = promisify(execFile);
 
 const rowIds = (page: Page, src: string, dst: string): Promise<string[]> =>
   page.locator(".ping-row").evaluateAll((els, [s, d]) => els
-    .filter((e) => e.querySelector(".addr")?.textContent?.replace(/\s+/g, " ").trim() === `${s} → ${d}`)
+    .filter((e) => e.querySelector(".addr")?.textContent?.replace(/\s+/g, " ").trim().startsWith(`icmp ${s} → ${d} `))
     .map((e) => e.getAttribute("data-ping-id") ?? ""), [src, dst]);
 
 test("dashboard live: real pings appear as they happen; the page survives a server restart", { timeout: 120_000 }, async (t) => {
@@ -80,7 +80,7 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
   // The newest: host → ppD2-ns over the veth pair, eight hops, complete.
   const newest = ours[0] ?? "";
   await page.locator(`.ping-row[data-ping-id="${newest}"]`).click();
-  await page.locator(".path-svg .pp-node").nth(7).waitFor({ timeout: 5_000 });
+  await page.locator(".path-svg .pp-node").nth(1).waitFor({ timeout: 5_000 });
   const labels = await page.locator(".path-svg .pp-lane-label").allTextContents();
   assert.equal(labels.length, 2);
   assert.equal(labels[1], "ppD2-ns");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { Ping } from "../shared/types.ts";
-import { layoutPath } from "../client/src/draw/layout.ts";
+import { layoutMap } from "../client/src/draw/layout.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
 import { startServe } from "./support/cli-child.ts";
 import { fetchPing, fetchPings } from "./support/api.ts";
@@ -25,12 +25,16 @@ const texts = (page: Page, selector: string): Promise<string[]> =>
 
 const hopCount = (p: Ping): number => (p.request?.hops.length ?? 0) + (p.reply?.hops.length ?? 0);
 
-/** What a user checks after opening a ping: the lanes, interfaces, hop table and status. */
+/** What a user checks after opening a ping: the namespaces, interfaces, hop table and status. */
 async function assertShowsPing(page: Page, ping: Ping): Promise<void> {
   const hops = hopCount(ping);
-  await page.locator(".path-svg .pp-node").nth(hops - 1).waitFor({ timeout: 10_000 });
-  assert.equal(await page.locator(".path-svg .pp-node").count(), hops);
-  assert.deepEqual(await texts(page, ".path-svg .pp-lane-label"), layoutPath(ping).lanes.map((l) => l.label));
+  // The map has one node per interface (the geometry does not depend on the width asked for).
+  const map = layoutMap(ping, { width: 1000, steps: "devices" });
+  const nodes = map.nodes.filter((n) => !n.mark).length;
+  await page.locator(".path-svg .pp-node").nth(nodes - 1).waitFor({ timeout: 10_000 });
+  await page.locator(".detail-title .pid", { hasText: ping.id }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator(".path-svg .pp-node").count(), nodes);
+  assert.deepEqual(await texts(page, ".path-svg .pp-lane-label"), map.boxes.map((b) => b.label));
   assert.equal(await page.locator(".hop-table tbody tr:not(.drop-row):not(.free-row)").count(), hops);
   assert.equal(await page.locator(".detail-title .badge").textContent(), ping.status === "no-reply" ? "no reply" : ping.status);
   assert.equal(await page.locator(".detail-title .pid").textContent(), ping.id);
@@ -81,20 +85,21 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   assert.equal(await page.locator(".status-bar .mode-replay").textContent(), "replay");
 
   // The veth ping: host → ppR-client, both ends of the pair, eight hops, no drop drawn (the reply's
-  // NO_SOCKET free at ping_rcv is the delivery to ping's raw socket).
+  // NO_SOCKET free at ping_rcv is the delivery to ping's raw socket, and the page says so).
   const veth = await fetchPing(server.url, byRoute(listed, "10.250.0.1", "10.250.0.2").id);
   await page.locator(`.ping-row[data-ping-id="${veth.id}"]`).click();
   await assertShowsPing(page, veth);
   assert.deepEqual(await texts(page, ".path-svg .pp-lane-label"), ["host", "ppR-client"]);
   assert.deepEqual([...new Set(await texts(page, ".path-svg .pp-node-label"))].sort(), ["ppR-cl0", "ppR-host"]);
   assert.equal(await page.locator(".path-svg .pp-drop").count(), 0);
+  assert.match(await page.locator(".note-free").innerText(), /^The reply's skb was freed as NO_SOCKET at ping_rcv\+0x[0-9a-f]+ after ping's raw socket got its copy: a delivery, not a drop\.$/);
   assert.equal(new URL(page.url()).hash, `#/ping/${veth.id}`);
 
   // Permalink: a reload shows the same ping without clicking.
   await page.reload();
   await assertShowsPing(page, veth);
 
-  // Routed through a forwarding namespace: three lanes, sixteen hops.
+  // Routed through a forwarding namespace: three namespaces, sixteen hops, four interfaces.
   const routed = await fetchPing(server.url, byRoute(listed, "10.251.1.2", "10.251.2.2").id);
   await page.locator(`.ping-row[data-ping-id="${routed.id}"]`).click();
   await assertShowsPing(page, routed);
@@ -107,7 +112,8 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   await page.locator(`.ping-row[data-ping-id="${dropped.id}"]`).click();
   await assertShowsPing(page, dropped);
   assert.deepEqual(await texts(page, ".path-svg .pp-drop-label"), ["dropped: NETFILTER_DROP", `at ${dropped.request?.dropped?.location}`]);
-  assert.match(await page.locator(".drop-note").innerText(), /request path after ppR-db0: NETFILTER_DROP/);
+  assert.equal(await page.locator(".drop-note").innerText(),
+    `Dropped: NETFILTER_DROP on the request path in ppR-db after ppR-db0 at ${dropped.request?.dropped?.location}`);
   await page.screenshot({ path: join(tmpdir(), "pktpath-dropped.png") });
 
   // Keyboard: the list is a listbox; ArrowDown selects the next (older) ping and updates the link.
@@ -118,13 +124,14 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   await page.waitForFunction((id) => location.hash === `#/ping/${id}`, next.id);
   await assertShowsPing(page, await fetchPing(server.url, next.id));
 
-  // Filter: narrows the list to what matches every word.
-  await page.getByLabel("Filter pings").fill("dropped");
-  assert.deepEqual(await page.locator(".ping-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-ping-id"))), [dropped.id]);
-  await page.getByLabel("Filter pings").fill("");
-  await page.getByLabel("Filter pings").press("p");
-  assert.equal(await page.locator(".list-pane").count(), 1, "typing p in the filter is just a letter");
-  await page.getByLabel("Filter pings").fill("");
+  // Search (on the server): narrows the list to what matches every word.
+  await page.getByLabel("Search pings").fill("dropped");
+  await page.waitForFunction((id) => [...document.querySelectorAll(".ping-row")].map((e) => e.getAttribute("data-ping-id")).join() === id, dropped.id);
+  await page.getByLabel("Search pings").fill("");
+  await page.getByLabel("Search pings").press("p");
+  assert.equal(await page.locator(".list-pane").count(), 1, "typing p in the search is just a letter");
+  await page.getByLabel("Search pings").fill("");
+  await page.locator(".ping-row").nth(listed.length - 1).waitFor();
 
   // Presentation mode: `p` hides the list and enlarges the type; the button brings it back.
   await page.locator(".ping-list").press("p");
@@ -142,6 +149,7 @@ test("dashboard: live list, path view, drops, permalink, keyboard, presentation,
   assert.match(svgText, /<svg[^>]* xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   // The export is the drawing of the ping selected last (the one after the dropped one).
   assert.ok(svgText.includes(`aria-label="Path of ${next.id} `), "the SVG is the selected ping's");
+  assert.ok(svgText.includes(`source ${file}`), "the SVG says where it comes from");
   assert.ok(svgText.includes(">ppR-client</text>"), "the SVG carries the lane labels");
   assert.ok(!/<svg[^>]* style=/.test(svgText), "no page layout styles in the exported SVG");
   const [pngDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export PNG" }).click()]);

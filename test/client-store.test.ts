@@ -1,10 +1,10 @@
 // The dashboard's live-data core without a browser: the store coalesces messages into one commit per
-// frame, keeps newest first and bounded; reconnect backoff, permalinks and the list filter.
+// frame, keeps newest first and bounded, tops up after a pause; reconnect backoff, permalinks, search.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Ping } from "../shared/types.ts";
-import { hashForPing, pingIdFromHash } from "../client/src/api.ts";
-import { matchesFilter } from "../client/src/filter.ts";
+import { hashForPing, linkFromHash } from "../client/src/api.ts";
+import { matchesWords, queryWords } from "../shared/search.ts";
 import { MAX_PINGS, PingStore } from "../client/src/store.ts";
 import { backoffMs } from "../client/src/stream.ts";
 
@@ -75,19 +75,38 @@ test("reconnect backoff doubles from 0.5 s, caps at 10 s, jitter ±20 %", () => 
   assert.equal(backoffMs(0, 1), 600);
 });
 
-test("permalink hash round-trips ids and refuses other hashes", () => {
+test("permalink hash round-trips ids and what the link was about, and refuses other hashes", () => {
   assert.equal(hashForPing("p-12"), "#/ping/p-12");
-  assert.equal(pingIdFromHash("#/ping/p-12"), "p-12");
-  assert.equal(pingIdFromHash(hashForPing("p/ 1")), "p/ 1");
-  for (const h of ["", "#", "#/ping/", "#/pings/p-1", "#/ping/p-1/x", "#/ping/%E0%A4%A"]) assert.equal(pingIdFromHash(h), undefined, h);
+  assert.deepEqual(linkFromHash("#/ping/p-12"), { id: "p-12" });
+  assert.deepEqual(linkFromHash(hashForPing("p/ 1")), { id: "p/ 1" });
+  const about = { at: "2026-12-02T06:34:15.123456Z", what: "icmp 10.0.0.2 → 10.0.1.5 seq 3 · dropped" };
+  assert.equal(hashForPing("r7-p-3", about),
+    "#/ping/r7-p-3?at=2026-12-02T06%3A34%3A15.123456Z&what=icmp+10.0.0.2+%E2%86%92+10.0.1.5+seq+3+%C2%B7+dropped");
+  assert.deepEqual(linkFromHash(hashForPing("r7-p-3", about)), { id: "r7-p-3", ...about });
+  for (const h of ["", "#", "#/ping/", "#/pings/p-1", "#/ping/p-1/x", "#/ping/%E0%A4%A"]) assert.equal(linkFromHash(h), undefined, h);
 });
 
-test("list filter: every word must match, across addresses, seq, status and interfaces", () => {
+test("store: a snapshot after a pause tops the list up instead of cutting it back", () => {
+  const { store, frames } = manualStore();
+  store.replaceAll(Array.from({ length: 300 }, (_, i) => ping(300 - i)));
+  frames.shift()?.();
+  store.replaceAll([ping(302), ping(301), ping(300)], true);
+  frames.shift()?.();
+  const ids = store.getSnapshot().pings.map((p) => p.id);
+  assert.equal(ids.length, 302);
+  assert.deepEqual(ids.slice(0, 4), ["p-302", "p-301", "p-300", "p-299"]);
+});
+
+test("search words: every word must match, across addresses, seq, status, interfaces, namespaces, reasons, rules", () => {
   const p: Ping = { ...ping(3, "dropped"), request: { id: "j-1", skbaddr: "0x1", hops: [
-    { event: "net_dev_queue", ifname: "veth-web", tNs: 0, len: 98, netnsName: "blue" }] } };
-  assert.equal(matchesFilter(p, ""), true);
-  assert.equal(matchesFilter(p, "10.0.0.3 DROPPED"), true);
-  assert.equal(matchesFilter(p, "seq=3 veth-web blue"), true);
-  assert.equal(matchesFilter(p, "seq=30"), false);
-  assert.equal(matchesFilter(p, "complete"), false);
+    { event: "net_dev_queue", ifname: "veth-web", tNs: 0, len: 98, netnsName: "blue" }],
+  dropped: { reason: "NETFILTER_DROP", location: "nft_do_chain+0x46f", rule: "inet filter forward" } } };
+  const m = (q: string): boolean => matchesWords(p, queryWords(q));
+  assert.equal(m(""), true);
+  assert.equal(m("10.0.0.3 DROPPED"), true);
+  assert.equal(m("seq=3 veth-web blue"), true);
+  assert.equal(m("netfilter_drop"), true);
+  assert.equal(m("filter forward"), true);
+  assert.equal(m("seq=30"), false);
+  assert.equal(m("complete"), false);
 });

@@ -63,3 +63,20 @@ test("one-line summaries of every status", () => {
   // A reply freed as NO_SOCKET in ping_rcv was delivered: no drop text on a complete ping.
   assert.equal(replyOnly.reply?.dropped?.reason, "NO_SOCKET");
 });
+
+test("a drop by a netfilter rule names the rule, and an answered ICMP error shows its way back", async () => {
+  const { ruleDropPing, errorPing } = await import("./support/path-cases.ts");
+  assert.equal(summarizePing(ruleDropPing()), "p-1 dropped 10.0.0.2 -> 10.0.1.5 id=77 seq=1 hops=8/0 (request dropped: NETFILTER_DROP by nft inet filter forward after r0)");
+  const lines = formatPing(errorPing()).split("\n");
+  assert.equal(lines[0], "p-1 error 10.0.0.2 -> 10.0.1.5 id=77 seq=1 hops=4/0");
+  assert.equal(lines.length, 9, "the summary, four request hops, four hops of the error back");
+  assert.equal(lines[5], "  [  ppU-router]               r0   error 10.0.0.1 -> 10.0.0.2               net_dev_queue      +12.0us");
+});
+
+test("a ping's wall-clock time, in the zone asked for and named (UTC when none is)", async () => {
+  const { natPing } = await import("./support/path-cases.ts");
+  const p = { ...natPing(), at: "2026-12-02T06:34:15.123456Z" };
+  assert.equal(summarizePing(p), "p-1 at 2026-12-02 06:34:15.123456 UTC complete 10.0.0.2 -> 10.0.1.5 id=77 seq=1 rtt=61.0us hops=8/8");
+  assert.equal(formatPing(p, { timeZone: "Europe/Berlin" }).split("\n")[0],
+    "p-1 at 2026-12-02 07:34:15.123456 GMT+1 complete 10.0.0.2 -> 10.0.1.5 id=77 seq=1 rtt=61.0us hops=8/8");
+});

@@ -1,8 +1,11 @@
-// Export of the path view: the SVG as drawn (all styling is inline attributes), and a PNG rasterized
-// from that same SVG through an <img> and a canvas, so both files show exactly what is on screen.
+// Export of the path view: an SVG drawn for the file (its own theme, a header saying what, where and
+// when), and a PNG rasterized from that same SVG through an <img> and a canvas.
+import type { Exchange } from "../../shared/types.ts";
+import { layoutMap, type StepMode } from "./draw/layout.ts";
+import { DARK, LIGHT, renderExport } from "./draw/render.ts";
+import { layoutWaterfall } from "./draw/waterfall.ts";
 
 export function serializeSvg(svg: SVGSVGElement): string {
-  // The page sizes the drawing with an inline style (fit to the pane); a file keeps its own size.
   const copy = svg.cloneNode(true);
   if (copy instanceof Element) copy.removeAttribute("style");
   const text = new XMLSerializer().serializeToString(copy);
@@ -17,12 +20,7 @@ function download(blob: Blob, filename: string): void {
   document.body.append(a);
   a.click();
   a.remove();
-  // The click has started the download synchronously; the URL is not needed after this task.
   setTimeout(() => URL.revokeObjectURL(url), 0);
-}
-
-export function downloadSvg(svg: SVGSVGElement, filename: string): void {
-  download(new Blob([serializeSvg(svg)], { type: "image/svg+xml" }), filename);
 }
 
 function loadImage(url: string): Promise<HTMLImageElement> {
@@ -36,8 +34,7 @@ function loadImage(url: string): Promise<HTMLImageElement> {
 
 /** PNG at `scale`× the SVG's own size (2× stays sharp when pasted into slides). */
 export async function svgToPngBlob(svg: SVGSVGElement, scale = 2): Promise<Blob> {
-  const width = Number(svg.getAttribute("width")) || svg.viewBox.baseVal.width;
-  const height = Number(svg.getAttribute("height")) || svg.viewBox.baseVal.height;
+  const width = Number(svg.getAttribute("width")), height = Number(svg.getAttribute("height"));
   const url = URL.createObjectURL(new Blob([serializeSvg(svg)], { type: "image/svg+xml" }));
   try {
     const img = await loadImage(url);
@@ -55,6 +52,26 @@ export async function svgToPngBlob(svg: SVGSVGElement, scale = 2): Promise<Blob>
   }
 }
 
-export async function downloadPng(svg: SVGSVGElement, filename: string): Promise<void> {
-  download(await svgToPngBlob(svg), filename);
+export interface ExportOptions {
+  width: number;
+  steps: StepMode;
+  theme: "light" | "dark";
+  /** the lines over the picture: what, then when, host and source */
+  header: string[];
+  title: string;
+}
+
+export function exportSvgElement(x: Exchange, opts: ExportOptions): SVGSVGElement {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  const map = layoutMap(x, { width: opts.width, steps: opts.steps });
+  const wf = layoutWaterfall(x, { width: opts.width, steps: opts.steps });
+  renderExport(svg, map, wf, opts.theme === "dark" ? DARK : LIGHT, opts.header, `Path of ${opts.title}`);
+  return svg;
+}
+
+export async function exportPicture(kind: "svg" | "png", x: Exchange, opts: ExportOptions): Promise<void> {
+  const svg = exportSvgElement(x, opts);
+  const base = `pktpath-${x.id}-${x.dst}${x.at ? `-${x.at.slice(0, 19)}` : ""}`.replace(/[^\w.-]+/g, "_");
+  if (kind === "svg") download(new Blob([serializeSvg(svg)], { type: "image/svg+xml" }), `${base}.svg`);
+  else download(await svgToPngBlob(svg), `${base}.png`);
 }

@@ -24,8 +24,8 @@ export interface FileProgress {
   pings: number;
 }
 
-/** The list draws every row: past this many, an opened file lists its newest (all stay counted). */
-export const MAX_LISTED_PINGS = 5000;
+/** The list is virtual, so it can list this many; past it, an opened file lists its newest (all stay counted). */
+export const MAX_LISTED_PINGS = 200_000;
 
 /** Lines between redraws: small enough that the page stays responsive on a slow machine. */
 const LINES_PER_YIELD = 4096;

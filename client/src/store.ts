@@ -4,8 +4,8 @@
 import type { CaptureStats } from "../../shared/protocol.ts";
 import type { Ping } from "../../shared/types.ts";
 
-/** The list keeps this many pings; older ones drop off the bottom. */
-export const MAX_PINGS = 1000;
+/** The list keeps this many pings (the server's default store size); older ones drop off the bottom. */
+export const MAX_PINGS = 10_000;
 
 export type ConnState = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -30,8 +30,9 @@ const rafSchedule: Schedule = (commit) => {
 };
 
 interface Pending {
-  /** a snapshot replaces everything committed before it */
+  /** a snapshot replaces everything committed before it (or, after a resume, tops it up) */
   snapshot?: Ping[];
+  keepOlder?: boolean;
   /** in arrival order (oldest first) */
   updates: Ping[];
   patch: Partial<Omit<LiveState, "pings">>;
@@ -55,8 +56,13 @@ export class PingStore {
 
   getSnapshot = (): LiveState => this.state;
 
-  replaceAll(pings: Ping[]): void {
+  /**
+   * A snapshot from the server. `keepOlder` (after a pause): the snapshot's newest pings go on top and
+   * what the list already showed stays under them, so resuming never cuts the list back.
+   */
+  replaceAll(pings: Ping[], keepOlder = false): void {
     this.pending.snapshot = pings.slice(0, MAX_PINGS);
+    this.pending.keepOlder = keepOlder;
     this.pending.updates = [];
     this.touch();
   }
@@ -92,9 +98,9 @@ export class PingStore {
   /** Applies the pending batch; exported for tests that drive the schedule by hand. */
   commit(): void {
     this.scheduled = false;
-    const { snapshot, updates, patch } = this.pending;
+    const { snapshot, keepOlder, updates, patch } = this.pending;
     this.pending = { updates: [], patch: {} };
-    let pings = snapshot ?? this.state.pings;
+    let pings = snapshot && keepOlder ? merge(this.state.pings, [...snapshot].reverse()) : snapshot ?? this.state.pings;
     if (updates.length > 0) pings = merge(pings, updates);
     this.state = { ...this.state, ...patch, pings };
     for (const listener of this.listeners) listener();

@@ -33,6 +33,8 @@ export function connectStream(url: string, store: PingStore): StreamHandle {
   let everOpen = false;
   let closed = false;
   let paused = false;
+  /** the next snapshot answers a resume: it tops the list up instead of replacing it */
+  let resuming = false;
   let lastResyncMs = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -55,7 +57,8 @@ export function connectStream(url: string, store: PingStore): StreamHandle {
         everOpen = true;
         return;
       case "snapshot":
-        store.replaceAll(msg.pings);
+        store.replaceAll(msg.pings, resuming);
+        resuming = false;
         return;
       case "pings":
         store.upsert(msg.pings);
@@ -105,6 +108,7 @@ export function connectStream(url: string, store: PingStore): StreamHandle {
   open();
   return {
     setPaused(p: boolean) {
+      if (paused && !p) resuming = true;
       paused = p;
       store.patch({ paused: p });
       send({ type: "pause", paused: p });
