@@ -92,7 +92,10 @@ export class NetnsNamer {
     };
     if (opts.pollMs !== undefined) containerOpts.pollMs = opts.pollMs;
     if (opts.onWarning !== undefined) containerOpts.onWarning = opts.onWarning;
-    this.containers = new ContainerNames(opts.runtimes ?? defaultRuntimes(), containerOpts);
+    // The runtimes' sockets and state are root's: without root there are no container names to ask
+    // for (and no live capture to name), and asking would only print their refusals.
+    const runtimes = opts.runtimes ?? (process.getuid?.() === 0 ? defaultRuntimes() : []);
+    this.containers = new ContainerNames(runtimes, containerOpts);
   }
 
   /**

@@ -28,7 +28,8 @@ const filter: FilterControl = {
 };
 
 before(async () => {
-  pipeline = new Pipeline(createFileSource(EIGHT_NS_FIXTURE));
+  // ids without the capture's prefix: what is tested here is the lists, not the names of their items
+  pipeline = new Pipeline(createFileSource(EIGHT_NS_FIXTURE), { correlator: { idPrefix: "" } });
   await pipeline.start();
   await waitFor(async () => (pipeline.store.size === 3 ? true : undefined), 10_000, "three pings");
   withFilter = await startServer(pipeline, { host: "127.0.0.1", port: 0, filter });
