@@ -45,6 +45,7 @@ struct nf_hook_state {
 	struct net_device *in;
 	struct net_device *out;
 	struct net *net;
+	void *okfn;
 } __attribute__((preserve_access_index));
 struct bpf_nf_ctx {
 	const struct nf_hook_state *state;
@@ -233,7 +234,7 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 	__u32 key = slot_of(head);
 	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
 
-	if (h && h->head == head && head) {
+	if (h && h->head == head && head && h->skb) {
 		struct track *owner = track_slot(h->skb);
 
 		if (owner && owner->addr == h->skb) {
@@ -530,6 +531,8 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	e->nf_pf = st->pf;
 	e->nf_hook = hook;
 	e->nf_index = t->nf_index;
+	/* what runs after the hook says whose step it is: ip_rcv_finish, or br_netfilter's for a bridged frame */
+	e->location = (__u64)st->okfn;
 	/* where the packet is: the device it came in on, or for the output hooks the one it leaves by */
 	put_dev(e, hook <= NF_INET_FORWARD ? st->in : st->out);
 	put_dev2(e, hook == NF_INET_FORWARD ? st->out : 0);

@@ -67,7 +67,7 @@ struct pktpath_pkt {
 struct pktpath_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns() */
 	__u64 skbaddr;
-	__u64 location;    /* frees: the caller; rx handler: the handler function */
+	__u64 location;    /* frees: the caller; rx handler: the handler; netfilter hook: its okfn */
 	__u64 clone_of;    /* the tracked skb whose data this one shares, 0 if none */
 	__u32 netns_ino;   /* dev->nd_net.net->ns.inum (a netfilter hook: the hook's netns), 0 when unknown */
 	__u32 ifindex;

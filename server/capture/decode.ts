@@ -32,6 +32,8 @@ const STACK_STEPS: Record<number, readonly string[]> = {
   2: ["ip_rcv", "ip_local_deliver", "ip_forward", "__ip_local_out", "ip_output"],
   10: ["ipv6_rcv", "ip6_input", "ip6_forward", "ip6_local_out", "ip6_output"],
 };
+/** br_netfilter's functions that run each IP hook for a bridged frame. */
+const BRIDGED_STEPS: readonly string[] = ["br_nf_pre_routing", "br_nf_local_in", "br_nf_forward_ip", "br_nf_local_out", "br_nf_post_routing"];
 const FRAG_IS = 1, FRAG_MORE = 2;
 const NUD_STATES: readonly [number, string][] = [[0x01, "INCOMPLETE"], [0x02, "REACHABLE"], [0x04, "STALE"],
   [0x08, "DELAY"], [0x10, "PROBE"], [0x20, "FAILED"], [0x40, "NOARP"], [0x80, "PERMANENT"]];
@@ -157,7 +159,10 @@ export class RecordDecoder {
     const to = this.name(dv, at + o.ifname2);
     if (to) ev.toIfname = to;
     if (index === 0) {
-      ev.event = stackStepName(pf, hook);
+      // br_netfilter runs the IP hooks for bridged frames (bridge-nf-call-iptables): no routing step,
+      // whatever the hook; its continuation (okfn) tells.
+      const okfn = this.ctx.symbolize?.(dv.getBigUint64(at + o.location, true)) ?? "";
+      ev.event = okfn.startsWith("br_nf_") ? BRIDGED_STEPS[hook] ?? stackStepName(pf, hook) : stackStepName(pf, hook);
       return;
     }
     const step = ev.netns !== undefined ? this.ctx.netfilter?.step(ev.netns, pf, hook, index) : undefined;
