@@ -11,6 +11,9 @@ import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
 import { checkTokenText } from "./security.ts";
 import { startServer } from "./serve.ts";
+import type { FilterControl } from "./listRoutes.ts";
+import type { CaptureSource } from "./capture/source.ts";
+import { buildFilter } from "../shared/filter/index.ts";
 import { isoMicros } from "../shared/wallclock.ts";
 import { BadInputError, firstAvailable, liveCandidates, sourceFor } from "./sources.ts";
 
@@ -65,7 +68,8 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   // Bound before the capture starts: a busy port should not cost a BPF load.
   let server;
   try {
-    server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token });
+    const filter = typeof cmd.source === "object" || cmd.source === "demo" ? undefined : filterControl(source, cmd.filter.expression);
+    server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token, ...(filter ? { filter } : {}) });
   } catch (e) {
     stopper.stop("error");
     say(`serve: cannot listen on ${shown(cmd.host)}:${cmd.port}: ${message(e)}`);
@@ -87,6 +91,31 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   await server.close();
   await pipeline.stop();
   return 0;
+}
+
+/**
+ * The dashboard's view of the kernel filter: a new expression is compiled here and switched to at
+ * once for every client (the programs stay loaded: only the filter map changes). A bad expression is
+ * refused with the parser's message and where it stopped (a 0-based offset into the text).
+ */
+function filterControl(source: CaptureSource, initial: string): FilterControl {
+  let current = initial;
+  return {
+    current: () => current,
+    async set(expression) {
+      const built = buildFilter(expression);
+      if (!built.ok) return { ok: false, error: built.message, column: Math.max(0, (built.column ?? 1) - 1) };
+      try {
+        await source.setFilter?.(built.value.program);
+      } catch (e) {
+        return { ok: false, error: message(e), column: 0 };
+      }
+      if (!source.setFilter) return { ok: false, error: `the ${source.name} source has no kernel filter to change`, column: 0 };
+      current = built.value.expression;
+      say(`capture filter now ${current === "" ? "the default (ICMP echoes and errors about them)" : JSON.stringify(current)}`);
+      return { ok: true, expression: current };
+    },
+  };
 }
 
 function livePipeline(filter: CaptureFilter, only: LiveSource): Pipeline {

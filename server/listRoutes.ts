@@ -18,6 +18,12 @@ export interface FilterControl {
 export type FilterResult = { ok: true; expression: string } | { ok: false; error: string; column: number };
 
 export const MAX_FILTER_CHARS = 1000;
+const EMPTY = { pings: [], matched: 0 } as const;
+
+/** When an exchange began: its request's first hop (else its answer's), on the capture's clock. */
+function beganNs(x: Exchange): number {
+  return x.request?.hops[0]?.tNs ?? x.reply?.hops[0]?.tNs ?? x.error?.journey?.hops[0]?.tNs ?? 0;
+}
 const MAX_LIMIT = 1000;
 const MAX_FLOW_IDS = 100;
 
@@ -75,21 +81,23 @@ export function listRoutes(api: Router, pipeline: Pipeline, filter?: FilterContr
     res.set({ "X-Total-Count": String(found.matched), "X-Pings-Held": String(store.size), "X-Pings-Seen": String(store.total) });
     res.json(found.pings.map(withoutHops));
   });
-  // Exchanges of every kind (CONTRACT.md). The store holds pings today, each the icmp-echo exchange
-  // it is; TCP and UDP exchanges join here once the correlator makes them.
+  // Exchanges of every kind (CONTRACT.md): the pings, each the icmp-echo exchange it is, and the TCP
+  // and UDP ones, held apart (see store.ts) and merged newest first by the time they began.
   api.get("/exchanges", (req, res) => {
     const limit = parseLimit(req.query.limit), q = parseQuery(req.query.q), kind = parseKind(req.query.kind);
     for (const r of [limit, q, kind]) if (!r.ok) return void res.status(400).json({ error: r.error });
     if (!limit.ok || !q.ok || !kind.ok) return;
-    const { store } = pipeline;
-    const found = kind.value === undefined || kind.value === "icmp-echo" ? store.search(q.value, limit.value) : { pings: [], matched: 0 };
-    res.set({ "X-Total-Count": String(found.matched) });
-    res.json(found.pings.map((p) => withoutHops(asExchange(p))));
+    const echoes = kind.value === undefined || kind.value === "icmp-echo" ? pipeline.store.search(q.value, limit.value) : EMPTY;
+    const others = kind.value !== "icmp-echo" ? pipeline.exchanges.search(q.value, limit.value) : EMPTY;
+    const mine = others.pings.filter((x) => kind.value === undefined || x.kind === kind.value);
+    const all = [...echoes.pings.map(asExchange), ...mine].sort((x, y) => beganNs(y) - beganNs(x)).slice(0, limit.value);
+    res.set({ "X-Total-Count": String(echoes.matched + (kind.value === undefined ? others.matched : mine.length)) });
+    res.json(all.map(withoutHops));
   });
   api.get("/exchanges/:id", (req, res) => {
-    const ping = pipeline.store.get(req.params.id);
-    if (ping === undefined) return void res.status(404).json({ error: `no exchange ${JSON.stringify(req.params.id)}` });
-    res.json(asExchange(ping));
+    const found = pipeline.store.get(req.params.id) ?? pipeline.exchanges.get(req.params.id);
+    if (found === undefined) return void res.status(404).json({ error: `no exchange ${JSON.stringify(req.params.id)}` });
+    res.json(asExchange(found));
   });
   api.get("/flows", (req, res) => {
     const q = parseQuery(req.query.q);

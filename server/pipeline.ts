@@ -5,7 +5,8 @@ import { Correlator, idPrefixFor, type CorrelatorOptions, type CorrelatorOutput 
 import type { Exchange, Journey, Ping, RawEvent } from "../shared/types.ts";
 import type { CaptureSource } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
-import { PingStore } from "./store.ts";
+import { ExchangeStore, PingStore } from "./store.ts";
+import { isPing } from "../shared/pings.ts";
 
 export interface PipelineOptions {
   /** names netns inodes; absent for captures made elsewhere, which carry their own names */
@@ -32,6 +33,8 @@ export type EventListener = (events: RawEvent[]) => void;
 
 export class Pipeline {
   readonly store: PingStore;
+  /** the exchanges that are not pings (TCP, UDP) */
+  readonly exchanges: ExchangeStore;
   private readonly correlator: Correlator;
   private readonly pingListeners = new Set<PingListener>();
   private readonly exchangeListeners = new Set<ExchangeListener>();
@@ -52,6 +55,7 @@ export class Pipeline {
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
     this.store = new PingStore(opts.capacity ?? 10_000);
+    this.exchanges = new ExchangeStore(opts.capacity ?? 10_000);
     this.correlator = new Correlator(opts.correlator);
   }
 
@@ -191,7 +195,10 @@ export class Pipeline {
 
   private emit(out: CorrelatorOutput): void {
     if (out.journeys.length > 0) for (const l of this.journeyListeners) l(out.journeys);
-    if (out.exchanges.length > 0) for (const l of this.exchangeListeners) l(out.exchanges);
+    if (out.exchanges.length > 0) {
+      this.exchanges.add(out.exchanges.filter((x) => !isPing(x)));
+      for (const l of this.exchangeListeners) l(out.exchanges);
+    }
     if (out.pings.length === 0) return;
     this.store.add(out.pings);
     for (const l of this.pingListeners) l(out.pings);

@@ -88,6 +88,10 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     },
     counters: () => chosen?.counters() ?? { events: 0, lost: 0 },
     originUs: () => chosen?.originUs?.(),
+    async setFilter(program) {
+      if (!chosen?.setFilter) throw new Error(`the ${chosen?.name ?? "capture"} source has no kernel filter to change`);
+      await chosen.setFilter(program);
+    },
     guessReuse: () => chosen?.guessReuse?.() ?? "never",
     // A source without its own clock counts from the moment it was ready, as the Pipeline would.
     nowNs: () => chosen?.nowNs?.() ?? Number(process.hrtime.bigint() - startedHr),

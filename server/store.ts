@@ -1,34 +1,36 @@
-// The newest N final pings (journeys and hops included), in completion order, with O(1) lookup by id.
+// The newest N final pings, or exchanges of other kinds (journeys and hops included), in completion
+// order, with O(1) lookup by id. Pings and the rest are held apart, so a busy TCP or UDP flow never
+// pushes the pings out.
 import { searchTextOf, textHasWords } from "../shared/search.ts";
-import type { Ping } from "../shared/types.ts";
+import type { Exchange, Ping } from "../shared/types.ts";
 
-export interface SearchResult {
+export interface SearchResult<T> {
   /** up to the limit, newest first */
-  pings: Ping[];
-  /** how many of the store's pings match */
+  pings: T[];
+  /** how many of the store's items match */
   matched: number;
 }
 
-export class PingStore {
-  /** Ring buffer in completion order; `head` is where the next ping goes. */
-  private readonly ring: (Ping | undefined)[];
+class FinalStore<T extends Ping | Exchange> {
+  /** Ring buffer in completion order; `head` is where the next item goes. */
+  private readonly ring: (T | undefined)[];
   private head = 0;
-  private readonly byId = new Map<string, Ping>();
-  /** pings ever added, including evicted ones */
+  private readonly byId = new Map<string, T>();
+  /** items ever added, including evicted ones */
   total = 0;
-  /** each held ping's search text, made on its first search (a ping does not change once stored) */
-  private readonly texts = new WeakMap<Ping, string>();
+  /** each held item's search text, made on its first search (an item does not change once stored) */
+  private readonly texts = new WeakMap<T, string>();
 
   constructor(readonly capacity = 10_000) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("PingStore capacity must be a positive integer");
-    this.ring = new Array<Ping | undefined>(capacity);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("store capacity must be a positive integer");
+    this.ring = new Array<T | undefined>(capacity);
   }
 
   get size(): number {
     return this.byId.size;
   }
 
-  add(pings: Iterable<Ping>): void {
+  add(pings: Iterable<T>): void {
     for (const ping of pings) {
       const evicted = this.ring[this.head];
       if (evicted !== undefined && this.byId.get(evicted.id) === evicted) this.byId.delete(evicted.id);
@@ -39,13 +41,13 @@ export class PingStore {
     }
   }
 
-  get(id: string): Ping | undefined {
+  get(id: string): T | undefined {
     return this.byId.get(id);
   }
 
   /** Up to `limit` pings, newest first. */
-  newest(limit: number): Ping[] {
-    const out: Ping[] = [];
+  newest(limit: number): T[] {
+    const out: T[] = [];
     const n = Math.min(limit, this.capacity);
     for (let i = 1; i <= n; i++) {
       const ping = this.ring[(this.head - i + this.capacity) % this.capacity];
@@ -56,8 +58,8 @@ export class PingStore {
   }
 
   /** Every held ping matching all the words (see shared/search.ts), newest first; counts all matches. */
-  search(words: readonly string[], limit: number): SearchResult {
-    const pings: Ping[] = [];
+  search(words: readonly string[], limit: number): SearchResult<T> {
+    const pings: T[] = [];
     let matched = 0;
     for (let i = 1; i <= this.capacity; i++) {
       const ping = this.ring[(this.head - i + this.capacity) % this.capacity];
@@ -69,7 +71,7 @@ export class PingStore {
     return { pings, matched };
   }
 
-  private textOf(ping: Ping): string {
+  private textOf(ping: T): string {
     let text = this.texts.get(ping);
     if (text === undefined) {
       text = searchTextOf(ping);
@@ -78,3 +80,9 @@ export class PingStore {
     return text;
   }
 }
+
+/** The final pings (the icmp-echo exchanges). */
+export class PingStore extends FinalStore<Ping> {}
+
+/** The final exchanges of the other kinds: TCP and UDP. */
+export class ExchangeStore extends FinalStore<Exchange> {}

@@ -10,11 +10,13 @@ import { fileURLToPath } from "node:url";
 import { test, type TestContext } from "node:test";
 import { chromium, type Page } from "playwright-core";
 import type { RawEvent } from "../shared/types.ts";
-import { tempDir, writeCapture } from "./support/capture-file.ts";
+import { pingIdPrefixOf, tempDir, writeCapture } from "./support/capture-file.ts";
 import { ROOT, startServe, waitFor } from "./support/cli-child.ts";
 import { fetchPings } from "./support/api.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/ebpf/topologies.ndjson", import.meta.url));
+/** The page names a file's pings as the dashboard that recorded it did: after the capture's start. */
+const P = pingIdPrefixOf(FIXTURE);
 const TRACEFS_TEXT = fileURLToPath(new URL("./fixtures/text/tracefs-veth-drop.txt", import.meta.url));
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -63,7 +65,7 @@ test("Open capture: a file's pings in the page, live paused behind it, errors by
   await page.locator("input[type=file]").setInputFiles(FIXTURE);
   await page.locator(".status-bar .file-name").waitFor({ timeout: 10_000 });
   assert.equal(await page.locator(".status-bar .file-name").textContent(), "file: topologies.ndjson");
-  assert.deepEqual(await rowIds(page), ["p-5", "p-4", "p-3", "p-2", "p-1"], "the file's pings, newest first");
+  assert.deepEqual(await rowIds(page), [5, 4, 3, 2, 1].map((n) => `${P}${n}`), "the file's pings, newest first");
   assert.deepEqual(await texts(page, ".ping-row .badge"), ["dropped", "complete", "complete", "complete", "complete"]);
   assert.deepEqual(await texts(page, ".status-bar .item b"), ["topologies.ndjson", "ebpf", "65", "9", "5"]);
 
@@ -71,13 +73,13 @@ test("Open capture: a file's pings in the page, live paused behind it, errors by
   const before = (await serverHealth(url)).events;
   await waitFor(async () => ((await serverHealth(url)).events > before ? true : undefined), 10_000, "live events");
   await page.waitForTimeout(1500);
-  assert.deepEqual(await rowIds(page), ["p-5", "p-4", "p-3", "p-2", "p-1"], "no live ping merged into the file view");
+  assert.deepEqual(await rowIds(page), [5, 4, 3, 2, 1].map((n) => `${P}${n}`), "no live ping merged into the file view");
   assert.equal(await page.locator(".status-bar .conn").getAttribute("data-conn"), "open", "the WebSocket stays connected");
   assert.equal(await page.getByRole("button", { name: "Save capture" }).count(), 0, "saving is for the live session");
 
   // The dropped one: the nft drop on the request path, from the file's own hops (nothing fetched).
   const callsBefore = apiCalls.length;
-  await page.locator('.ping-row[data-ping-id="p-5"]').click();
+  await page.locator(`.ping-row[data-ping-id="${P}5"]`).click();
   await page.locator(".drop-note").waitFor();
   assert.match(await page.locator(".drop-note").innerText(), /^Dropped: NETFILTER_DROP on the request path in ppR-db after ppR-db0 at nft_do_chain\+0x[0-9a-f]+$/);
   assert.equal((await texts(page, ".path-svg .pp-drop-label"))[0], "dropped: NETFILTER_DROP");
@@ -148,7 +150,7 @@ test("Open capture: a large file streams in with progress, the page answering me
   assert.equal(await page.locator(".list-count .count").textContent(), (5 * rounds).toLocaleString("en-US"), "every ping listed");
   const inDom = await page.locator(".ping-row").count();
   assert.ok(inDom > 10 && inDom < 60, `${inDom} rows drawn`);
-  assert.equal(await page.locator(".ping-row").first().getAttribute("data-ping-id"), `p-${5 * rounds}`);
+  assert.equal(await page.locator(".ping-row").first().getAttribute("data-ping-id"), `${P}${5 * rounds}`);
   assert.deepEqual(pageErrors, []);
 });
 

@@ -86,7 +86,10 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
   assert.equal(labels[1], "ppD2-ns");
   const ifnames = new Set(await page.locator(".path-svg .pp-node-label").allTextContents());
   assert.deepEqual([...ifnames].sort(), ["ppD2-h", "ppD2-n"]);
-  assert.equal(await page.locator(".hop-table tbody tr:not(.drop-row):not(.free-row)").count(), 8);
+  // every hop of the ping, stack steps included, one row each
+  const full = (await (await fetch(`${live.url}/api/pings/${newest}`)).json()) as { request: { hops: unknown[] }; reply: { hops: unknown[] } };
+  assert.ok(full.request.hops.length >= 8, "the request's devices and stack steps");
+  assert.equal(await page.locator(".hop-table tbody tr:not(.drop-row):not(.free-row)").count(), full.request.hops.length + full.reply.hops.length);
   assert.equal(await page.locator(".detail-title .badge").textContent(), "complete");
   await page.screenshot({ path: join(tmpdir(), "pktpath-live.png") });
 

@@ -10,11 +10,14 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
-import { tempDir, writeCapture } from "./support/capture-file.ts";
+import { pingIdPrefixOf, tempDir, writeCapture } from "./support/capture-file.ts";
 import { openChromium, svgTexts } from "./support/chromium.ts";
 import { ROOT, startServe, waitFor } from "./support/cli-child.ts";
 import { EIGHT_NS_FIXTURE, EIGHT_NS_NAMES, eightNsCapture } from "./support/eight-ns.ts";
 import { existsSync } from "node:fs";
+
+/** serve names the recording's pings after its start */
+const P = pingIdPrefixOf(EIGHT_NS_FIXTURE);
 
 const rowIds = (page: Page): Promise<(string | null)[]> =>
   page.locator(".ping-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-ping-id")));
@@ -40,8 +43,8 @@ test("presentation at 1920×1080: eight namespaces named on screen, no sideways 
 
     await page.goto(server.url);
     await page.locator(".ping-row").nth(2).waitFor({ timeout: 10_000 });
-    assert.deepEqual(await rowIds(page), ["p-3", "p-2", "p-1"]);
-    await page.locator('.ping-row[data-ping-id="p-1"]').click();
+    assert.deepEqual(await rowIds(page), [`${P}3`, `${P}2`, `${P}1`]);
+    await page.locator(`.ping-row[data-ping-id="${P}1"]`).click();
     await page.locator(".path-svg .pp-node").nth(13).waitFor();
     await page.keyboard.press("p");
     await page.locator(".app.presenting").waitFor();
@@ -67,19 +70,19 @@ test("presentation at 1920×1080: eight namespaces named on screen, no sideways 
     // ←/→ and j/k walk the list (newest first) while presenting; Esc leaves.
     const selected = (): Promise<string | null> => page.locator(".detail-title .pid").textContent();
     await page.keyboard.press("ArrowLeft");
-    await waitFor(async () => ((await selected()) === "p-2" ? true : undefined), 5000, "← selects the newer ping");
+    await waitFor(async () => ((await selected()) === `${P}2` ? true : undefined), 5000, "← selects the newer ping");
     await page.keyboard.press("k");
-    await waitFor(async () => ((await selected()) === "p-3" ? true : undefined), 5000, "k selects the newer ping");
+    await waitFor(async () => ((await selected()) === `${P}3` ? true : undefined), 5000, "k selects the newer ping");
     const drop = await page.locator(".drop-note").innerText();
     assert.match(drop, /^Dropped: NETFILTER_DROP on the request path in ppU-r5 after ppU-r5-5 at nft_do_chain\+0x[0-9a-f]+$/);
     assert.deepEqual((await svgTexts(page, ".path-svg .pp-drop-label")).map((x) => x.text.replace(/0x[0-9a-f]+/, "0x…")),
       ["dropped: NETFILTER_DROP", "at nft_do_chain+0x…"]);
     await page.screenshot({ path: join(tmpdir(), "pktpath-presentation-8ns-drop-1920.png") });
     await page.keyboard.press("j");
-    await waitFor(async () => ((await selected()) === "p-2" ? true : undefined), 5000, "j selects the older ping");
+    await waitFor(async () => ((await selected()) === `${P}2` ? true : undefined), 5000, "j selects the older ping");
     await page.keyboard.press("ArrowRight");
-    await waitFor(async () => ((await selected()) === "p-1" ? true : undefined), 5000, "→ selects the older ping");
-    assert.match(new URL(page.url()).hash, /^#\/ping\/p-1$/);
+    await waitFor(async () => ((await selected()) === `${P}1` ? true : undefined), 5000, "→ selects the older ping");
+    assert.equal(new URL(page.url()).hash, `#/ping/${P}1`);
     await page.keyboard.press("Escape");
     await page.locator(".list-pane").waitFor();
     assert.equal(await page.locator(".app.presenting").count(), 0);
@@ -87,7 +90,8 @@ test("presentation at 1920×1080: eight namespaces named on screen, no sideways 
     // Copy link: the URL says what it was, so it still does when the server no longer has it.
     await page.getByRole("button", { name: "Copy link" }).click();
     const copied = await page.evaluate(() => navigator.clipboard.readText());
-    assert.equal(new URL(copied).hash, "#/ping/p-1?what=icmp+10.253.1.1+%E2%86%92+10.253.7.2+seq+1+%C2%B7+complete");
+    // the link says when (the recording's wall clock) and what, to make sense even once the ping is gone
+    assert.equal(new URL(copied).hash, `#/ping/${P}1?at=2026-12-02T06%3A47%3A58.477779Z&what=icmp+10.253.1.1+%E2%86%92+10.253.7.2+seq+1+%C2%B7+complete`);
 
     // A link to a ping this server does not have: says so, says what it was, offers the capture.
     await page.goto(`${server.url}/#/ping/r9-p-77?at=2026-12-01T09%3A00%3A00.000001Z&what=icmp+10.9.9.9+%E2%86%92+10.8.8.8+seq+4+%C2%B7+dropped`);
@@ -97,7 +101,7 @@ test("presentation at 1920×1080: eight namespaces named on screen, no sideways 
     assert.equal(await page.locator(".gone").getByRole("button", { name: "Save capture" }).count(), 1);
 
     // The export: light by default, with host, source and what it shows over the map and waterfall.
-    await page.goto(`${server.url}/#/ping/p-1`);
+    await page.goto(`${server.url}/#/ping/${P}1`);
     await page.locator(".path-svg .pp-node").nth(13).waitFor();
     const tmp = tempDir("ppU-export-");
     undo.push(tmp.remove);
@@ -108,7 +112,7 @@ test("presentation at 1920×1080: eight namespaces named on screen, no sideways 
     assert.match(svg, /^<\?xml/);
     assert.ok(svg.includes('fill="#ffffff"'), "light background");
     assert.ok(!svg.includes("#0d1117"), "nothing of the dark theme");
-    assert.ok(svg.includes(">p-1 · icmp 10.253.1.1 → 10.253.7.2 seq 1 · complete · rtt 58.5 µs</text>"), "what it shows");
+    assert.ok(svg.includes(`>${P}1 · icmp 10.253.1.1 → 10.253.7.2 seq 1 · complete · rtt 58.5 µs</text>`), "what it shows");
     assert.ok(svg.includes(`host ${hostname()} · source ${EIGHT_NS_FIXTURE}`), "where it comes from");
     for (const name of EIGHT_NS_NAMES) assert.ok(svg.includes(`>${name}</text>`), `${name} in the export`);
     assert.ok(svg.includes('class="pp-waterfall"'), "the waterfall under the map");

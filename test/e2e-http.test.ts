@@ -36,10 +36,13 @@ test("a routed ping over HTTP: list without hops, detail with every hop, health 
   const hop = (event: string, ifname: string, netns: number) => `${event} ${ifname} ${netns}`;
   const veth = (x: string, xn: number, y: string, yn: number) =>
     [hop("net_dev_queue", x, xn), hop("netif_rx", y, yn), hop("net_dev_xmit", x, xn), hop("netif_receive_skb", y, yn)];
-  assert.deepEqual(p.request!.hops.map((h) => hop(h.event, h.ifname, h.netns!)),
-    [...veth("ppH1-a0", a, "ppH1-ra", r), ...veth("ppH1-rb", r, "ppH1-b0", b)]);
-  assert.deepEqual(p.reply!.hops.map((h) => hop(h.event, h.ifname, h.netns!)),
-    [...veth("ppH1-b0", b, "ppH1-rb", r), ...veth("ppH1-ra", r, "ppH1-a0", a)]);
+  // sent, forwarded once, delivered: the stack's steps around each veth crossing
+  const stepsVia = (x0: string, xn: number, ri: string, ro: string, y0: string, yn: number) => [
+    hop("__ip_local_out", x0, xn), hop("ip_output", x0, xn), ...veth(x0, xn, ri, r),
+    hop("ip_rcv", ri, r), hop("ip_forward", ri, r), hop("ip_output", ro, r), ...veth(ro, r, y0, yn),
+    hop("ip_rcv", y0, yn), hop("ip_local_deliver", y0, yn)];
+  assert.deepEqual(p.request!.hops.map((h) => hop(h.event, h.ifname, h.netns!)), stepsVia("ppH1-a0", a, "ppH1-ra", "ppH1-rb", "ppH1-b0", b));
+  assert.deepEqual(p.reply!.hops.map((h) => hop(h.event, h.ifname, h.netns!)), stepsVia("ppH1-b0", b, "ppH1-rb", "ppH1-ra", "ppH1-a0", a));
   assert.deepEqual([...new Set(p.request!.hops.map((h) => h.netnsName))], ["ppH1-a", "ppH1-r", "ppH1-b"]);
   assert.equal(p.rttNs, p.reply!.hops[0]!.tNs - p.request!.hops[0]!.tNs);
 

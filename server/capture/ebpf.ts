@@ -13,7 +13,7 @@ import { NetfilterObservers, type Send } from "./netfilter.ts";
 import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
-import { encodeProgram } from "../../shared/filter/index.ts";
+import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
 import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
@@ -40,8 +40,8 @@ export interface EbpfSource extends CaptureSource {
   collisions(): number;
   /** namespaces with netfilter observers attached */
   observedNamespaces(): number;
-  /** Switches the kernel filter to this struct pktpath_filter program, without reloading anything. */
-  setFilter(program: Uint8Array): Promise<void>;
+  /** Switches the kernel filter to this program (struct pktpath_filter), without reloading anything. */
+  setFilter(program: FilterProgram): Promise<void>;
 }
 
 export interface EbpfOptions {
@@ -196,8 +196,10 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       if (Math.abs(now - originUs) > 1000) originUs = now;
       return Math.round(originUs);
     },
-    async setFilter(bytes) {
-      const r = await send({ type: "filter", bytes });
+    async setFilter(program) {
+      const bytes = encodeProgram(program);
+      if (!bytes.ok) throw new Error(bytes.error);
+      const r = await send({ type: "filter", bytes: bytes.value });
       if (r.type === "filter" && r.error !== undefined) throw new Error(r.error);
     },
   };

@@ -33,6 +33,8 @@ export interface CaptureSource {
   nowNs?(): number;
   /** tNs 0 in µs since the Unix epoch, once the source knows it (it may change when clocks drift apart). */
   originUs?(): number | undefined;
+  /** Live sources with a kernel filter: switch to this program at once, nothing reloaded. */
+  setFilter?(program: FilterProgram): Promise<void>;
   /** After start(): whether the source's lifetime events can be relied on (a text file may lack them). */
   guessReuse?(): ReuseGuess;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */

@@ -1,6 +1,6 @@
 // Capture files for the CLI, HTTP and WebSocket tests, made from the real tracefs recordings of
 // test/fixtures/tracefs/ (see tracefs-fixture.ts for how packet fields are added).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { idPrefixFor } from "../../shared/correlate.ts";
@@ -57,4 +57,10 @@ export function writeCapture(dir: string, name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+/** "p-<prefix>": how serve and import name the pings of a capture file (after its header's start). */
+export function pingIdPrefixOf(path: string): string {
+  const header = JSON.parse(readFileSync(path, "utf8").split("\n", 1)[0] ?? "{}") as { startedAt?: unknown };
+  return `p-${idPrefixFor(Date.parse(String(header.startedAt)) * 1000)}`;
 }
