@@ -143,12 +143,14 @@ export class Correlator {
     const s = this.step;
     for (const j of s.identified) this.exchanges.identified(j, out.exchanges);
     for (const r of s.rewritten) this.exchanges.rewritten(r.journey, r.packet, out.exchanges);
+    for (const f of s.fragmented) this.exchanges.fragmented(f.journey, f.packet, f.fragment.ipId);
     for (const j of s.ended) {
       out.journeys.push(j);
       this.exchanges.ended(j, tNs, out.exchanges);
     }
     s.identified.length = 0;
     s.rewritten.length = 0;
+    s.fragmented.length = 0;
     s.ended.length = 0;
   }
 }

@@ -7,8 +7,10 @@ const ECHO_REPLY = { 4: 0, 6: 129 } as const;
 
 export type EchoSide = "request" | "reply";
 
+/** Echo request or reply, by the journey's latest header (a fragment's skb is whole once reassembled). */
 export function echoSideOf(journey: Journey): EchoSide | undefined {
-  const p = journey.packet;
+  let p = journey.packet;
+  for (const h of journey.hops) if (h.packet) p = h.packet;
   if (!p?.icmp) return undefined;
   if (p.icmp.type === ECHO_REQUEST[p.family]) return "request";
   if (p.icmp.type === ECHO_REPLY[p.family]) return "reply";
@@ -26,5 +28,8 @@ export function effectiveDrop(journey: Journey): DropInfo | undefined {
   if (!drop) return undefined;
   const reason = drop.reason.replace(/^SKB_DROP_REASON_/, "");
   if (reason === "NO_SOCKET" && echoSideOf(journey) === "reply") return undefined;
+  // The fragments a packet was reassembled from go with it: freed by skb_release_data when the whole
+  // packet is (the kernel says NOT_SPECIFIED), they were not dropped.
+  if (journey.fragment && drop.location?.startsWith("skb_release_data")) return undefined;
   return drop;
 }

@@ -33,6 +33,10 @@ interface State {
   answerStatus?: ExchangeStatus;
   /** a fragment journey that became the whole packet: its drop is the exchange's */
   reassembled: Journey[];
+  /** fragment journeys attached and still open: the exchange waits for them (they end within microseconds) */
+  openFragments: number;
+  /** the status it ends with once its open fragments have ended */
+  pending?: ExchangeStatus;
   final: boolean;
 }
 
@@ -48,6 +52,8 @@ export class ExchangeTable {
   private readonly settled = new LruMap<State, number>();
   /** fragments that came before their first fragment, by fragment key */
   private readonly orphans = new LruMap<string, Journey[]>();
+  /** journeys that began as a later fragment: whatever header they get (reassembled), never an exchange's request or answer */
+  private readonly laterFragments = new WeakSet<Journey>();
   private readonly recentFlows = new LruMap<string, number>();
   private nextId = 1;
   evicted = 0;
@@ -66,8 +72,17 @@ export class ExchangeTable {
     const p = journey.packet;
     if (!p) return;
     const frag = journey.fragment;
-    if (frag && frag.offset > 0) return this.fragment(journey, fragKeyOf(p, frag.ipId));
+    if (frag && frag.offset > 0) {
+      this.laterFragments.add(journey);
+      return this.fragment(journey, fragKeyOf(p, frag.ipId));
+    }
     this.header(journey, p, out);
+  }
+
+  /** A request's or answer's skb became the first fragment of its packet: the others are its. */
+  fragmented(journey: Journey, p: PacketInfo, ipId: number): void {
+    const known = this.roles.get(journey);
+    if (known && known.role !== "fragment" && known.role !== "retry") this.registerFragments(known.state, fragKeyOf(p, ipId));
   }
 
   rewritten(journey: Journey, p: PacketInfo, out: Exchange[]): void {
@@ -77,6 +92,7 @@ export class ExchangeTable {
       known.state.reassembled.push(journey); // reassembled: the whole packet goes on in this skb
       return;
     }
+    if (this.laterFragments.has(journey)) return;
     this.header(journey, p, out);
   }
 
@@ -87,20 +103,31 @@ export class ExchangeTable {
     this.roles.delete(journey);
     const { state, role } = known;
     if (state.final) return;
-    if (role === "request" || (role === "fragment" && state.reassembled.includes(journey))) {
-      const dropped = effectiveDrop(journey) !== undefined;
-      if (role === "request") {
-        state.requestOpen = false;
-        this.inFlight.delete(state);
-        this.settled.set(state, Math.max(tNs, lastTNs(journey)));
-      }
+    if (role === "fragment") {
+      state.openFragments--;
+      // The whole packet, reassembled into this fragment's skb, dropped: no answer comes (or the
+      // answer that came did not arrive).
+      if (state.reassembled.includes(journey) && effectiveDrop(journey)) state.pending = "dropped";
+      if (state.pending !== undefined) this.settle(state, state.pending, out);
+      return;
+    }
+    if (role === "request") {
+      state.requestOpen = false;
+      this.inFlight.delete(state);
+      this.settled.set(state, Math.max(tNs, lastTNs(journey)));
       // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded).
-      if (dropped && !state.answer) this.finalize(state, "dropped", out);
+      if (effectiveDrop(journey) && !state.answer) this.settle(state, "dropped", out);
       return;
     }
     if (journey === state.answer) {
-      this.finalize(state, role === "reply" && effectiveDrop(journey) ? "dropped" : state.answerStatus ?? "complete", out);
+      this.settle(state, role === "reply" && effectiveDrop(journey) ? "dropped" : state.answerStatus ?? "complete", out);
     }
+  }
+
+  /** Final with this status, once the fragments still on their way (the rest of the packet) have ended. */
+  private settle(state: State, status: ExchangeStatus, out: Exchange[]): void {
+    if (state.pending !== "dropped") state.pending = status;
+    if (state.openFragments <= 0) this.finalize(state, state.pending, out);
   }
 
   /** Requests past their time become no-reply. */
@@ -188,7 +215,8 @@ export class ExchangeTable {
       if (p.dport !== undefined) ex.dport = p.dport;
     }
     if (journey.at !== undefined) ex.at = journey.at;
-    return { ex, rule, keys: [], fragKeys: [], startTNs: journey.hops[0]?.tNs ?? 0, requestOpen: true, reassembled: [], final: false };
+    return { ex, rule, keys: [], fragKeys: [], startTNs: journey.hops[0]?.tNs ?? 0, requestOpen: true, reassembled: [],
+      openFragments: 0, final: false };
   }
 
   private open(rule: ExchangeRule, key: string, journey: Journey, p: PacketInfo, out: Exchange[]): void {
@@ -221,11 +249,13 @@ export class ExchangeTable {
     if (journey.packet) this.addFragment(state, journey, journey.packet);
   }
 
-  /** The first fragment of a request or reply: later fragments with its IP id belong here. */
+  /** A request or reply that began as a first fragment: later fragments with its IP id belong here. */
   private addFragment(state: State, journey: Journey, p: PacketInfo): void {
     const frag = journey.fragment;
-    if (!frag || frag.offset !== 0) return;
-    const key = fragKeyOf(p, frag.ipId);
+    if (frag && frag.offset === 0) this.registerFragments(state, fragKeyOf(p, frag.ipId));
+  }
+
+  private registerFragments(state: State, key: string): void {
     if (this.byFrag.has(key)) return;
     state.fragKeys.push(key);
     this.byFrag.set(key, state);
@@ -244,6 +274,7 @@ export class ExchangeTable {
 
   private attachFragment(state: State, journey: Journey): void {
     (state.ex.fragments ??= []).push(journey);
+    state.openFragments++;
     this.roles.set(journey, { state, role: "fragment" });
   }
 

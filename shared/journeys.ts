@@ -4,7 +4,7 @@
 // reuses a freed skb's memory within microseconds (the echo reply often takes the request's address),
 // so an address names a packet only between its first hop and its free (see cilium/pwru).
 import { LruMap } from "./lru.ts";
-import { isLifetimeEvent, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
+import { isLifetimeEvent, type FragmentInfo, type Hop, type Journey, type PacketInfo, type RawEvent } from "./types.ts";
 
 /**
  * Whether the source has lifetime events. Without them (perf trace of net:* alone) a changed header
@@ -34,12 +34,14 @@ export interface JourneyOutput {
   identified: Journey[];
   /** a journey seen with a header it had not had before */
   rewritten: { journey: Journey; packet: PacketInfo }[];
+  /** a journey that became the first fragment of a packet (fragmented on its way: the others follow) */
+  fragmented: { journey: Journey; packet: PacketInfo; fragment: FragmentInfo }[];
   /** journeys that ended: freed, replaced by another packet at their address, idle, evicted or flushed */
   ended: Journey[];
 }
 
 export function emptyJourneyOutput(): JourneyOutput {
-  return { identified: [], rewritten: [], ended: [] };
+  return { identified: [], rewritten: [], fragmented: [], ended: [] };
 }
 
 interface OpenJourney {
@@ -49,6 +51,8 @@ interface OpenJourney {
   headers: PacketInfo[];
   /** the header at the latest hop that had one */
   current?: PacketInfo;
+  /** it has been the first fragment of a packet */
+  firstFragment?: boolean;
 }
 
 export class JourneyTable {
@@ -130,6 +134,10 @@ export class JourneyTable {
     const p = ev.packet;
     if (!p) return;
     entry.current = p;
+    if (ev.fragment?.offset === 0 && !entry.firstFragment) {
+      entry.firstFragment = true;
+      out.fragmented.push({ journey: entry.journey, packet: p, fragment: ev.fragment });
+    }
     if (entry.headers.some((h) => h === p || samePacket(h, p))) return;
     entry.headers.push(p);
     if (!entry.journey.packet) {

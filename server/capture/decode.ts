@@ -50,6 +50,15 @@ export function stackStepName(pf: number, hook: number): string {
   return STACK_STEPS[pf]?.[hook] ?? `nf_${pf === NFPROTO_IPV4 ? "ipv4" : `pf${pf}`}_${hookName(hook)}`;
 }
 
+/** Names the chain that dropped ev, when the resolver knows it; whether it did. */
+export function resolveDrop(ev: RawEvent, at: Omit<UnresolvedDrop, "event">, resolver: NetfilterResolver | undefined): boolean {
+  const drop = resolver?.drop(at.netns, at.pf, at.hook, at.index);
+  if (!drop) return false;
+  ev.rule = drop.rule;
+  ev.netfilter = drop.netfilter;
+  return true;
+}
+
 /** What the pkt and aux headers of one record say, decoded once per distinct bytes. */
 interface Headers {
   packet?: PacketInfo;
@@ -63,10 +72,21 @@ const RINGBUF_BUSY = 0x80000000;
 const RINGBUF_DISCARD = 0x40000000;
 const RINGBUF_HDR = 8;
 
+/** A netfilter drop whose chain the observers' plan does not know (chains added since it was made). */
+export interface UnresolvedDrop {
+  event: RawEvent;
+  netns: number;
+  pf: number;
+  hook: number;
+  index: number;
+}
+
 export interface RingDecodeResult {
   events: RawEvent[];
   /** records that were not a pktpath_event (wrong size or unknown kind) */
   malformed: number;
+  /** netfilter drops to name once the namespace's chains are looked at again */
+  unresolved: UnresolvedDrop[];
 }
 
 export class RecordDecoder {
@@ -82,6 +102,7 @@ export class RecordDecoder {
   private readonly lastWords: Int32Array;
   private lastHeaders: Headers = {};
   private readonly skbText = new Map<number, { hi: number; text: string }>();
+  private unresolved: UnresolvedDrop[] = [];
 
   constructor(readonly layout: RecordLayout, private readonly ctx: DecodeContext) {
     this.o = layout.ev;
@@ -150,7 +171,9 @@ export class RecordDecoder {
       at += (len + RINGBUF_HDR + 7) & ~7;
     }
     if (!sorted) events.sort((a, b) => a.tNs - b.tNs);
-    return { events, malformed };
+    const unresolved = this.unresolved;
+    this.unresolved = [];
+    return { events, malformed, unresolved };
   }
 
   private nfHook(dv: DataView, at: number, ev: RawEvent): void {
@@ -187,11 +210,8 @@ export class RecordDecoder {
       const pf = dv.getUint8(at + o.nf_pf);
       const nfNetns = dv.getUint32(at + o.nf_netns, true);
       if (pf !== 0 && ev.dropReason === "NETFILTER_DROP") {
-        const drop = this.ctx.netfilter?.drop(nfNetns, pf, dv.getUint8(at + o.nf_hook), dv.getUint8(at + o.nf_index));
-        if (drop) {
-          ev.rule = drop.rule;
-          ev.netfilter = drop.netfilter;
-        }
+        const place = { netns: nfNetns, pf, hook: dv.getUint8(at + o.nf_hook), index: dv.getUint8(at + o.nf_index) };
+        if (!resolveDrop(ev, place, this.ctx.netfilter)) this.unresolved.push({ event: ev, ...place });
       }
     }
     if (dv.getUint32(at + o.location, true) !== 0 || dv.getUint32(at + o.location + 4, true) !== 0) {

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { RawEvent } from "../../shared/types.ts";
 import { MessageChannel } from "node:worker_threads";
 import { readKernelFacts } from "./btf.ts";
-import { RecordDecoder, type DecodeContext } from "./decode.ts";
+import { RecordDecoder, resolveDrop, type DecodeContext, type UnresolvedDrop } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
 import { readRecordLayout } from "./layout.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
@@ -71,6 +71,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let malformed = 0;
   let collisions = 0;
   let startKtimeNs = 0n;
+  /** batches handed to the sink in order; one may wait for its drops' chains to be named */
+  let delivered: Promise<void> = Promise.resolve();
   let originUs: number | undefined;
   /** The wall clock of CLOCK_MONOTONIC's startKtimeNs, as the two clocks relate now. */
   const wallOfStart = (): number => (performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() - startKtimeNs) / 1000;
@@ -113,6 +115,18 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       netfilter: nfLayout,
     };
     const decoder = new RecordDecoder(layout.value, ctx);
+    // A drop by a chain added since its namespace was looked at: look again, name it, then hand it on.
+    // Batches wait behind it, in order (drops are rare; looking takes a process, some milliseconds).
+    const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[]): void => {
+      if (unresolved.length === 0 && observers === undefined) return sink(events);
+      delivered = delivered.then(async () => {
+        if (unresolved.length > 0 && observers) {
+          await observers.refresh([...new Set(unresolved.map((u) => u.netns))]);
+          for (const u of unresolved) resolveDrop(u.event, u, nfLayout);
+        }
+        sink(events);
+      });
+    };
     const data: RingWorkerData = {
       objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
       filter: program.value, control: control.port2, stop: stopFlag,
@@ -140,7 +154,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             counters.events += out.events.length;
-            if (out.events.length) sink(out.events);
+            if (out.events.length) deliver(out.events, out.unresolved);
             Atomics.sub(taken, 0, Math.ceil(msg.bytes.byteLength / 1024));
             Atomics.notify(taken, 0);
             return;
@@ -176,6 +190,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const w = worker;
     await stopped;
     await new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once("exit", () => resolve())));
+    await delivered;
     control.port1.close();
   }
 

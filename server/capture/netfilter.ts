@@ -109,6 +109,14 @@ export class NetfilterObservers {
     this.opts.onWarning?.(message);
   }
 
+  /** Looks at these namespaces' chains again now (a drop by a chain not known yet), placing observers anew. */
+  async refresh(inos: number[]): Promise<void> {
+    await Promise.all(inos.map((ino) => {
+      const entry = this.attached.get(ino);
+      return entry ? this.observe(ino, entry.path) : Promise.resolve();
+    }));
+  }
+
   /** One scan at a time: a slow one is not overtaken by the next. */
   scan(): Promise<void> {
     this.scanning ??= this.scanOnce().finally(() => (this.scanning = undefined));

@@ -116,6 +116,20 @@ export class Topology {
     execFileSync("ip", ["netns", "exec", this.n(ns), "nft", "-f", "-"], { input: script, stdio: ["pipe", "pipe", "pipe"] });
   }
 
+  /**
+   * Loads an nft script in ns (the host's namespace when undefined). Its tables must be named
+   * `${prefix}_…`: destroy() removes the host's such tables (a namespace's go with it).
+   */
+  nft(ns: string | undefined, script: string): void {
+    const args = ns === undefined ? ["nft", "-f", "-"] : ["ip", "netns", "exec", this.n(ns), "nft", "-f", "-"];
+    execFileSync(args[0]!, args.slice(1), { input: script, stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  /** `ip ARGS` in ns (the host's namespace when undefined). */
+  link(ns: string | undefined, ...args: string[]): void {
+    this.ip(ns, ...args);
+  }
+
   /** Runs a command inside a namespace. */
   exec(ns: string, cmd: string, ...args: string[]): string {
     return sh("ip", "netns", "exec", this.n(ns), cmd, ...args);
@@ -136,6 +150,13 @@ export class Topology {
       // no namespaces at all
     }
     for (const ns of namespaces) quiet("ip", "netns", "del", ns);
+    let tables: string[] = [];
+    try {
+      tables = sh("nft", "list", "tables").split("\n").map((l) => l.trim().split(/\s+/)).filter((w) => w[0] === "table" && w[2]?.startsWith(`${this.prefix}_`)).map((w) => `${w[1]} ${w[2]}`);
+    } catch {
+      // no nft
+    }
+    for (const t of tables) quiet("nft", "delete", "table", ...t.split(" "));
     const links = sh("ip", "-o", "link", "show").split("\n").map((l) => l.split(": ")[1]?.split("@")[0] ?? "");
     for (const link of links.filter(mine)) quiet("ip", "link", "del", link);
   }
