@@ -115,8 +115,12 @@ export class ExchangeTable {
       state.requestOpen = false;
       this.inFlight.delete(state);
       this.settled.set(state, Math.max(tNs, lastTNs(journey)));
-      // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded).
-      if (effectiveDrop(journey) && !state.answer) this.settle(state, "dropped", out);
+      // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded). An error
+      // the sender's own host reports about it (a neighbour that never answered ARP) is the drop's
+      // echo, not an answer from the way: the exchange is dropped, and keeps the error.
+      if (!effectiveDrop(journey)) return;
+      if (!state.answer) this.settle(state, "dropped", out);
+      else if (state.ex.error?.from === state.ex.src) state.answerStatus = "dropped";
       return;
     }
     if (journey === state.answer) {
