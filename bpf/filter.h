@@ -95,7 +95,8 @@ __noinline int filter_run(const struct pktpath_filter *f, const struct pktpath_p
 }
 
 /* A packet not yet tracked is captured when the filter accepts its header, or, for a tunnel's
- * packet, the outer header: the inner one is tried first. */
+ * packet, the outer header (the inner one is tried first), or, for an ICMP error, the header it
+ * quotes: an error goes with the packet it is about (a UDP datagram's port unreachable). */
 static __always_inline int filter_accepts(const struct pktpath_pkt *p, const struct pktpath_pkt *aux, __u32 len)
 {
 	const struct pktpath_filter *f = FILTER_PROGRAM();
@@ -104,7 +105,7 @@ static __always_inline int filter_accepts(const struct pktpath_pkt *p, const str
 		return 0;
 	if (filter_run(f, p, aux, len))
 		return 1;
-	return aux->aux_kind && aux->aux_kind < PKTPATH_AUX_QUOTED && filter_run(f, aux, aux, len);
+	return aux->aux_kind && aux->aux_kind <= PKTPATH_AUX_QUOTED && filter_run(f, aux, aux, len);
 }
 
 #endif

@@ -64,6 +64,7 @@ struct sock;
 #define HEADER_UNSET 0xffff
 #define NF_ACCEPT 1
 #define NF_INET_FORWARD 2
+#define NF_INET_LOCAL_OUT 3
 #define NF_INET_POST_ROUTING 4
 /* Kernel addresses live in the upper half on x86-64 and arm64. */
 #define KERNEL_ADDR_MIN 0xffff000000000000ULL
@@ -509,10 +510,18 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
 	__u8 hook = st->hook;
+	__u8 flags = 0;
 
 	if (!t || (!entering && t->addr != addr))
 		return NF_ACCEPT;
 	parse_skb(&p, &aux, skb);
+	/* A packet this host sends starts at the output hook. Seen there with an address still tracked
+	 * and no tunnel header pushed on it (a tunnel sends its packets out again, wrapped), it is a new
+	 * skb: the one that had the address was freed without a tracepoint (TCP frees with __kfree_skb). */
+	if (entering && hook == NF_INET_LOCAL_OUT && t->addr == addr && (!aux.aux_kind || aux.aux_kind == PKTPATH_AUX_QUOTED)) {
+		untrack(t, skb);
+		flags = PKTPATH_REC_NEW_SKB;
+	}
 	if (t->addr != addr) {
 		if (!admit(skb, &p, &aux, &clone_of))
 			return NF_ACCEPT;
@@ -526,6 +535,7 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	if (!slot)
 		return NF_ACCEPT;
 	e = begin(slot, PKTPATH_EV_NF_HOOK, addr);
+	e->flags = flags;
 	e->clone_of = clone_of;
 	e->len = skb->len;
 	e->nf_pf = st->pf;

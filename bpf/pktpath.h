@@ -40,6 +40,9 @@ enum pktpath_stat {
 	PKTPATH_STAT_MAX = 2,
 };
 
+/* pktpath_event.flags */
+#define PKTPATH_REC_NEW_SKB 1 /* a new packet at this address: whatever journey the address had is over */
+
 /* pktpath_pkt.frag bits */
 #define PKTPATH_FRAG_IS 1   /* the header is an IP fragment (offset or more-fragments set, or an IPv6 fragment header) */
 #define PKTPATH_FRAG_MORE 2 /* more fragments follow */
@@ -79,7 +82,8 @@ struct pktpath_event {
 	__u8 nf_pf;        /* netfilter hooks, and frees after one: NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10) */
 	__u8 nf_hook;      /* NF_INET_PRE_ROUTING (0) .. NF_INET_POST_ROUTING (4) */
 	__u8 nf_index;     /* 0 on entering the hook, k after the k-th chain boundary observer */
-	__u32 pad;
+	__u8 flags;        /* PKTPATH_REC_* */
+	__u8 pad[3];
 	struct pktpath_pkt pkt;   /* the header (the inner one of a tunnel) */
 	struct pktpath_pkt aux;   /* see aux.aux_kind */
 	char ifname[PKTPATH_IFNAMSIZ];

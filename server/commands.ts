@@ -1,7 +1,7 @@
 // The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
 // Messages go to stderr as one line each; stdout carries only the command's output.
 import { oneLine, shown } from "../shared/shown.ts";
-import { formatJourney, formatPing } from "../shared/tracepkt.ts";
+import { formatExchange, formatJourney } from "../shared/tracepkt.ts";
 import type { Command, LiveSource } from "./args.ts";
 import { readDropReasons } from "./capture/btf.ts";
 import { CaptureFileError, CaptureWriter, fileLines } from "./capture/file.ts";
@@ -126,10 +126,12 @@ export async function runTrace(cmd: Cmd<"trace">): Promise<number> {
   const pipeline = livePipeline(cmd.filter, cmd.source);
   const stopper = stopWhen(cmd.durationS);
   let printed = 0;
-  pipeline.onPings((pings) => {
-    for (const ping of pings) {
+  // Every exchange the filter let through: pings (the icmp-echo ones, Ping objects), TCP and UDP.
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  pipeline.onExchanges((exchanges) => {
+    for (const x of exchanges) {
       if (cmd.count !== undefined && printed >= cmd.count) break;
-      process.stdout.write(cmd.json ? JSON.stringify(ping) + "\n" : formatPing(ping) + "\n\n");
+      process.stdout.write(cmd.json ? JSON.stringify(x) + "\n" : formatExchange(x, { timeZone }) + "\n\n");
       printed++;
     }
     if (cmd.count !== undefined && printed >= cmd.count) stopper.stop("count");
@@ -198,15 +200,17 @@ export async function runImport(cmd: Cmd<"import">): Promise<number> {
     throw e;
   }
   if (!opened.ok) return (sayAt(`${shown(cmd.file)}:${opened.error}`), 2);
-  const { journeys, pings } = opened.value;
+  const { journeys, pings, exchanges } = opened.value;
   if (cmd.json) {
     process.stdout.write(JSON.stringify({ journeys, pings }) + "\n");
     return 0;
   }
-  // Each ping with its hops; then the journeys no ping claims (no packet headers in the capture, or
-  // not an echo).
-  for (const p of pings) process.stdout.write(formatPing(p) + "\n\n");
-  const claimed = new Set(pings.flatMap((p) => [p.request?.id, p.reply?.id]));
+  // Each exchange with its hops (pings, TCP, UDP); then the journeys none claims (no packet headers
+  // in the capture, or traffic that pairs with nothing).
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  for (const x of exchanges) process.stdout.write(formatExchange(x, { timeZone }) + "\n\n");
+  const claimed = new Set(exchanges.flatMap((x) => [x.request?.id, x.reply?.id, x.error?.journey?.id,
+    ...(x.fragments ?? []).map((f) => f.id), ...(x.retries ?? []).map((r) => r.id)]));
   for (const j of journeys) if (!claimed.has(j.id)) process.stdout.write(formatJourney(j) + "\n\n");
   return 0;
 }

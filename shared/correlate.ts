@@ -74,6 +74,7 @@ export class Correlator {
     });
     this.exchanges = new ExchangeTable({
       replyTimeoutNs: opts.replyTimeoutNs ?? DEFAULT_REPLY_TIMEOUT_NS,
+      tcpReplyTimeoutNs: Math.max(opts.replyTimeoutNs ?? DEFAULT_REPLY_TIMEOUT_NS, 4e9),
       maxInFlightNs: opts.maxInFlightNs ?? DEFAULT_MAX_IN_FLIGHT_NS,
       maxOpen: Math.max(1, opts.maxOpenPings ?? DEFAULT_MAX_OPEN),
       idPrefix: opts.idPrefix ?? "",

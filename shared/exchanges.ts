@@ -10,6 +10,8 @@ import type { Exchange, ExchangeStatus, Journey, PacketInfo } from "./types.ts";
 export interface ExchangeTableOptions {
   /** a request whose journey ended waits this long for its answer */
   replyTimeoutNs: number;
+  /** the same for a TCP SYN, sent again every second for a while (tcp_syn_linear_timeouts): long enough to see that */
+  tcpReplyTimeoutNs: number;
   /** a request whose journey has not ended (queued somewhere) is given up after this long */
   maxInFlightNs: number;
   /** exchanges waiting at most; past it the oldest becomes no-reply */
@@ -47,9 +49,10 @@ export class ExchangeTable {
   private readonly byKey = new Map<string, State>();
   private readonly byFrag = new Map<string, State>();
   private readonly roles = new Map<Journey, { state: State; role: Role }>();
-  // Expiry order: requests still in flight by their start, settled ones by their end.
+  // Expiry order: requests still in flight by their start, settled ones by their end (or their last
+  // retry's), one list per kind as their timeouts differ.
   private readonly inFlight = new LruMap<State, number>();
-  private readonly settled = new LruMap<State, number>();
+  private readonly settledBy = { "icmp-echo": new LruMap<State, number>(), tcp: new LruMap<State, number>(), udp: new LruMap<State, number>() };
   /** fragments that came before their first fragment, by fragment key */
   private readonly orphans = new LruMap<string, Journey[]>();
   /** journeys that began as a later fragment: whatever header they get (reassembled), never an exchange's request or answer */
@@ -65,7 +68,11 @@ export class ExchangeTable {
   }
 
   get size(): number {
-    return this.inFlight.size + this.settled.size;
+    return this.inFlight.size + this.settledBy["icmp-echo"].size + this.settledBy.tcp.size + this.settledBy.udp.size;
+  }
+
+  private settled(state: State): LruMap<State, number> {
+    return this.settledBy[state.rule.kind];
   }
 
   identified(journey: Journey, out: Exchange[]): void {
@@ -111,16 +118,25 @@ export class ExchangeTable {
       if (state.pending !== undefined) this.settle(state, state.pending, out);
       return;
     }
+    if (role === "retry") {
+      // The wait for an answer starts again from the last retry.
+      if (!state.answer && !state.requestOpen) this.settled(state).set(state, Math.max(tNs, lastTNs(journey)));
+      return;
+    }
     if (role === "request") {
       state.requestOpen = false;
       this.inFlight.delete(state);
-      this.settled.set(state, Math.max(tNs, lastTNs(journey)));
+      this.settled(state).set(state, Math.max(tNs, lastTNs(journey)));
       // Dropped, no answer can come, unless an ICMP error already did (reject, TTL exceeded). An error
       // the sender's own host reports about it (a neighbour that never answered ARP) is the drop's
       // echo, not an answer from the way: the exchange is dropped, and keeps the error.
       if (!effectiveDrop(journey)) return;
-      if (!state.answer) this.settle(state, "dropped", out);
-      else if (state.ex.error?.from === state.ex.src) state.answerStatus = "dropped";
+      // A TCP SYN or a UDP query dropped is sent again (retries): the exchange stays open to see
+      // them, and is dropped if no answer comes. An echo is not.
+      if (!state.answer) {
+        if (state.rule.kind === "icmp-echo") this.settle(state, "dropped", out);
+        else state.pending = "dropped";
+      } else if (state.ex.error?.from === state.ex.src) state.answerStatus = "dropped";
       return;
     }
     if (journey === state.answer) {
@@ -136,8 +152,14 @@ export class ExchangeTable {
 
   /** Requests past their time become no-reply. */
   expire(nowNs: number, out: Exchange[]): void {
-    for (let f = this.settled.oldest(); f && nowNs - f[1] > this.opts.replyTimeoutNs; f = this.settled.oldest()) {
-      this.finalize(f[0], "no-reply", out);
+    for (const [kind, list] of Object.entries(this.settledBy)) {
+      const timeout = kind === "tcp" ? this.opts.tcpReplyTimeoutNs : this.opts.replyTimeoutNs;
+      // An answer that came but whose journey never ended (UDP frees what a socket read without a
+      // tracepoint) still answered.
+      for (let f = list.oldest(); f && nowNs - f[1] > timeout; f = list.oldest()) {
+        const s = f[0];
+        this.finalize(s, s.answer ? s.pending ?? s.answerStatus ?? "complete" : s.pending ?? "no-reply", out);
+      }
     }
     for (let f = this.inFlight.oldest(); f && nowNs - f[1] > this.opts.maxInFlightNs; f = this.inFlight.oldest()) {
       this.finalize(f[0], "no-reply", out);
@@ -149,7 +171,7 @@ export class ExchangeTable {
 
   /** End of capture: every exchange still waiting is no-reply. */
   flush(out: Exchange[]): void {
-    for (const list of [this.inFlight, this.settled]) {
+    for (const list of [this.inFlight, ...Object.values(this.settledBy)]) {
       for (let f = list.oldest(); f; f = list.oldest()) this.finalize(f[0], "no-reply", out);
     }
   }
@@ -204,7 +226,7 @@ export class ExchangeTable {
       const state = this.newState(RULES[0]!, journey, { ...p, src: p.dst, dst: p.src });
       this.answer(state, journey, "reply", "complete");
       state.requestOpen = false;
-      this.settled.set(state, journey.hops[0]?.tNs ?? 0);
+      this.settled(state).set(state, journey.hops[0]?.tNs ?? 0);
     }
   }
 
@@ -229,6 +251,11 @@ export class ExchangeTable {
     state.ex.request = journey;
     this.roles.set(journey, { state, role: "request" });
     this.register(state, key);
+    // An ICMP error quotes only the UDP header, not the DNS id: the query answers to its key without it too.
+    if (p.dnsId !== undefined) {
+      const bare = rule.opens({ ...p, dnsId: undefined });
+      if (bare !== undefined && !this.byKey.has(bare)) this.register(state, bare);
+    }
     this.addFragment(state, journey, p);
     this.inFlight.set(state, state.startTNs);
     if (rule.kind === "udp") this.recentFlows.set(key, state.startTNs);
@@ -248,6 +275,7 @@ export class ExchangeTable {
   private answer(state: State, journey: Journey, role: "reply" | "error", status: ExchangeStatus): void {
     state.answer = journey;
     state.answerStatus = status;
+    state.pending = undefined; // a retry was answered: the attempts dropped before do not make it dropped
     if (role === "reply") state.ex.reply = journey;
     this.roles.set(journey, { state, role });
     if (journey.packet) this.addFragment(state, journey, journey.packet);
@@ -283,7 +311,7 @@ export class ExchangeTable {
   }
 
   private evictOldest(out: Exchange[]): void {
-    const oldest = this.inFlight.oldest() ?? this.settled.oldest();
+    const oldest = this.inFlight.oldest() ?? this.settledBy["icmp-echo"].oldest() ?? this.settledBy.tcp.oldest() ?? this.settledBy.udp.oldest();
     if (!oldest) return;
     this.evicted++;
     this.finalize(oldest[0], "no-reply", out);
@@ -292,7 +320,7 @@ export class ExchangeTable {
   private finalize(state: State, status: ExchangeStatus, out: Exchange[]): void {
     state.final = true;
     this.inFlight.delete(state);
-    this.settled.delete(state);
+    this.settled(state).delete(state);
     for (const k of state.keys) if (this.byKey.get(k) === state) this.byKey.delete(k);
     for (const k of state.fragKeys) if (this.byFrag.get(k) === state) this.byFrag.delete(k);
     const { request, reply, error, fragments, retries, ...rest } = state.ex;

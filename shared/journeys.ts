@@ -89,7 +89,7 @@ export class JourneyTable {
       return;
     }
     let entry = this.open.get(ev.skbaddr);
-    if (entry && this.guessing && (differentPacket(entry, ev) || repeatsHop(entry.journey, ev))) {
+    if (entry && (ev.newSkb || (this.guessing && (differentPacket(entry, ev) || repeatsHop(entry.journey, ev))))) {
       this.open.delete(ev.skbaddr);
       out.ended.push(entry.journey);
       entry = undefined;

@@ -1,23 +1,20 @@
 // The terminal text of `pktpath trace`, in the spirit of the seed's tracepkt: one line per hop,
 // `[netns] ifname direction src -> dst`, grouped under each final ping with its status and rtt.
 import { formatDurationNs as formatDuration, formatWallClock } from "./describe.ts";
-import { dropPointOf, pathOf, type PathStep } from "./topology.ts";
-import type { Journey, Ping } from "./types.ts";
+import { exchangeFlags } from "./describe.ts";
+import { isPing } from "./pings.ts";
+import { dropPointOf, journeyOf, laneKeyOf, lanesOf, SIDES, type PathSubject, type Side } from "./topology.ts";
+import type { Exchange, Hop, Journey, PacketInfo, Ping } from "./types.ts";
 
 /** A duration for terminals: 850ns, 39.0us, 1.25ms, 2.000s (describe.ts's scale, ASCII units). */
 export const formatDurationNs = (ns: number): string => formatDuration(ns, true);
-
-function flowOf(ping: Ping, side: PathStep["side"]): string {
-  if (side === "error") return `${ping.error?.from ?? "?"} -> ${ping.src}`;
-  return side === "request" ? `${ping.src} -> ${ping.dst}` : `${ping.dst} -> ${ping.src}`;
-}
 
 function hopCount(ping: Ping): string {
   return `${ping.request?.hops.length ?? 0}/${ping.reply?.hops.length ?? 0}`;
 }
 
-function dropText(ping: Ping): string {
-  const drop = dropPointOf(ping);
+function dropText(subject: PathSubject): string {
+  const drop = dropPointOf(subject);
   if (!drop) return "";
   const at = drop.rule ? ` by nft ${drop.rule}` : drop.location ? ` at ${drop.location}` : "";
   const on = drop.ifname ? ` after ${drop.ifname}` : "";
@@ -41,22 +38,75 @@ export function summarizePing(ping: Ping, opts: TextOptions = {}): string {
     ` hops=${hopCount(ping)}${missing}${dropText(ping)}`;
 }
 
+/** What a step adds to the seed's line: the chain and its verdict, the tunnel, the neighbour, where it goes on to. */
+export function stepNote(hop: Hop): string {
+  const notes: string[] = [];
+  if (hop.netfilter) {
+    const n = hop.netfilter;
+    notes.push(`${n.family.endsWith("tables") ? n.family : `nft ${n.family}`} ${n.table} ${n.chain}: ${n.verdict}`);
+  }
+  if (hop.outer) {
+    const o = hop.outer;
+    notes.push(`${o.kind}${o.vni !== undefined ? ` ${o.vni}` : ""}: ${o.src} -> ${o.dst}`);
+  }
+  if (hop.neighbour) notes.push(`waits for ${hop.neighbour.address} (${hop.neighbour.state})`);
+  if (hop.toIfname) notes.push(`to ${hop.toIfname}`);
+  if (hop.fragment) notes.push(`fragment ${hop.fragment.offset}${hop.fragment.more ? "+" : ""}`);
+  return notes.join("; ");
+}
+
 /**
- * One hop as the seed printed it, plus the tracepoint and the time since the ping's first hop:
- * `[   4026531833]           ppB1-h request 10.0.0.1 -> 10.0.0.2   net_dev_queue     +0ns`.
+ * One hop as the seed printed it, plus the tracepoint and the time since the first hop:
+ * `[   4026531833]           ppB1-h request 10.0.0.1 -> 10.0.0.2   net_dev_queue     +0ns`; the header
+ * is the hop's own (NAT rewrites it on the way), and a note follows where the hop has more to say.
  */
-export function formatStep(ping: Ping, step: PathStep, startTNs: number): string {
-  const netns = step.lane.name.padStart(12);
-  return `[${netns}] ${step.ifname.padStart(16)} ${step.side.padStart(7)} ${flowOf(ping, step.side).padEnd(34)}` +
-    ` ${step.event.padEnd(18)} +${formatDurationNs(step.tNs - startTNs)}`;
+export function formatHop(lane: string, side: Side, header: PacketInfo | undefined, hop: Hop, startTNs: number): string {
+  const flow = header ? `${header.src} -> ${header.dst}` : "?";
+  const line = `[${lane.padStart(12)}] ${hop.ifname.padStart(16)} ${side.padStart(7)} ${flow.padEnd(34)}` +
+    ` ${hop.event.padEnd(18)} +${formatDurationNs(hop.tNs - startTNs)}`;
+  const note = stepNote(hop);
+  return note ? `${line}  ${note}` : line;
+}
+
+/** Every hop of the request, the reply and an ICMP error, each with the header it had there. */
+function hopLines(subject: PathSubject): string[] {
+  const lanes = new Map(lanesOf(subject).map((l) => [l.key, l.name]));
+  const rows: { side: Side; hop: Hop; header: PacketInfo | undefined }[] = [];
+  for (const side of SIDES) {
+    const journey = journeyOf(subject, side);
+    let header = journey?.packet;
+    for (const hop of journey?.hops ?? []) {
+      header = hop.packet ?? header;
+      rows.push({ side, hop, header });
+    }
+  }
+  const start = rows[0]?.hop.tNs ?? 0;
+  return rows.map((r) => `  ${formatHop(lanes.get(laneKeyOf(r.hop)) ?? "?", r.side, r.header, r.hop, start)}`);
 }
 
 /** The summary line, then one indented line per hop of the request and the reply. */
 export function formatPing(ping: Ping, opts: TextOptions = {}): string {
-  const steps = pathOf(ping);
-  const startTNs = steps[0]?.tNs ?? 0;
-  const lines = [summarizePing(ping, opts), ...steps.map((s) => `  ${formatStep(ping, s, startTNs)}`)];
-  return lines.join("\n");
+  return [summarizePing(ping, opts), ...hopLines(ping)].join("\n");
+}
+
+/** One line for any exchange: a ping as summarizePing says it; TCP and UDP with ports, flags, retries. */
+export function summarizeExchange(x: Exchange, opts: TextOptions = {}): string {
+  if (isPing(x)) return summarizePing(x, opts);
+  const at = x.at !== undefined ? ` at ${formatWallClock(x.at, { timeZone: opts.timeZone ?? "UTC", date: true })}` : "";
+  const ep = (a: string, port: number | undefined): string => (port === undefined ? a : x.family === 6 ? `[${a}]:${port}` : `${a}:${port}`);
+  const flags = exchangeFlags(x);
+  const dns = x.request?.packet?.dnsId;
+  const rtt = x.rttNs !== undefined ? ` rtt=${formatDurationNs(x.rttNs)}` : "";
+  const retries = x.retries?.length ? ` retries=${x.retries.length}` : "";
+  const err = x.error ? ` (${x.error.text} from ${x.error.from})` : "";
+  return `${x.id}${at} ${x.status} ${x.kind} ${ep(x.src, x.sport)} -> ${ep(x.dst, x.dport)}` +
+    `${flags ? ` flags=${flags.replace(" → ", "/")}` : ""}${dns !== undefined ? ` dns=0x${dns.toString(16).padStart(4, "0")}` : ""}${rtt}` +
+    ` hops=${x.request?.hops.length ?? 0}/${x.reply?.hops.length ?? 0}${retries}${err}${dropText(x)}`;
+}
+
+/** An exchange of any kind as `trace` prints it: its line, then its hops. */
+export function formatExchange(x: Exchange, opts: TextOptions = {}): string {
+  return isPing(x) ? formatPing(x, opts) : [summarizeExchange(x, opts), ...hopLines(x)].join("\n");
 }
 
 /**

@@ -206,6 +206,8 @@ export interface RawEvent {
   neighbour?: NeighbourInfo;
   /** the skb this one was cloned from */
   cloneOf?: string;
+  /** a new packet at this address (the kernel freed the last one without saying): its journey is over */
+  newSkb?: boolean;
   /** kfree_skb only */
   dropReason?: string;
   /** kfree_skb: the netfilter family, table and chain that dropped it */

@@ -68,7 +68,7 @@ const rawEvent = object(
   { event: str(64), tNs: num, skbaddr: matching(/^0x[0-9a-f]+$/, "0x-prefixed lowercase hex", str(24)) },
   { ifname: text, ifindex: num, netns: num, netnsName: text, len: num, packet, outer, ttl: num, fragment, netfilter,
     natKind: str(32), toIfname: str(32), neighbour, cloneOf: matching(/^0x[0-9a-f]+$/, "0x-prefixed lowercase hex", str(24)),
-    dropReason: text, rule: str(1024), location: text },
+    newSkb: bool, dropReason: text, rule: str(1024), location: text },
 );
 
 export function parseRawEvent(v: unknown, path = "event"): Result<RawEvent> {

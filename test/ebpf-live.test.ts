@@ -14,7 +14,7 @@ import { kernelHasFunction } from "../server/capture/libbpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
 import type { CaptureFilter } from "../server/capture/source.ts";
 import { captureFilter } from "./support/filter.ts";
-import type { RawEvent } from "../shared/types.ts";
+import type { PacketInfo, RawEvent } from "../shared/types.ts";
 import { hostNetnsInode, Topology } from "./lib/netns.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root (loads a BPF program, creates namespaces)"
@@ -196,11 +196,19 @@ test("the in-kernel filter: UDP to one port only, echo requests and other ports 
     execFileSync("ping", ["-c", "1", N4], { stdio: "ignore" });
   }, captureFilter("udp port 9401"));
   assert.ok(got.events.length > 0);
-  assert.ok(got.events.every((e) => e.packet === undefined || (e.packet.proto === "udp" && e.packet.dport === 9401)),
-    "only UDP to port 9401 passes (not the ICMP port unreachable that answers 9402, nor the echo)");
+  // The port unreachable that answers 9401 is about an admitted packet, so it is admitted too (its
+  // quoted header matches); the one answering 9402 and the echo are left out.
+  const about9401 = (p: PacketInfo | undefined): boolean => p?.proto === "udp" && p.dport === 9401;
+  assert.ok(got.events.every((e) => e.packet === undefined || about9401(e.packet) || (e.packet.icmp?.type === 3 && about9401(e.packet.quoted))),
+    "only UDP to port 9401 and the ICMP error about it pass (not the port unreachable that answers 9402, nor the echo)");
+  const errors = got.events.filter((e) => e.packet?.icmp?.type === 3);
+  assert.ok(errors.length > 0, "the port unreachable about 9401 is captured");
+  assert.ok(errors.every((e) => e.packet!.icmp!.code === 3 && e.packet!.src === N4 && e.packet!.dst === H4));
   const [host, ns, h, n] = [hostNetnsInode(), topo.inode("ns"), topo.n("h"), topo.n("n")];
   // Nobody listens in the namespace: the datagram ends there with NO_SOCKET.
-  assert.deepEqual(got.events.filter((e) => !(e.netfilter && e.netns === host)).map((e) => [e.event, e.ifname, e.netns, e.len, e.dropReason]), [
+  const first = got.events.find((e) => about9401(e.packet))!;
+  const datagram = got.events.filter((e) => e.skbaddr === first.skbaddr && !(e.netfilter && e.netns === host));
+  assert.deepEqual(datagram.map((e) => [e.event, e.ifname, e.netns, e.len, e.dropReason]), [
     ["__ip_local_out", h, host, 35, undefined], ["ip_output", h, host, 35, undefined],
     ["net_dev_queue", h, host, 49, undefined], ["netif_rx", n, ns, 35, undefined], ["net_dev_xmit", h, host, 49, undefined],
     ["netif_receive_skb", n, ns, 35, undefined], ["ip_rcv", n, ns, 35, undefined], ["ip_local_deliver", n, ns, 35, undefined],

@@ -136,6 +136,8 @@ test("the filter, as the kernel runs it: inner headers first, then the outer; er
     ["", tunnelled, true], // the default: an echo inside
     ["", quotedEcho, true], // an error about an echo request
     ["", quotedUdp, false],
+    ["udp port 2", quotedUdp, true], // an error goes with the packet it quotes
+    ["udp port 3", quotedUdp, false],
     ["", laterFrag, true], // a later fragment of an ICMP message may be an echo's
     ["icmp", laterFrag, true],
     ["tcp port 443 and host 10.0.0.2", syn, true],

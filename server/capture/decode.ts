@@ -35,6 +35,7 @@ const STACK_STEPS: Record<number, readonly string[]> = {
 /** br_netfilter's functions that run each IP hook for a bridged frame. */
 const BRIDGED_STEPS: readonly string[] = ["br_nf_pre_routing", "br_nf_local_in", "br_nf_forward_ip", "br_nf_local_out", "br_nf_post_routing"];
 const FRAG_IS = 1, FRAG_MORE = 2;
+const REC_NEW_SKB = 1;
 const NUD_STATES: readonly [number, string][] = [[0x01, "INCOMPLETE"], [0x02, "REACHABLE"], [0x04, "STALE"],
   [0x08, "DELAY"], [0x10, "PROBE"], [0x20, "FAILED"], [0x40, "NOARP"], [0x80, "PERMANENT"]];
 
@@ -135,6 +136,7 @@ export class RecordDecoder {
     if (h.ttl !== undefined) ev.ttl = h.ttl;
     if (h.fragment) ev.fragment = h.fragment;
     if (dv.getUint32(at + o.clone_of, true) !== 0 || dv.getUint32(at + o.clone_of + 4, true) !== 0) ev.cloneOf = this.hex64(dv, at + o.clone_of);
+    if (dv.getUint8(at + o.flags) & REC_NEW_SKB) ev.newSkb = true;
     switch (kind) {
       case "nf_hook": this.nfHook(dv, at, ev); break;
       case "rx_handler": this.rxHandler(dv, at, ev); break;

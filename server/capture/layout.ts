@@ -5,7 +5,7 @@ import { readObjectBtf, type Btf, type BtfStruct } from "./btf.ts";
 
 /** struct pktpath_event's fields the decoder reads. */
 export const EVENT_FIELDS = ["ts_ns", "skbaddr", "location", "clone_of", "netns_ino", "ifindex", "len", "drop_reason",
-  "ifindex2", "nf_netns", "kind", "nf_pf", "nf_hook", "nf_index", "pkt", "aux", "ifname", "ifname2"] as const;
+  "ifindex2", "nf_netns", "kind", "nf_pf", "nf_hook", "nf_index", "flags", "pkt", "aux", "ifname", "ifname2"] as const;
 /** struct pktpath_pkt's fields. */
 export const PKT_FIELDS = ["family", "l4proto", "ttl", "frag", "icmp_type", "icmp_code", "tcp_flags", "aux_kind",
   "sport", "dport", "frag_off", "dns_id", "ip_id", "vni", "saddr", "daddr"] as const;

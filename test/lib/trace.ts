@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { parsePing } from "../../shared/validate.ts";
-import type { Ping } from "../../shared/types.ts";
+import { parseExchange, parsePing } from "../../shared/validate.ts";
+import type { Exchange, Ping } from "../../shared/types.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/pktpath.js", import.meta.url));
 
@@ -15,6 +15,7 @@ export class TraceChild {
   private stdout = "";
   private stderrText = "";
   readonly pings: Ping[] = [];
+  readonly exchanges: Exchange[] = [];
   private readonly problems: string[] = [];
   private readonly taken = new Set<Ping>();
   private waiters: (() => void)[] = [];
@@ -27,12 +28,22 @@ export class TraceChild {
       const lines = this.stdout.split("\n");
       this.stdout = lines.pop() ?? "";
       for (const line of lines.filter(Boolean)) {
-        let r;
+        // One exchange per line: pings are the icmp-echo ones (Ping objects), TCP and UDP the rest.
+        let json: unknown;
         try {
-          r = parsePing(JSON.parse(line));
+          json = JSON.parse(line);
         } catch (e) {
-          r = { ok: false as const, error: String(e) };
+          this.problems.push(`trace printed a line that is not JSON: ${String(e)}`);
+          continue;
         }
+        const x = parseExchange(json);
+        if (!x.ok) {
+          this.problems.push(`trace printed a bad exchange: ${x.error}`);
+          continue;
+        }
+        this.exchanges.push(x.value);
+        if (x.value.kind !== "icmp-echo") continue;
+        const r = parsePing(json);
         if (r.ok) this.pings.push(r.value);
         else this.problems.push(`trace printed a bad ping: ${r.error}`);
       }
