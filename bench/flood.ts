@@ -1,14 +1,18 @@
 // UDP flood between two namespaces over a veth pair, measuring packets/s received with
-// (a) nothing attached, (b) a do-nothing BPF program on the same tracepoints, (c) the pktpath
+// (a) nothing attached, (b) do-nothing BPF programs where pktpath attaches (its tracepoints, and
+// its netfilter observers at the same hooks and priorities in every namespace), (c) the pktpath
 // capture with --proto any, (d) the pktpath capture with its default filter (ICMP echo), which
-// rejects the flood in the kernel. Prints figures; asserts nothing. Needs root and `make -C bpf`.
+// rejects the flood in the kernel, (e) the same with a four-clause expression that rejects it too.
+// Prints figures; asserts nothing. Needs root and `make -C bpf`.
 // Usage: node --import tsx bench/flood.ts [seconds per phase, default 2] [rounds, default 3]
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
 import { buildFilter } from "../shared/filter/index.ts";
 import type { CaptureFilter } from "../server/capture/source.ts";
-import { openAndAttach } from "../server/capture/libbpf.ts";
+import { openAndAttach, type BpfSession } from "../server/capture/libbpf.ts";
+import { chainsIn, findNamespaces, placesOf } from "../server/capture/netfilter.ts";
+import { planHooks } from "../server/capture/nfplan.ts";
 
 /** A capture filter from a pcap-filter expression ("" is the default: ICMP echoes). */
 function filterOf(expression: string): CaptureFilter {
@@ -21,6 +25,8 @@ const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const NOOP_OBJ = fileURLToPath(new URL("../bpf/noop.bpf.o", import.meta.url));
 const SRC = "10.236.0.1", DST = "10.236.0.2", PORT = 9400;
+/** Four clauses, none of which the flood (UDP to 9400) matches: the whole table runs per packet. */
+const FOUR_CLAUSES = "(tcp port 443 and host 10.0.0.9) or udp port 53 or icmp or icmp6";
 
 // Child scripts run inside the namespaces. The receiver counts datagrams until its stdin closes;
 // the sender keeps 64 sends in flight for the given time.
@@ -96,7 +102,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 type RunStats = Map<string, { ns: number; runs: number }>;
 interface Totals {
-  a: number[]; b: number[]; c: number[]; d: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
+  a: number[]; b: number[]; c: number[]; d: number[]; e: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
 }
 
 function addRunStats(into: RunStats, more: RunStats): void {
@@ -106,14 +112,30 @@ function addRunStats(into: RunStats, more: RunStats): void {
   }
 }
 
-/** One round of the four phases; rounds interleave so that other load on the machine hits all alike. */
+/**
+ * The do-nothing probe where pktpath attaches: its tracepoints, and netfilter programs at the places
+ * pktpath's observers take in every namespace (the entering one per hook, one after each chain).
+ */
+async function attachNoop(): Promise<BpfSession> {
+  const noop = openAndAttach({ objPath: NOOP_OBJ, optionalTracepoints: ["napi_gro_receive_entry", "neigh_event_send_done"], netfilter: true });
+  if (!noop.ok) throw new Error(noop.error);
+  for (const [, path] of await findNamespaces()) {
+    const { chains } = await chainsIn(path);
+    for (const place of placesOf(planHooks(chains))) {
+      const fd = noop.value.attachNetfilter(place.prog === "nf_enter" ? "noop_nf_enter" : "noop_nf_after", place, path);
+      if (!fd.ok) throw new Error(fd.error);
+    }
+  }
+  return noop.value;
+}
+
+/** One round of the phases; rounds interleave so that other load on the machine hits all alike. */
 async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<void> {
   t.a.push((await phase(receiver)).pps);
 
-  const noop = openAndAttach({ objPath: NOOP_OBJ, optionalTracepoints: ["napi_gro_receive_entry"] });
-  if (!noop.ok) throw new Error(noop.error);
+  const noop = await attachNoop();
   t.b.push((await phase(receiver)).pps);
-  noop.value.close();
+  noop.close();
 
   const source = createEbpfSource(filterOf("ip or ip6"));
   await source.start((batch) => (t.events += batch.length));
@@ -132,6 +154,11 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
   await quiet.start(() => undefined);
   t.d.push((await phase(receiver)).pps);
   await quiet.stop();
+
+  const four = createEbpfSource(filterOf(FOUR_CLAUSES));
+  await four.start(() => undefined);
+  t.e.push((await phase(receiver)).pps);
+  await four.stop();
 }
 
 /**
@@ -142,11 +169,10 @@ async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<voi
 async function kernelTimes(receiver: ReturnType<typeof spawn>): Promise<RunStats> {
   execFileSync("sysctl", ["-qw", "kernel.bpf_stats_enabled=1"]);
   try {
-    const noop = openAndAttach({ objPath: NOOP_OBJ, optionalTracepoints: ["napi_gro_receive_entry"] });
-    if (!noop.ok) throw new Error(noop.error);
+    const noop = await attachNoop();
     await phase(receiver);
     const out = bpfRunStats();
-    noop.value.close();
+    noop.close();
     const source = createEbpfSource(filterOf("ip or ip6"));
     await source.start(() => undefined);
     await phase(receiver);
@@ -164,9 +190,10 @@ function bpfRunStats(): RunStats {
     { name?: string; run_time_ns?: number; run_cnt?: number }[];
   const out: RunStats = new Map();
   for (const p of progs) {
-    if (!p.name?.startsWith("handle_") && !p.name?.startsWith("noop_")) continue;
-    const prev = out.get(p.name) ?? { ns: 0, runs: 0 };
-    out.set(p.name, { ns: prev.ns + (p.run_time_ns ?? 0), runs: prev.runs + (p.run_cnt ?? 0) });
+    const name = p.name ?? "";
+    if (!/^(handle_|noop_|nf_enter$|nf_after$)/.test(name)) continue;
+    const prev = out.get(name) ?? { ns: 0, runs: 0 };
+    out.set(name, { ns: prev.ns + (p.run_time_ns ?? 0), runs: prev.runs + (p.run_cnt ?? 0) });
   }
   return out;
 }
@@ -178,7 +205,7 @@ async function main(): Promise<void> {
   try {
     const receiver = run(NS_R, RECEIVER);
     await nextLine(receiver);
-    const t: Totals = { a: [], b: [], c: [], d: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0 };
+    const t: Totals = { a: [], b: [], c: [], d: [], e: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0 };
     for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
     const kernel = await kernelTimes(receiver);
     receiver.stdin!.end();
@@ -187,7 +214,9 @@ async function main(): Promise<void> {
     console.log(`(b) no-op probe           ${fmt(t.b)}`);
     console.log(`(c) pktpath --proto any   ${fmt(t.c)}`);
     console.log(`(d) pktpath default filter ${fmt(t.d)}  (ICMP echo only: the flood is filtered out in the kernel)`);
-    console.log(`ratio (c)/(b), medians: ${(median(t.c) / median(t.b)).toFixed(3)}; (d)/(b): ${(median(t.d) / median(t.b)).toFixed(3)}`);
+    console.log(`(e) pktpath "${FOUR_CLAUSES}" ${fmt(t.e)}`);
+    const r = (xs: number[]): string => (median(xs) / median(t.b)).toFixed(3);
+    console.log(`ratio to (b), medians: (c) ${r(t.c)}; (d) ${r(t.d)}; (e) ${r(t.e)}`);
     // Each round measures (b) and (c) seconds apart, so a round's own ratio is spared slower drifts.
     const perRound = t.c.map((c, i) => c / (t.b[i] ?? NaN));
     console.log(`ratio (c)/(b) per round: ${perRound.map((r) => r.toFixed(3)).join(", ")}; median ${median(perRound).toFixed(3)}`);

@@ -38,6 +38,7 @@ struct sk_buff {
 	__u16 mac_header;
 	unsigned char *head;
 	unsigned char *data;
+	__u8 cloned:1;
 } __attribute__((preserve_access_index));
 struct nf_hook_state {
 	__u8 hook;
@@ -235,7 +236,9 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 	__u32 key = slot_of(head);
 	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
 
-	if (h && h->head == head && head && h->skb) {
+	/* Only a clone shares its data: a new skb whose buffer reuses the head of a tracked one freed
+	 * without a tracepoint (TCP's __kfree_skb) is not one, and skb->cloned tells them apart. */
+	if (h && h->head == head && head && h->skb && BPF_CORE_READ_BITFIELD_PROBED(skb, cloned)) {
 		struct track *owner = track_slot(h->skb);
 
 		if (owner && owner->addr == h->skb) {

@@ -153,6 +153,34 @@ test("the older build says so after start, through the source that `auto` picks"
   }
 });
 
+test("two captures at once (two users, or a test beside a running serve): each sees every stack step", { skip }, async (t) => {
+  // BPF netfilter programs cannot share a priority at a hook; the second capture takes the next one.
+  const topo = build("ppE2b");
+  t.after(() => topo.destroy());
+  const [first, second] = [createEbpfSource(captureFilter()), createEbpfSource(captureFilter())];
+  const seen: [RawEvent[], RawEvent[]] = [[], []];
+  await first.start((batch) => seen[0].push(...batch));
+  try {
+    await second.start((batch) => seen[1].push(...batch));
+    try {
+      assert.deepEqual(second.warnings.filter((w) => w.includes("netfilter")), []);
+      execFileSync("ping", ["-c", "1", "-e", "4806", N4], { stdio: "ignore" });
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await first.stop();
+  }
+  const [h, n, host, ns] = [topo.n("h"), topo.n("n"), hostNetnsInode(), topo.inode("ns")];
+  for (const events of seen) {
+    assert.deepEqual(rows(journey(events, 8, 4806, 1)).filter(([event]) => !event.startsWith("n")), [
+      ["__ip_local_out", h, host, 84], ["ip_output", h, host, 84], ["ip_rcv", n, ns, 84], ["ip_local_deliver", n, ns, 84],
+      ["consume_skb", n, ns, 56],
+    ]);
+  }
+});
+
 test("an nft drop in the namespace ends the request with kfree_skb NETFILTER_DROP", { skip }, async (t) => {
   const topo = build("ppE2");
   t.after(() => topo.destroy());

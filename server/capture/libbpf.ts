@@ -147,7 +147,17 @@ export interface NetfilterPlace {
   pf: number;
   hook: number;
   priority: number;
+  /**
+   * Priorities up to (not including) this one will do too. Two BPF programs cannot share a priority
+   * at a hook (EBUSY): another pktpath, or another tool's program, may hold it; the next free one
+   * below this bound is taken then.
+   */
+  below?: number;
 }
+
+const EBUSY = 16;
+/** Priorities tried past a busy one, at most. */
+const BUSY_TRIES = 64;
 
 export interface BpfSession {
   warnings: string[];
@@ -332,14 +342,22 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
 
 /** BPF_LINK_CREATE for a netfilter program (union bpf_attr's link_create, netfilter member). */
 function linkNetfilter(lib: Lib, progFd: number, place: NetfilterPlace): Result<number> {
-  const attr = Buffer.alloc(128);
-  attr.writeUInt32LE(progFd, 0);
-  attr.writeUInt32LE(BPF_NETFILTER, 8);
-  attr.writeUInt32LE(place.pf, 16);
-  attr.writeUInt32LE(place.hook, 20);
-  attr.writeInt32LE(place.priority, 24);
-  const fd = Number(lib.syscall(SYS_BPF, BPF_LINK_CREATE, attr, attr.length));
-  return fd >= 0 ? ok(fd) : err(`cannot attach a netfilter program at hook ${place.hook} of family ${place.pf} priority ${place.priority} (errno ${koffi.errno()})`);
+  const below = Math.min(place.below ?? place.priority + 1, place.priority + BUSY_TRIES);
+  let errno = 0;
+  for (let priority = place.priority; priority < below || priority === place.priority; priority++) {
+    const attr = Buffer.alloc(128);
+    attr.writeUInt32LE(progFd, 0);
+    attr.writeUInt32LE(BPF_NETFILTER, 8);
+    attr.writeUInt32LE(place.pf, 16);
+    attr.writeUInt32LE(place.hook, 20);
+    attr.writeInt32LE(priority, 24);
+    const fd = Number(lib.syscall(SYS_BPF, BPF_LINK_CREATE, attr, attr.length));
+    if (fd >= 0) return ok(fd);
+    errno = koffi.errno();
+    if (errno !== EBUSY) break;
+  }
+  const busy = errno === EBUSY ? `: every priority from ${place.priority} to ${below - 1} is held by another BPF program` : "";
+  return err(`cannot attach a netfilter program at hook ${place.hook} of family ${place.pf} priority ${place.priority} (errno ${errno})${busy}`);
 }
 
 /** Runs fn with this thread in the network namespace at path (setns is per thread), then returns. */

@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { readdir, readlink, stat } from "node:fs/promises";
 import { promisify } from "node:util";
-import { ENTER_PRIORITY, legacyChains, legacyNatKinds, nftChains, planHooks, type Chain, type HookPlan, type NetfilterLayout } from "./nfplan.ts";
+import { ENTER_PRIORITY, LAST_PRIORITY, legacyChains, legacyNatKinds, nftChains, planHooks, type Chain, type HookPlan, type NetfilterLayout } from "./nfplan.ts";
 import type { ObserverPlace, WorkerCommand, WorkerReply } from "./ringWorker.ts";
 
 const run = promisify(execFile);
@@ -69,9 +69,11 @@ export async function chainsIn(path: string): Promise<{ chains: Chain[]; error?:
 
 /** Every observer of a namespace's plan: the entering one at each hook, and those after chains. */
 export function placesOf(plans: HookPlan[]): ObserverPlace[] {
+  // Each observer may move up past priorities other BPF programs hold, but never past the next chain.
+  const chainAt = (p: HookPlan, k: number): number | undefined => p.chainsBefore[k]?.[0]?.priority;
   return plans.flatMap((p) => [
-    { prog: "nf_enter" as const, pf: p.pf, hook: p.hook, priority: ENTER_PRIORITY },
-    ...p.afterPriorities.map((priority) => ({ prog: "nf_after" as const, pf: p.pf, hook: p.hook, priority })),
+    { prog: "nf_enter" as const, pf: p.pf, hook: p.hook, priority: ENTER_PRIORITY, below: chainAt(p, 0) ?? LAST_PRIORITY },
+    ...p.afterPriorities.map((priority, k) => ({ prog: "nf_after" as const, pf: p.pf, hook: p.hook, priority, below: chainAt(p, k + 1) ?? LAST_PRIORITY })),
   ]);
 }
 

@@ -12,6 +12,8 @@ export const HOOKS = ["prerouting", "input", "forward", "output", "postrouting"]
 /** The kernel reserves INT_MIN and INT_MAX; the entering observer goes just after the first. */
 export const ENTER_PRIORITY = -2147483647;
 const MAX_PRIORITY = 2147483646;
+/** NF_IP_PRI_LAST: the kernel keeps it for itself; observers stay below it. */
+export const LAST_PRIORITY = 2147483647;
 /** The NAT core's own hooks, which run every nat chain of their hook: dstnat before routing, srcnat after. */
 const NAT_PRIORITY: Record<string, number> = { prerouting: -100, output: -100, input: 100, postrouting: 100 };
 /** iptables-legacy tables: the hooks of their built-in chains, at their fixed priorities. */
