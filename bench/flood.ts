@@ -220,6 +220,9 @@ async function main(): Promise<void> {
     // Each round measures (b) and (c) seconds apart, so a round's own ratio is spared slower drifts.
     const perRound = t.c.map((c, i) => c / (t.b[i] ?? NaN));
     console.log(`ratio (c)/(b) per round: ${perRound.map((r) => r.toFixed(3)).join(", ")}; median ${median(perRound).toFixed(3)}`);
+    // (d) and (e) run back to back: their per-round ratio is the filter's own cost.
+    console.log(`ratio (d)/(b) per round: ${t.d.map((d, i) => (d / (t.b[i] ?? NaN)).toFixed(3)).join(", ")}; ` +
+      `(e)/(d) per round: ${t.e.map((e, i) => (e / (t.d[i] ?? NaN)).toFixed(3)).join(", ")}`);
     console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
     console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
     const perRun = [...kernel].sort().map(([name, s]) => `${name} ${s.runs ? Math.round(s.ns / s.runs) : 0} ns`);

@@ -179,6 +179,8 @@ export interface BpfSession {
   closeLink(fd: number): void;
   /** Runs a loaded program once on a packet (BPF_PROG_TEST_RUN); returns its return value. */
   testRun(progName: string, packet: Uint8Array): Result<number>;
+  /** Runs a loaded program `repeat` times on a packet; returns the kernel's mean time per run, in ns. */
+  timeRun(progName: string, packet: Uint8Array, repeat: number): Result<number>;
   /** Detaches and closes everything; safe to call twice. */
   close(): void;
 }
@@ -335,7 +337,14 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
     testRun(progName, packet) {
       const p = prog(progName);
       if (!p) return err(`no program ${progName}`);
-      return testRunOnce(lib, lib.progFd(p), packet);
+      const r = testRunOnce(lib, lib.progFd(p), packet);
+      return r.ok ? ok(r.value.retval) : r;
+    },
+    timeRun(progName, packet, repeat) {
+      const p = prog(progName);
+      if (!p) return err(`no program ${progName}`);
+      const r = testRunOnce(lib, lib.progFd(p), packet, repeat);
+      return r.ok ? ok(r.value.durationNs) : r;
     },
   });
 }
@@ -383,7 +392,7 @@ function inNetns<T>(lib: Lib, path: string | undefined, fn: () => Result<T>): Re
 const BPF_PROG_TEST_RUN = 10;
 
 /** BPF_PROG_TEST_RUN once: union bpf_attr's test member, the packet in memory koffi holds still. */
-function testRunOnce(lib: Lib, progFd: number, packet: Uint8Array): Result<number> {
+function testRunOnce(lib: Lib, progFd: number, packet: Uint8Array, repeat = 1): Result<{ retval: number; durationNs: number }> {
   const data = koffi.alloc("uint8_t", Math.max(packet.length, 1));
   try {
     new Uint8Array(koffi.view(data, packet.length)).set(packet);
@@ -391,9 +400,10 @@ function testRunOnce(lib: Lib, progFd: number, packet: Uint8Array): Result<numbe
     attr.writeUInt32LE(progFd, 0);
     attr.writeUInt32LE(packet.length, 8);
     attr.writeBigUInt64LE(BigInt(koffi.address(data)), 16);
-    attr.writeUInt32LE(1, 32);
+    attr.writeUInt32LE(repeat, 32);
     if (Number(lib.syscall(SYS_BPF, BPF_PROG_TEST_RUN, attr, attr.length)) !== 0) return err(`test run failed (errno ${koffi.errno()})`);
-    return ok(attr.readUInt32LE(4));
+    // union bpf_attr's test member: retval at 4, duration (mean ns per run) at 36
+    return ok({ retval: attr.readUInt32LE(4), durationNs: attr.readUInt32LE(36) });
   } finally {
     koffi.free(data);
   }
