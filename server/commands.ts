@@ -27,18 +27,24 @@ const sayAt = (line: string): void => void process.stderr.write(`${oneLine(line)
 const onSkip = (name: string, why: string): void => say(`${name} capture unavailable: ${why}`);
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Resolves on SIGINT/SIGTERM, after `durationS` if given, or when `stop` is called. */
-function stopWhen(durationS?: number): { done: Promise<string>; stop: (why: string) => void } {
+/**
+ * Resolves on SIGINT/SIGTERM, when `stop` is called, or `durationS` after `live()` (capture running:
+ * the time it takes to load and attach is not taken from the capture's duration).
+ */
+function stopWhen(durationS?: number): { done: Promise<string>; stop: (why: string) => void; live: () => void } {
   let stop: (why: string) => void = () => undefined;
   const done = new Promise<string>((resolve) => (stop = resolve));
   const onSignal = (sig: NodeJS.Signals) => stop(sig);
   process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
-  const timer = durationS === undefined ? undefined : setTimeout(() => stop("duration"), durationS * 1000);
+  let timer: NodeJS.Timeout | undefined;
+  const live = (): void => {
+    if (durationS !== undefined && timer === undefined) timer = setTimeout(() => stop("duration"), durationS * 1000);
+  };
   void done.then(() => {
     clearTimeout(timer);
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   });
-  return { done, stop };
+  return { done, stop, live };
 }
 
 /** Starts a pipeline; a failure to start is exit 2 for bad input (a capture file), 1 otherwise. */
@@ -139,6 +145,7 @@ export async function runTrace(cmd: Cmd<"trace">): Promise<number> {
   const started = await startPipeline(pipeline);
   if (started !== 0) return (stopper.stop("error"), started);
   say(`tracing (source: ${pipeline.source.name})`);
+  stopper.live();
   if (pipeline.source.name === "tracefs") {
     // tracefs prints no packet headers: echoes cannot be paired, but each skb's path still shows.
     say(cmd.json ? "tracefs gives no packet headers: no pings to print" : "tracefs gives no packet headers: printing journeys (one skb's hops each), not pings");
@@ -176,6 +183,7 @@ export async function runRecord(cmd: Cmd<"record">): Promise<number> {
   const origin = pipeline.source.originUs?.();
   writer.writeHeader(pipeline.source.name, origin === undefined ? new Date() : isoMicros(origin));
   say(`recording to ${shown(cmd.out)} (source: ${pipeline.source.name})`);
+  stopper.live();
   await stopper.done;
   await pipeline.stop();
   const closed = await writer.close();

@@ -10,25 +10,30 @@ import { startServe, waitFor } from "./support/cli-child.ts";
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && "needs root (BPF, tracefs)";
 
-/** Names of loaded BPF programs, from the kernel (bpftool, from Debian's bpftool package). */
-function loadedPrograms(): string[] {
-  const out = JSON.parse(execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" })) as { name?: string }[];
-  return out.map((p) => p.name ?? "");
+/** Loaded BPF programs, from the kernel (bpftool, from Debian's bpftool package). */
+function loadedPrograms(): { id: number; name: string }[] {
+  const out = JSON.parse(execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" })) as { id: number; name?: string }[];
+  return out.map((p) => ({ id: p.id, name: p.name ?? "" }));
 }
 const HANDLERS = ["handle_consume_skb", "handle_kfree_skb", "handle_napi_gro_receive_entry", "handle_net_dev_queue",
   "handle_net_dev_xmit", "handle_netif_receive_skb", "handle_netif_rx"];
-const ours = () => loadedPrograms().filter((n) => HANDLERS.includes(n));
 
 test("kill -9 of serve with eBPF: every program and link is gone", { skip }, async () => {
-  assert.deepEqual(ours(), [], "no pktpath program loaded before the test");
+  // By id: another pktpath on this machine (a user's, another test's) has programs of the same names.
+  const before = new Set(loadedPrograms().map((p) => p.id));
   const serve = await startServe(["--source", "ebpf"]);
+  let theirs: number[];
   try {
-    assert.deepEqual(ours().sort(), HANDLERS);
+    const loaded = loadedPrograms().filter((p) => !before.has(p.id) && /^(handle_|nf_enter$|nf_after$)/.test(p.name));
+    assert.deepEqual(loaded.map((p) => p.name).filter((n) => HANDLERS.includes(n)).sort(), HANDLERS);
+    assert.ok(loaded.some((p) => p.name === "nf_enter"), "the netfilter observers' program is loaded");
+    theirs = loaded.map((p) => p.id);
   } finally {
     serve.child.kill("SIGKILL");
     await serve.stop();
   }
-  await waitFor(async () => (ours().length === 0 ? true : undefined), 5000, "programs to unload");
+  const left = (): number[] => { const now = new Set(loadedPrograms().map((p) => p.id)); return theirs.filter((id) => now.has(id)); };
+  await waitFor(async () => (left().length === 0 ? true : undefined), 5000, "programs to unload");
 });
 
 test("kill -9 of serve with tracefs: the next run removes the instance it left", { skip }, async () => {
