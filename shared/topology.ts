@@ -188,7 +188,7 @@ export function visitsOf(journey: Journey | undefined, keep: (hop: Hop) => boole
   journey?.hops.forEach((hop, i) => {
     if (!keep(hop)) return;
     const node = nodeKeyOf(hop);
-    const last = visits[visits.length - 1], before = visits[visits.length - 2];
+    const last = visits[visits.length - 1];
     const target = last?.node === node ? last : hop.event === "net_dev_xmit" ? sendInProgress(journey, visits, node) : undefined;
     if (target) {
       target.hops.push(i);
