@@ -278,6 +278,12 @@ export class ExchangeTable {
     state.pending = undefined; // a retry was answered: the attempts dropped before do not make it dropped
     if (role === "reply") state.ex.reply = journey;
     this.roles.set(journey, { state, role });
+    // A UDP socket frees what it read without a tracepoint, so neither journey may ever end: once
+    // answered, the exchange waits a reply timeout from the answer, not the in-flight limit.
+    if (state.requestOpen && this.inFlight.has(state)) {
+      this.inFlight.delete(state);
+      this.settled(state).set(state, journey.hops[0]?.tNs ?? state.startTNs);
+    }
     if (journey.packet) this.addFragment(state, journey, journey.packet);
   }
 

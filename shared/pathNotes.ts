@@ -15,13 +15,25 @@ export interface HeaderChange {
 /** The header a hop saw: its own when NAT rewrote it, else the journey's. */
 export const headerAt = (journey: Journey, hop: Hop): PacketInfo | undefined => hop.packet ?? journey.packet;
 
+/**
+ * The header at each hop of a journey. A net_dev_xmit hop is recorded without one (the peer may
+ * have freed the skb by then, so the kernel program reads only its address): it sent what the hop
+ * before it held, not the journey's first header.
+ */
+export function headersOf(journey: Journey): (PacketInfo | undefined)[] {
+  let prev = journey.packet;
+  return journey.hops.map((hop) => {
+    prev = hop.packet ?? (hop.event === "net_dev_xmit" ? prev : journey.packet);
+    return prev;
+  });
+}
+
 const withPort = (addr: string, port: number | undefined): string => (port === undefined ? addr : `${addr}:${port}`);
 
 function changesOf(side: Side, journey: Journey): HeaderChange[] {
   const out: HeaderChange[] = [];
   let prev = journey.packet;
-  journey.hops.forEach((hop, i) => {
-    const cur = headerAt(journey, hop);
+  headersOf(journey).forEach((cur, i) => {
     if (!cur || !prev) {
       prev = cur ?? prev;
       return;
@@ -66,7 +78,8 @@ export function tunnelSegments(subject: PathSubject): TunnelSegment[] {
   for (const side of SIDES) {
     let open: TunnelSegment | undefined;
     journeyOf(subject, side)?.hops.forEach((hop, i) => {
-      if (open && hop.outer && sameOuter(open.outer, hop.outer)) {
+      // net_dev_xmit is recorded without the packet's headers (see headersOf): it sent what was open.
+      if (open && (hop.outer ? sameOuter(open.outer, hop.outer) : !hop.packet && hop.event === "net_dev_xmit")) {
         open.last = i;
         return;
       }

@@ -188,9 +188,8 @@ export function visitsOf(journey: Journey | undefined, keep: (hop: Hop) => boole
   journey?.hops.forEach((hop, i) => {
     if (!keep(hop)) return;
     const node = nodeKeyOf(hop);
-    const last = visits[visits.length - 1], before = visits[visits.length - 2];
-    const target = last?.node === node ? last
-      : hop.event === "net_dev_xmit" && before?.node === node && !hasEvent(journey, before, "net_dev_xmit") ? before : undefined;
+    const last = visits[visits.length - 1];
+    const target = last?.node === node ? last : hop.event === "net_dev_xmit" ? sendInProgress(journey, visits, node) : undefined;
     if (target) {
       target.hops.push(i);
       target.lastTNs = Math.max(target.lastTNs, hop.tNs);
@@ -202,3 +201,16 @@ export function visitsOf(journey: Journey | undefined, keep: (hop: Hop) => boole
 }
 
 const hasEvent = (j: Journey, v: Visit, event: string): boolean => v.hops.some((i) => j.hops[i]?.event === event);
+
+/**
+ * The latest visit to `node` if it queued the packet and has not seen it transmitted: transmits nest
+ * (a VXLAN device's xmit returns after the underlay's queue, the peer's rx and the underlay's xmit).
+ */
+function sendInProgress(j: Journey, visits: Visit[], node: string): Visit | undefined {
+  for (let i = visits.length - 1; i >= 0; i--) {
+    const v = visits[i]!;
+    if (v.node !== node) continue;
+    return hasEvent(j, v, "net_dev_queue") && !hasEvent(j, v, "net_dev_xmit") ? v : undefined;
+  }
+  return undefined;
+}

@@ -3,6 +3,7 @@
 import { formatDurationNs as formatDuration, formatWallClock } from "./describe.ts";
 import { exchangeFlags } from "./describe.ts";
 import { isPing } from "./pings.ts";
+import { headersOf } from "./pathNotes.ts";
 import { dropPointOf, journeyOf, laneKeyOf, lanesOf, SIDES, type PathSubject, type Side } from "./topology.ts";
 import type { Exchange, Hop, Journey, PacketInfo, Ping } from "./types.ts";
 
@@ -74,11 +75,8 @@ function hopLines(subject: PathSubject): string[] {
   const rows: { side: Side; hop: Hop; header: PacketInfo | undefined }[] = [];
   for (const side of SIDES) {
     const journey = journeyOf(subject, side);
-    let header = journey?.packet;
-    for (const hop of journey?.hops ?? []) {
-      header = hop.packet ?? header;
-      rows.push({ side, hop, header });
-    }
+    const headers = journey ? headersOf(journey) : [];
+    journey?.hops.forEach((hop, i) => rows.push({ side, hop, header: headers[i] }));
   }
   const start = rows[0]?.hop.tNs ?? 0;
   return rows.map((r) => `  ${formatHop(lanes.get(laneKeyOf(r.hop)) ?? "?", r.side, r.header, r.hop, start)}`);

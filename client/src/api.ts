@@ -30,7 +30,9 @@ async function getJson(path: string, signal?: AbortSignal): Promise<Result<{ sta
 export type PingAnswer = { kind: "ping"; ping: Ping | Exchange } | { kind: "gone" } | { kind: "error"; error: string };
 
 /** A ping by id, else an exchange (TCP, UDP) by that id; "gone" when the server knows neither. */
-export async function fetchPing(id: string, signal?: AbortSignal): Promise<PingAnswer> {
+export async function fetchPing(id: string, signal?: AbortSignal, kind?: Exchange["kind"]): Promise<PingAnswer> {
+  // A TCP or UDP exchange the list holds is no ping: ask where it is (a 404 first is a console error).
+  if (kind === "tcp" || kind === "udp") return fetchExchange(id, signal);
   const r = await getJson(`/api/pings/${encodeURIComponent(id)}`, signal);
   if (!r.ok) return { kind: "error", error: r.error };
   if (r.value.status === 404) return fetchExchange(id, signal);

@@ -37,17 +37,18 @@ export function DetailPane({ link, held, zone, info, offline = false, fileName, 
   const widthRef = useRef(1200);
   // Held with its hops (the stream sends them): nothing to fetch. A search result lists without hops.
   const whole = held !== undefined && (offline || hopCount(held) > 0);
+  const heldKind = held && "kind" in held ? held.kind : undefined;
 
   useEffect(() => {
     if (!id || offline || whole) return;
     const ctrl = new AbortController();
     setLoad({ id });
-    void fetchPing(id, ctrl.signal).then((r) => {
+    void fetchPing(id, ctrl.signal, heldKind).then((r) => {
       if (ctrl.signal.aborted) return;
       setLoad(r.kind === "ping" ? { id, item: r.ping } : r.kind === "gone" ? { id, gone: true } : { id, error: r.error });
     });
     return () => ctrl.abort();
-  }, [id, offline, whole]);
+  }, [id, offline, whole, heldKind]);
 
   if (!id) {
     return (

@@ -1,16 +1,17 @@
 // Every step of an exchange in causal order, the numbers behind the map: where, what, the header at
 // that hop (NAT shows), TTL, and time: the first hop's wall clock in the viewer's zone, then deltas.
 import { formatDeltaNs, formatWallClock, hopEpochUs } from "../../../shared/describe.ts";
-import { headerAt } from "../../../shared/pathNotes.ts";
-import { stepLabel } from "../../../shared/pathNotes.ts";
+import { headersOf, stepLabel } from "../../../shared/pathNotes.ts";
 import { effectiveDrop } from "../../../shared/pings.ts";
 import { dropText, journeyOf, laneKeyOf, laneLabel, lanesOf, SIDES, type PathSubject, type Side } from "../../../shared/topology.ts";
-import type { Hop, Journey } from "../../../shared/types.ts";
+import type { Hop, Journey, PacketInfo } from "../../../shared/types.ts";
 
 interface Row {
   side: Side;
   hop: Hop;
   journey: Journey;
+  /** the header at this hop */
+  header: PacketInfo | undefined;
 }
 
 const withPort = (a: string, p: number | undefined): string => (p === undefined ? a : `${a}:${p}`);
@@ -18,7 +19,9 @@ const withPort = (a: string, p: number | undefined): string => (p === undefined 
 export function HopTable({ subject, zone }: { subject: PathSubject; zone: string }) {
   const rows: Row[] = SIDES.flatMap((side) => {
     const journey = journeyOf(subject, side);
-    return journey ? journey.hops.map((hop) => ({ side, hop, journey })) : [];
+    if (!journey) return [];
+    const headers = headersOf(journey);
+    return journey.hops.map((hop, i) => ({ side, hop, journey, header: headers[i] }));
   });
   const names = new Map(lanesOf(subject).map((l) => [l.key, laneLabel(l)]));
   const first = rows[0];
@@ -42,10 +45,9 @@ export function HopTable({ subject, zone }: { subject: PathSubject; zone: string
         </tr>
       </thead>
       <tbody>
-        {rows.map(({ side, hop, journey }, i) => {
+        {rows.map(({ side, hop, journey, header: h }, i) => {
           const prev = rows[i - 1];
-          const h = headerAt(journey, hop);
-          const changed = hop.packet !== undefined;
+          const changed = h !== journey.packet;
           return (
             <tr key={`${side}-${i}`} className={`side-${side}`}>
               <td className="num">{i + 1}</td>

@@ -262,19 +262,27 @@ export function layoutMap(subject: PathSubject, opts: MapOptions): PathMap {
   return { width: Math.max(opts.width, right), height: y - M.rowGap + M.margin, boxes, nodes, edges, bands, sides };
 }
 
-/** The nodes a tunnel carried the packet between, one band per row they share. */
+/**
+ * The nodes that saw the packet encapsulated, one band per row they share; a tunnel's way back over
+ * the same nodes is the same band, its title naming both directions.
+ */
 function tunnelBands(subject: PathSubject, steps: StepMode, byId: Map<string, NodeGeom>): BandGeom[] {
   const bands: BandGeom[] = [];
+  const add = (band: BandGeom): void => {
+    const same = bands.find((b) => b.x === band.x && b.y === band.y && b.width === band.width);
+    if (!same) bands.push(band);
+    else if (!same.text.split("\n").includes(band.text)) same.text = `${same.text}\n${band.text}`;
+  };
   for (const t of tunnelSegments(subject)) {
     const j = journeyOf(subject, t.side);
     if (!j) continue;
-    const ids = new Set(j.hops.slice(t.first, t.last + 1).filter((h) => steps === "all" || isDeviceEvent(h.event))
+    const ids = new Set(j.hops.slice(t.first, t.last + 1).filter((h) => h.outer && (steps === "all" || isDeviceEvent(h.event)))
       .map((h) => `${lanesKey(h)}|${h.ifname}`));
     const ns = [...ids].map((id) => byId.get(id)).filter((n): n is NodeGeom => n !== undefined);
     for (const rowY of [...new Set(ns.map((n) => n.y))]) {
       const inRow = ns.filter((n) => n.y === rowY);
       const x0 = Math.min(...inRow.map((n) => n.x - n.width / 2)) - 6, x1 = Math.max(...inRow.map((n) => n.x + n.width / 2)) + 6;
-      bands.push({ x: x0, y: rowY - M.nodeH / 2 - 8, width: x1 - x0, height: M.nodeH + 16, text: t.text });
+      add({ x: x0, y: rowY - M.nodeH / 2 - 8, width: x1 - x0, height: M.nodeH + 16, text: t.text });
     }
   }
   return bands;
