@@ -1,7 +1,7 @@
 // The capture filter in the header, in a real Chromium against the real server routes, with the
 // kernel side replaced by a FilterControl made here (marked: it checks only a leading "icmp", the
 // shape of the real parser's answer, not its grammar). The page shows the filter, applies a change for
-// every client, shows a refusal where it was typed with the message and column, and keeps each
+// every client and shows one made by another, shows a refusal where it was typed with the message and column, and keeps each
 // applied filter in the history.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -64,5 +64,17 @@ test("capture filter: shown in the header, applied from the page, refused where 
   await page.waitForFunction(() => (document.querySelector("#capture-filter-input") as HTMLInputElement | null)?.value === "icmp and host 10.253.7.2");
   assert.equal(await page.getByRole("button", { name: "Apply" }).isEnabled(), true);
   assert.deepEqual(applied.at(-1), "icmp6");
+  // Another client changes the filter: a box with an edit of its own keeps it; one without shows the change.
+  const other = async (expression: string): Promise<void> => {
+    const r = await fetch(`${server.url}/api/filter`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ expression }) });
+    assert.equal(r.status, 200);
+  };
+  await other("icmp and host 10.253.7.9");
+  await new Promise((r) => setTimeout(r, 3500));
+  assert.equal(await box.inputValue(), "icmp and host 10.253.7.2", "an edit in progress is not overwritten");
+  await box.fill("icmp and host 10.253.7.9");
+  await page.getByRole("button", { name: "Applied" }).waitFor();
+  await other("icmp and host 10.253.7.10");
+  await page.waitForFunction(() => (document.querySelector("#capture-filter-input") as HTMLInputElement | null)?.value === "icmp and host 10.253.7.10", undefined, { timeout: 10_000 });
   assert.deepEqual(b.errors, ["Failed to load resource: the server responded with a status of 400 (Bad Request)"], "the one refusal");
 });

@@ -4,6 +4,8 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { getFilter, putFilter } from "../api.ts";
 
+/** How often the box asks what the capture's filter is now (another client may have changed it). */
+const POLL_MS = 3000;
 const fromUrl = (): string | undefined => new URLSearchParams(location.search).get("filter") ?? undefined;
 
 export function CaptureFilter() {
@@ -24,7 +26,19 @@ export function CaptureFilter() {
     // Back/forward: the history's filter is offered in the box, applied only when the user says so.
     const onPop = (): void => setDraft(fromUrl() ?? "");
     window.addEventListener("popstate", onPop);
-    return () => window.removeEventListener("popstate", onPop);
+    // The filter is the capture's, shared by every client: a change made elsewhere shows here too,
+    // unless this box holds an edit of its own.
+    const poll = setInterval(() => void getFilter().then((r) => {
+      if (r.ok !== true) return;
+      setApplied((was) => {
+        if (was !== r.expression) setDraft((d) => (d === was ? r.expression : d));
+        return r.expression;
+      });
+    }), POLL_MS);
+    return () => {
+      window.removeEventListener("popstate", onPop);
+      clearInterval(poll);
+    };
   }, []);
 
   if (!supported) return null;
@@ -49,7 +63,7 @@ export function CaptureFilter() {
       <label htmlFor="capture-filter-input">capture</label>
       <div className="filter-box">
         <input id="capture-filter-input" className={`filter-expr${error ? " bad" : ""}`} value={draft} spellCheck={false}
-          placeholder="icmp or icmp6 (pcap-filter)" aria-invalid={error ? true : undefined} aria-describedby={error ? "capture-filter-error" : undefined}
+          placeholder="default: ICMP echoes and their errors (pcap-filter)" aria-invalid={error ? true : undefined} aria-describedby={error ? "capture-filter-error" : undefined}
           onChange={(e) => { setDraft(e.target.value); setError(undefined); }} />
         {error && (
           <div id="capture-filter-error" className="filter-error" role="alert">
