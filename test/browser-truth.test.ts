@@ -277,6 +277,8 @@ test("live dashboard truth: NAT mark, VXLAN band, nft rule and every step, a fil
     const udp = await listed(page, "udp 10.74.1.2:40001 → 10.74.2.2:9501", 1);
     assert.equal(udp.length, 1);
     assert.equal(await page.locator(`.ping-row[data-ping-id="${udp[0]}"] .badge`).textContent(), "complete");
+    // The port is on the row's second line too: the first is cut short in a narrow list.
+    assert.deepEqual(await page.locator(`.ping-row[data-ping-id="${udp[0]}"] .flags`).allTextContents(), [":9501"]);
     assert.equal((await rowIds(page, echoes)).length, 1, "no echo captured after the change");
     assert.deepEqual(programIds(live.child.pid!), before, "the same programs: nothing reloaded");
     await open(page, udp[0]!);
