@@ -51,6 +51,8 @@ export class Pipeline {
   private queuedEvents = 0;
   /** events dropped because correlation fell behind */
   private overflow = 0;
+  /** events handed to the Correlator */
+  private correlated = 0;
   private rate = { atMs: performance.now(), events: 0, perSec: 0 };
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
@@ -127,15 +129,28 @@ export class Pipeline {
     return Math.max(own, this.lastEventTNs);
   }
 
+  /**
+   * events: every record the source produced (read, undecodable, or lost in the kernel's full ring);
+   * lost: those that never reached the Correlator. Once the queue is empty, events − lost = correlated.
+   */
   stats(): CaptureStats {
-    const { events, lost } = this.source.counters();
-    return { source: this.source.name, live: this.source.live, events, lost: lost + this.overflow, eventsPerSec: this.rate.perSec };
+    const c = this.source.counters();
+    const lostBy = { ring: c.lost, queue: this.overflow, malformed: c.malformed ?? 0 };
+    return {
+      source: this.source.name, live: this.source.live, events: c.events + lostBy.ring + lostBy.malformed,
+      lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0, eventsPerSec: this.rate.perSec,
+    };
+  }
+
+  /** Events handed to the Correlator so far. */
+  correlatedEvents(): number {
+    return this.correlated;
   }
 
   /** Recomputes events/s over the time since the last call; the server calls it once a second. */
   sampleRate(): CaptureStats {
     const nowMs = performance.now();
-    const { events } = this.source.counters();
+    const { events } = this.stats();
     const dtMs = nowMs - this.rate.atMs;
     if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
     return this.stats();
@@ -182,6 +197,7 @@ export class Pipeline {
       }
     }
     for (const l of this.eventListeners) l(events);
+    this.correlated += events.length;
     const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
     for (const ev of events) {
       if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;

@@ -85,8 +85,8 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     next();
   });
   api.get("/health", (_req, res) => {
-    const { source, live, events, lost } = pipeline.stats();
-    res.json({ source, live, events, lost });
+    const { source, live, events, lost, lostBy, collisions } = pipeline.stats();
+    res.json({ source, live, events, lost, lostBy, collisions, correlated: pipeline.correlatedEvents() });
   });
   listRoutes(api, pipeline, opts.filter);
   api.get("/pings/:id", (req, res) => {

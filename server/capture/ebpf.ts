@@ -200,7 +200,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     warnings,
     start,
     stop,
-    counters: () => ({ ...counters }),
+    counters: () => ({ ...counters, malformed, collisions }),
     malformed: () => malformed,
     collisions: () => collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,

@@ -16,8 +16,15 @@ export const DEFAULT_FILTER: CaptureFilter = { expression: "", program: defaultP
 export interface SourceCounters {
   /** events handed to the sink */
   events: number;
-  /** events the kernel dropped before we could read them */
+  /** records the kernel made and could not store (its ring was full): never read */
   lost: number;
+  /** records read that did not decode: never handed to the sink */
+  malformed?: number;
+  /**
+   * tracked skbs the kernel's table evicted for another one: their later hops were never recorded.
+   * Not records, so neither in events nor in lost; the journeys they cut short end as idle.
+   */
+  collisions?: number;
 }
 
 export interface CaptureSource {
