@@ -7,6 +7,23 @@ import type { CaptureSource } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
 import { ExchangeStore, PingStore } from "./store.ts";
 import { isPing } from "../shared/pings.ts";
+import type { Summarised } from "../shared/sample.ts";
+import { CaptureLog, type CaptureFeedSource } from "./captureLog.ts";
+
+/** What the server (HTTP, WebSocket) needs of a pipeline, here or in a worker (server/offload.ts). */
+export interface ServedPipeline {
+  readonly source: { readonly name: string; readonly live: boolean; readonly warnings?: readonly string[] };
+  readonly store: PingStore;
+  readonly exchanges: ExchangeStore;
+  stats(): CaptureStats;
+  sampleRate(): CaptureStats;
+  correlatedEvents(): number;
+  onPings(listener: PingListener): () => void;
+  /** The session's capture log (GET /api/capture), following from now. */
+  followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface PipelineOptions {
   /** names netns inodes; absent for captures made elsewhere, which carry their own names */
@@ -25,13 +42,14 @@ export interface PipelineOptions {
   maxQueuedEvents?: number;
 }
 
-export type PingListener = (pings: Ping[]) => void;
+/** Pings in completion order; `summarised`: the ones left out before them (an offloaded pipeline under a flood samples). */
+export type PingListener = (pings: Ping[], summarised?: Summarised) => void;
 export type ExchangeListener = (exchanges: Exchange[]) => void;
 export type JourneyListener = (journeys: Journey[]) => void;
 /** Events after naming, before correlation: what `record` writes. */
 export type EventListener = (events: RawEvent[]) => void;
 
-export class Pipeline {
+export class Pipeline implements ServedPipeline {
   readonly store: PingStore;
   /** the exchanges that are not pings (TCP, UDP) */
   readonly exchanges: ExchangeStore;
@@ -59,6 +77,10 @@ export class Pipeline {
     this.store = new PingStore(opts.capacity ?? 10_000);
     this.exchanges = new ExchangeStore(opts.capacity ?? 10_000);
     this.correlator = new Correlator(opts.correlator);
+  }
+
+  followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void } {
+    return CaptureLog.follow(this, capacity);
   }
 
   onPings(listener: PingListener): () => void {

@@ -13,7 +13,7 @@ import {
   MAX_CLIENT_MESSAGE_BYTES, MAX_SNAPSHOT, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
 } from "../shared/protocol.ts";
 import type { Ping } from "../shared/types.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { ServedPipeline } from "./pipeline.ts";
 
 export interface StreamOptions {
   batchMs?: number;
@@ -81,7 +81,7 @@ export class StreamHub {
   private readonly opts: Required<StreamOptions>;
   private readonly count: StreamCounters = { skipped: 0, closed: 0, refused: 0 };
 
-  constructor(private readonly pipeline: Pipeline, opts: StreamOptions = {}) {
+  constructor(private readonly pipeline: ServedPipeline, opts: StreamOptions = {}) {
     this.opts = { batchMs: 100, statsMs: 1000, heartbeatMs: 30_000, snapshotLimit: 100,
       maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, ...opts };
     // maxPayload makes ws close an oversized message with 1009 before reading it whole.
