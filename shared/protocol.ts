@@ -1,6 +1,7 @@
 // The WebSocket protocol of /api/stream: one small versioned module of `type`-tagged unions named by
 // direction, parsed at both ends.
 import { err, ok, type Result } from "./result.ts";
+import type { Summarised } from "./sample.ts";
 import type { Ping } from "./types.ts";
 import { isObject, parsePing } from "./validate.ts";
 
@@ -40,8 +41,12 @@ export type ServerMessage =
   | { type: "hello"; version: number; stats: CaptureStats }
   /** The newest pings, newest first, sent once after hello and after every resync request. */
   | { type: "snapshot"; pings: Ping[] }
-  /** New or changed pings (hops included), in the order they completed. */
-  | { type: "pings"; pings: Ping[] }
+  /**
+   * New or changed pings (hops included), in the order they completed. When more finished than a page
+   * can draw, they are the newest plus every one that did not complete, and `summarised` counts the
+   * ones left out since the last message (complete ones; `other`: past their own bound, rare).
+   */
+  | { type: "pings"; pings: Ping[]; summarised?: Summarised }
   | { type: "stats"; stats: CaptureStats }
   | { type: "error"; code: ErrorCode; message: string };
 
@@ -147,10 +152,17 @@ export function parseServerMessage(raw: string): Result<ServerMessage> {
       const stats = parseStats(v.stats);
       return stats.ok ? ok({ type: "hello", version: PROTOCOL_VERSION, stats: stats.value }) : stats;
     }
-    case "snapshot":
+    case "snapshot": {
+      const pings = parsePings(v.pings);
+      return pings.ok ? ok({ type: "snapshot", pings: pings.value }) : pings;
+    }
     case "pings": {
       const pings = parsePings(v.pings);
-      return pings.ok ? ok({ type: v.type, pings: pings.value }) : pings;
+      if (!pings.ok) return pings;
+      if (v.summarised === undefined) return ok({ type: "pings", pings: pings.value });
+      const s = v.summarised;
+      if (!isObject(s) || !isCount(s.complete) || !isCount(s.other)) return err("pings.summarised: expected { complete, other } counts");
+      return ok({ type: "pings", pings: pings.value, summarised: { complete: s.complete, other: s.other } });
     }
     case "stats": {
       const stats = parseStats(v.stats);
