@@ -221,13 +221,8 @@ export class Pipeline implements ServedPipeline {
     for (const l of this.eventListeners) l(events);
     this.correlated += events.length;
     const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
-    for (const ev of events) {
-      if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
-      const out = this.correlator.push(ev);
-      for (const j of out.journeys) all.journeys.push(j);
-      for (const x of out.exchanges) all.exchanges.push(x);
-      for (const p of out.pings) all.pings.push(p);
-    }
+    for (const ev of events) if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
+    this.correlator.pushAll(events, all);
     this.emit(all);
   }
 
