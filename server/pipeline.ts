@@ -71,6 +71,8 @@ export class Pipeline implements ServedPipeline {
   private overflow = 0;
   /** events handed to the Correlator */
   private correlated = 0;
+  /** records the source read and did not decode, because the queue could not take them (IntakeControl) */
+  private shedRecords = 0;
   private rate = { atMs: performance.now(), events: 0, perSec: 0 };
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
@@ -108,17 +110,22 @@ export class Pipeline implements ServedPipeline {
   async start(): Promise<void> {
     await this.opts.namer?.refresh();
     const maxQueued = this.opts.maxQueuedEvents ?? 65_536;
-    await this.source.start((events) => {
-      if (this.queuedEvents + events.length > maxQueued) {
+    const fits = (n: number): boolean => this.queuedEvents + n <= maxQueued;
+    await this.source.start((events, release) => {
+      if (!fits(events.length)) {
         this.overflow += events.length;
-        return;
+        return release?.();
       }
       this.queuedEvents += events.length;
-      this.enqueue(() => {
+      this.enqueue(async () => {
         this.queuedEvents -= events.length;
-        return this.ingest(events);
+        try {
+          await this.ingest(events);
+        } finally {
+          release?.();
+        }
       });
-    });
+    }, { fits, shed: (records) => void (this.shedRecords += records) });
     // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
@@ -157,9 +164,9 @@ export class Pipeline implements ServedPipeline {
    */
   stats(): CaptureStats {
     const c = this.source.counters();
-    const lostBy = { ring: c.lost, queue: this.overflow, malformed: c.malformed ?? 0 };
+    const lostBy = { ring: c.lost, queue: this.overflow + this.shedRecords, malformed: c.malformed ?? 0 };
     return {
-      source: this.source.name, live: this.source.live, events: c.events + lostBy.ring + lostBy.malformed,
+      source: this.source.name, live: this.source.live, events: c.events + this.shedRecords + lostBy.ring + lostBy.malformed,
       lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0, eventsPerSec: this.rate.perSec,
     };
   }

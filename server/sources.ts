@@ -1,12 +1,11 @@
 // Which capture source a command gets. `auto` tries the candidates in order and says why each one it
 // skips could not start; the first that starts is the source.
 import { oneLine } from "../shared/shown.ts";
-import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
 import { fileURLToPath } from "node:url";
 import { createFileSource } from "./capture/file.ts";
 import { createTracefsSource, removeStaleInstances } from "./capture/tracefs.ts";
-import type { CaptureFilter, CaptureSource } from "./capture/source.ts";
+import type { CaptureFilter, CaptureSource, EventSink, IntakeControl } from "./capture/source.ts";
 
 export interface Candidate {
   name: string;
@@ -68,13 +67,13 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     get warnings() {
       return chosen?.warnings ?? [];
     },
-    async start(sink: (events: RawEvent[]) => void) {
+    async start(sink: EventSink, intake?: IntakeControl) {
       await removeStaleInstances();
       const reasons: string[] = [];
       for (const c of candidates) {
         try {
           const source = await c.create();
-          await source.start(sink);
+          await source.start(sink, intake);
           chosen = source;
           startedHr = process.hrtime.bigint();
           return;

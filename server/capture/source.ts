@@ -27,12 +27,30 @@ export interface SourceCounters {
   collisions?: number;
 }
 
+/**
+ * What a source may ask before it decodes a batch: whether the pipeline would take that many events.
+ * A batch that would be dropped at the queue bound anyway is then not decoded at all, so that under a
+ * flood the thread's time goes to correlating what it keeps, not to decoding what it drops.
+ */
+export interface IntakeControl {
+  fits(events: number): boolean;
+  /** records read and not decoded because fits() said no (lost at the queue bound) */
+  shed(records: number): void;
+}
+
+/**
+ * Where a source hands its batches. `release`, when the source passes it, is called once the batch
+ * has been correlated (or dropped): a live reader reads ahead only that far, so a flood waits in the
+ * kernel's ring (and is lost there, counted, when it is full) rather than in memory, decoded.
+ */
+export type EventSink = (events: RawEvent[], release?: () => void) => void;
+
 export interface CaptureSource {
   /** "ebpf", "tracefs", "demo" or a file path: what /api/health reports */
   readonly name: string;
   readonly live: boolean;
   /** Starts delivering batches of events in time order; resolves once the source is ready. */
-  start(sink: (events: RawEvent[]) => void): Promise<void>;
+  start(sink: EventSink, intake?: IntakeControl): Promise<void>;
   counters(): SourceCounters;
   /** After start(): what the user should know about how this source runs (a missing tracepoint...). */
   readonly warnings?: readonly string[];
