@@ -1,6 +1,8 @@
-// Memory under a flood: `pktpath serve --source ebpf` while `ping -f` floods a veth into a namespace
-// for 60 s (or argv[2] seconds), with one WebSocket client that reads and one that never does.
-// Prints the server's RSS every 5 s, pings/s seen, and the slow client's fate. Asserts nothing.
+// `pktpath serve --source ebpf` under a flood: `ping -f` into a namespace over a veth for 60 s (or
+// argv[2] seconds), with one WebSocket client that reads and one that never does. Every 5 s: the
+// server's RSS, events, lost by cause, pings streamed (and summarised), /api/health's answer time and
+// the main thread's event-loop delay (bench/loop-delay.mjs, preloaded); at the end the peak RSS,
+// pings/s streamed, the worst event-loop delay p99 and the slow client's fate. Asserts nothing.
 // Usage (root, after `make -C bpf`): node --import tsx bench/soak.ts [seconds]
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -9,6 +11,7 @@ import { WebSocket } from "ws";
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const BIN = fileURLToPath(new URL("../bin/pktpath.js", import.meta.url));
+const LOOP_DELAY = fileURLToPath(new URL("./loop-delay.mjs", import.meta.url));
 const P = "ppS1";
 const ip = (...a: string[]) => void execFileSync("ip", a, { stdio: ["ignore", "ignore", "pipe"] });
 
@@ -31,7 +34,17 @@ async function main(): Promise<void> {
   ip("-n", `${P}-ns`, "addr", "add", "10.237.0.2/24", "dev", `${P}-n`);
   ip("-n", `${P}-ns`, "link", "set", `${P}-n`, "up");
 
-  const server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(process.execPath, ["--import", LOOP_DELAY, BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "pipe"] });
+  let loopDelay = "", worstP99 = 0;
+  server.stderr.on("data", (d: Buffer) => {
+    for (const line of String(d).split("\n")) {
+      const m = /^loop-delay .*p99=([\d.]+)/.exec(line);
+      if (m) {
+        loopDelay = line.slice("loop-delay ".length);
+        worstP99 = Math.max(worstP99, Number(m[1]));
+      } else if (line.trim() !== "") process.stderr.write(line + "\n");
+    }
+  });
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { server.kill("SIGTERM"); teardown(); process.exit(1); });
   const url = await new Promise<string>((resolve) => server.stdout.on("data", (d: Buffer) => {
     const m = /serving (http:\S+)/.exec(String(d));
@@ -39,12 +52,14 @@ async function main(): Promise<void> {
   }));
   const pid = server.pid!;
   const wsUrl = url.replace("http", "ws") + "/api/stream";
-  let received = 0, pingsSeen = 0;
+  let received = 0, pingsSeen = 0, summarised = 0;
   const reader = new WebSocket(wsUrl);
   reader.on("message", (d) => {
     received++;
-    const msg = JSON.parse(String(d)) as { type: string; pings?: unknown[] };
-    if (msg.type === "pings") pingsSeen += msg.pings?.length ?? 0;
+    const msg = JSON.parse(String(d)) as { type: string; pings?: unknown[]; summarised?: { complete: number; other: number } };
+    if (msg.type !== "pings") return;
+    pingsSeen += msg.pings?.length ?? 0;
+    summarised += (msg.summarised?.complete ?? 0) + (msg.summarised?.other ?? 0);
   });
   const slow = new WebSocket(wsUrl);
   let slowClosed = "open";
@@ -56,15 +71,24 @@ async function main(): Promise<void> {
   flood.stdout.on("data", (d: Buffer) => (floodSummary += String(d)));
   const floodDone = new Promise((r) => flood.on("close", r));
   const t0 = Date.now();
-  console.log(`t=  0s rss=${rssMiB(pid).toFixed(1)} MiB`);
+  let peak = rssMiB(pid);
+  console.log(`t=  0s rss=${peak.toFixed(1)} MiB`);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 250);
   for (let t = 5; t <= SECONDS; t += 5) {
     await new Promise((r) => setTimeout(r, t * 1000 - (Date.now() - t0)));
-    const health = (await (await fetch(`${url}/api/health`)).json()) as { events: number; lost: number };
-    console.log(`t=${String(t).padStart(3)}s rss=${rssMiB(pid).toFixed(1)} MiB events=${health.events} lost=${health.lost} pings-streamed=${pingsSeen}`);
+    const asked = performance.now();
+    const health = (await (await fetch(`${url}/api/health`)).json()) as { events: number; lost: number;
+      lostBy?: { ring: number; queue: number; malformed: number }; collisions?: number };
+    const answerMs = performance.now() - asked;
+    const by = health.lostBy ? ` (ring ${health.lostBy.ring}, queue ${health.lostBy.queue}, malformed ${health.lostBy.malformed})` : "";
+    console.log(`t=${String(t).padStart(3)}s rss=${rssMiB(pid).toFixed(1)} MiB events=${health.events} lost=${health.lost}${by} ` +
+      `collisions=${health.collisions ?? "?"} pings-streamed=${pingsSeen} summarised=${summarised} health=${answerMs.toFixed(1)} ms loop ${loopDelay}`);
   }
+  clearInterval(sampler);
   await floodDone;
   console.log(floodSummary.trim().split("\n").slice(-2).join("\n"));
-  console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s); slow client: ${slowClosed}`);
+  console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s), ${summarised} summarised; slow client: ${slowClosed}`);
+  console.log(`peak RSS ${peak.toFixed(1)} MiB; event-loop delay p99, worst 5 s window: ${worstP99.toFixed(1)} ms`);
   reader.close();
   slow.terminate();
   server.kill("SIGTERM");

@@ -4,6 +4,7 @@
 import type { ServerResponse } from "node:http";
 import type { RawEvent } from "../shared/types.ts";
 import { captureHeaderLine } from "./capture/file.ts";
+import type { CapturedEvents } from "./capture/source.ts";
 import { isoMicros } from "../shared/wallclock.ts";
 import type { Pipeline } from "./pipeline.ts";
 
@@ -33,7 +34,7 @@ export interface CaptureView {
   parts: { events: readonly RawEvent[]; from: number; to: number }[];
 }
 
-export class CaptureLog {
+export class CaptureLog implements CaptureFeedSource {
   /** blocks of events, oldest first; only the last one grows */
   private readonly blocks: RawEvent[][] = [];
   /** index in blocks[0] of the oldest event kept */
@@ -89,6 +90,17 @@ export class CaptureLog {
     return { size: this.kept, dropped: this.dropped, parts };
   }
 
+  /** A download of the log as it is now. */
+  open(sourceName: string): Promise<CaptureFeed> {
+    const view = this.view();
+    const chunks = viewChunks(view);
+    return Promise.resolve({
+      size: view.size, dropped: view.dropped, header: captureHeader(this, sourceName),
+      next: () => Promise.resolve(chunks.next().value ?? undefined),
+      cancel: () => void chunks.return(undefined),
+    });
+  }
+
   /** Oldest first, copied: for tests and small logs. */
   events(): RawEvent[] {
     return this.view().parts.flatMap((p) => p.events.slice(p.from, p.to));
@@ -105,27 +117,89 @@ export function captureFileName(now: Date): string {
 }
 
 /**
+ * A download as it is read: the header line, then chunks of event lines. The session's log lives
+ * either here (CaptureLog) or in the pipeline worker (server/offload.ts), which sends it chunk by chunk.
+ */
+export interface CaptureFeed {
+  size: number;
+  dropped: number;
+  header: string;
+  /** the next chunk of lines, or undefined at the end */
+  next(): Promise<string | undefined>;
+  /** the client went away: nothing more will be asked */
+  cancel(): void;
+}
+
+export interface CaptureFeedSource {
+  open(sourceName: string): Promise<CaptureFeed>;
+}
+
+/** The lines of a view, LINES_PER_CHUNK at a time. */
+export function* viewChunks(view: CaptureView): Generator<string> {
+  for (const part of view.parts) {
+    for (let i = part.from; i < part.to; i += LINES_PER_CHUNK) {
+      let chunk = "";
+      for (let k = i; k < Math.min(i + LINES_PER_CHUNK, part.to); k++) chunk += JSON.stringify(part.events[k]) + "\n";
+      yield chunk;
+    }
+  }
+}
+
+/**
+ * A download of events a source kept itself (CaptureSource.capturedEvents: raw records, decoded
+ * again as they are read), each first given what the pipeline adds before correlation (`prepare`:
+ * netns names), LINES_PER_CHUNK lines at a time.
+ */
+export function capturedFeed(captured: CapturedEvents, header: string, prepare: (ev: RawEvent) => void): CaptureFeed {
+  function* chunks(): Generator<string> {
+    let chunk = "", lines = 0;
+    for (const batch of captured.batches) {
+      for (const ev of batch) {
+        prepare(ev);
+        chunk += JSON.stringify(ev) + "\n";
+        if (++lines < LINES_PER_CHUNK) continue;
+        yield chunk;
+        chunk = "";
+        lines = 0;
+      }
+    }
+    if (lines > 0) yield chunk;
+  }
+  const it = chunks();
+  return {
+    size: captured.size, dropped: captured.dropped, header,
+    next: () => Promise.resolve(it.next().value ?? undefined),
+    cancel: () => void it.return(undefined),
+  };
+}
+
+/** The header line of a download of this log. */
+export function captureHeader(log: CaptureLog, sourceName: string): string {
+  const origin = log.originUs();
+  return captureHeaderLine(sourceName, origin === undefined ? log.startedAt() : isoMicros(origin));
+}
+
+/**
  * Streams the log as a capture file: the header `record` writes, then one event per line, in chunks
  * that wait for the socket to drain. Stops quietly when the client goes away; cuts a client that
  * takes nothing for stallMs (the file it has is then short).
  */
-export async function sendCapture(res: ServerResponse, log: CaptureLog, sourceName: string, now = new Date(),
+export async function sendCapture(res: ServerResponse, log: CaptureFeedSource, sourceName: string, now = new Date(),
   stallMs = DEFAULT_STALL_MS): Promise<void> {
-  const view = log.view();
+  const feed = await log.open(sourceName);
   res.writeHead(200, {
     "Content-Type": "application/x-ndjson; charset=utf-8",
     "Content-Disposition": `attachment; filename="${captureFileName(now)}"`,
     "Cache-Control": "no-store",
-    "X-Pktpath-Events": String(view.size),
+    "X-Pktpath-Events": String(feed.size),
     // Older events fell off the bounded log: the file starts mid-session (its first pings may lack requests).
-    "X-Pktpath-Dropped-Events": String(view.dropped),
+    "X-Pktpath-Dropped-Events": String(feed.dropped),
   });
   let closed = false;
   res.once("close", () => (closed = true));
-  const origin = log.originUs();
-  res.write(captureHeaderLine(sourceName, origin === undefined ? log.startedAt() : isoMicros(origin)));
-  for (const part of view.parts) {
-    for (let i = part.from; i < part.to && !closed; i += LINES_PER_CHUNK) {
+  res.write(feed.header);
+  try {
+    for (;;) {
       // writableNeedDrain, not write()'s last answer: a drain that came while we yielded is not missed.
       if (res.writableNeedDrain) {
         if (!(await drainedOrClosed(res, stallMs))) return void res.destroy();
@@ -134,10 +208,13 @@ export async function sendCapture(res: ServerResponse, log: CaptureLog, sourceNa
         await new Promise<void>((r) => setImmediate(r));
       }
       if (closed) return;
-      let chunk = "";
-      for (let k = i; k < Math.min(i + LINES_PER_CHUNK, part.to); k++) chunk += JSON.stringify(part.events[k]) + "\n";
+      const chunk = await feed.next();
+      if (chunk === undefined) break;
+      if (closed) return;
       res.write(chunk);
     }
+  } finally {
+    if (closed) feed.cancel();
   }
   if (!closed) res.end();
 }

@@ -8,7 +8,8 @@ import { CaptureFileError, CaptureWriter, fileLines } from "./capture/file.ts";
 import { openCapture } from "../shared/importers/openCapture.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 import { NetnsNamer } from "./names.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, type ServedPipeline } from "./pipeline.ts";
+import { OffloadedPipeline } from "./offload.ts";
 import { checkTokenText } from "./security.ts";
 import { startServer } from "./serve.ts";
 import type { FilterControl } from "./listRoutes.ts";
@@ -48,7 +49,7 @@ function stopWhen(durationS?: number): { done: Promise<string>; stop: (why: stri
 }
 
 /** Starts a pipeline; a failure to start is exit 2 for bad input (a capture file), 1 otherwise. */
-async function startPipeline(pipeline: Pipeline): Promise<number> {
+async function startPipeline(pipeline: ServedPipeline): Promise<number> {
   try {
     await pipeline.start();
     for (const w of pipeline.source.warnings ?? []) say(w);
@@ -66,15 +67,18 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     const bad = checkTokenText(token);
     if (bad !== null) return (say(`serve: ${bad}`), 2);
   }
-  const source = sourceFor(cmd.source, cmd.filter, onSkip, cmd.pace);
-  // A capture file carries the names of where it was made; every other source is this machine's.
-  const namer = typeof cmd.source === "object" ? undefined : new NetnsNamer();
-  const pipeline = new Pipeline(source, { namer, onError: say });
+  // A capture file is read here, at once; a live source (or the demo loop) runs with its decoding and
+  // correlation in a worker, so that no flood can hold up the thread that serves the page.
+  const pipeline: ServedPipeline = typeof cmd.source === "object"
+    ? new Pipeline(sourceFor(cmd.source, cmd.filter, onSkip, cmd.pace), { onError: say })
+    : new OffloadedPipeline(cmd.source, cmd.filter, { onError: say });
+  const source = pipeline.source;
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.
   let server;
   try {
-    const filter = typeof cmd.source === "object" || cmd.source === "demo" ? undefined : filterControl(source, cmd.filter.expression);
+    const filter = pipeline instanceof OffloadedPipeline && cmd.source !== "demo"
+      ? filterControl(pipeline.source, cmd.filter.expression) : undefined;
     server = await startServer(pipeline, { host: cmd.host, port: cmd.port, token, ...(filter ? { filter } : {}) });
   } catch (e) {
     stopper.stop("error");
@@ -104,7 +108,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
  * once for every client (the programs stay loaded: only the filter map changes). A bad expression is
  * refused with the parser's message and where it stopped (a 0-based offset into the text).
  */
-function filterControl(source: CaptureSource, initial: string): FilterControl {
+function filterControl(source: Pick<CaptureSource, "name" | "setFilter">, initial: string): FilterControl {
   let current = initial;
   return {
     current: () => current,

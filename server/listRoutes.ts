@@ -7,7 +7,7 @@ import { asExchange } from "../shared/describe.ts";
 import { groupFlows } from "../shared/flows.ts";
 import { MAX_QUERY_CHARS, queryWords } from "../shared/search.ts";
 import type { Exchange, ExchangeKind, Journey, Ping } from "../shared/types.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { ServedPipeline } from "./pipeline.ts";
 
 /** The live capture filter: what it is, and a change that is applied or refused with the parser's message. */
 export interface FilterControl {
@@ -67,7 +67,7 @@ export function parseKind(raw: unknown): { ok: true; value: ExchangeKind | undef
   return kind ? { ok: true, value: kind } : { ok: false, error: `kind: expected one of ${KINDS.join(", ")}` };
 }
 
-export function listRoutes(api: Router, pipeline: Pipeline, filter?: FilterControl): void {
+export function listRoutes(api: Router, pipeline: ServedPipeline, filter?: FilterControl): void {
   api.get("/info", (_req, res) => {
     res.json({ host: hostname(), source: pipeline.source.name });
   });

@@ -7,6 +7,23 @@ import type { CaptureSource } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
 import { ExchangeStore, PingStore } from "./store.ts";
 import { isPing } from "../shared/pings.ts";
+import type { Summarised } from "../shared/sample.ts";
+import { CaptureLog, type CaptureFeedSource } from "./captureLog.ts";
+
+/** What the server (HTTP, WebSocket) needs of a pipeline, here or in a worker (server/offload.ts). */
+export interface ServedPipeline {
+  readonly source: { readonly name: string; readonly live: boolean; readonly warnings?: readonly string[] };
+  readonly store: PingStore;
+  readonly exchanges: ExchangeStore;
+  stats(): CaptureStats;
+  sampleRate(): CaptureStats;
+  correlatedEvents(): number;
+  onPings(listener: PingListener): () => void;
+  /** The session's capture log (GET /api/capture), following from now. */
+  followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface PipelineOptions {
   /** names netns inodes; absent for captures made elsewhere, which carry their own names */
@@ -25,13 +42,14 @@ export interface PipelineOptions {
   maxQueuedEvents?: number;
 }
 
-export type PingListener = (pings: Ping[]) => void;
+/** Pings in completion order; `summarised`: the ones left out before them (an offloaded pipeline under a flood samples). */
+export type PingListener = (pings: Ping[], summarised?: Summarised) => void;
 export type ExchangeListener = (exchanges: Exchange[]) => void;
 export type JourneyListener = (journeys: Journey[]) => void;
 /** Events after naming, before correlation: what `record` writes. */
 export type EventListener = (events: RawEvent[]) => void;
 
-export class Pipeline {
+export class Pipeline implements ServedPipeline {
   readonly store: PingStore;
   /** the exchanges that are not pings (TCP, UDP) */
   readonly exchanges: ExchangeStore;
@@ -51,12 +69,20 @@ export class Pipeline {
   private queuedEvents = 0;
   /** events dropped because correlation fell behind */
   private overflow = 0;
+  /** events handed to the Correlator */
+  private correlated = 0;
+  /** records the source read and did not decode, because the queue could not take them (IntakeControl) */
+  private shedRecords = 0;
   private rate = { atMs: performance.now(), events: 0, perSec: 0 };
 
   constructor(readonly source: CaptureSource, private readonly opts: PipelineOptions = {}) {
     this.store = new PingStore(opts.capacity ?? 10_000);
     this.exchanges = new ExchangeStore(opts.capacity ?? 10_000);
     this.correlator = new Correlator(opts.correlator);
+  }
+
+  followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void } {
+    return CaptureLog.follow(this, capacity);
   }
 
   onPings(listener: PingListener): () => void {
@@ -84,17 +110,22 @@ export class Pipeline {
   async start(): Promise<void> {
     await this.opts.namer?.refresh();
     const maxQueued = this.opts.maxQueuedEvents ?? 65_536;
-    await this.source.start((events) => {
-      if (this.queuedEvents + events.length > maxQueued) {
+    const fits = (n: number): boolean => this.queuedEvents + n <= maxQueued;
+    await this.source.start((events, release) => {
+      if (!fits(events.length)) {
         this.overflow += events.length;
-        return;
+        return release?.();
       }
       this.queuedEvents += events.length;
-      this.enqueue(() => {
+      this.enqueue(async () => {
         this.queuedEvents -= events.length;
-        return this.ingest(events);
+        try {
+          await this.ingest(events);
+        } finally {
+          release?.();
+        }
       });
-    });
+    }, { fits, shed: (records) => void (this.shedRecords += records) });
     // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
@@ -127,15 +158,28 @@ export class Pipeline {
     return Math.max(own, this.lastEventTNs);
   }
 
+  /**
+   * events: every record the source produced (read, undecodable, or lost in the kernel's full ring);
+   * lost: those that never reached the Correlator. Once the queue is empty, events − lost = correlated.
+   */
   stats(): CaptureStats {
-    const { events, lost } = this.source.counters();
-    return { source: this.source.name, live: this.source.live, events, lost: lost + this.overflow, eventsPerSec: this.rate.perSec };
+    const c = this.source.counters();
+    const lostBy = { ring: c.lost, queue: this.overflow + this.shedRecords, malformed: c.malformed ?? 0 };
+    return {
+      source: this.source.name, live: this.source.live, events: c.events + this.shedRecords + lostBy.ring + lostBy.malformed,
+      lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0, eventsPerSec: this.rate.perSec,
+    };
+  }
+
+  /** Events handed to the Correlator so far. */
+  correlatedEvents(): number {
+    return this.correlated;
   }
 
   /** Recomputes events/s over the time since the last call; the server calls it once a second. */
   sampleRate(): CaptureStats {
     const nowMs = performance.now();
-    const { events } = this.source.counters();
+    const { events } = this.stats();
     const dtMs = nowMs - this.rate.atMs;
     if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
     return this.stats();
@@ -182,14 +226,10 @@ export class Pipeline {
       }
     }
     for (const l of this.eventListeners) l(events);
+    this.correlated += events.length;
     const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
-    for (const ev of events) {
-      if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
-      const out = this.correlator.push(ev);
-      for (const j of out.journeys) all.journeys.push(j);
-      for (const x of out.exchanges) all.exchanges.push(x);
-      for (const p of out.pings) all.pings.push(p);
-    }
+    for (const ev of events) if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
+    this.correlator.pushAll(events, all);
     this.emit(all);
   }
 

@@ -4,10 +4,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { CaptureLog, sendCapture } from "./captureLog.ts";
+import { sendCapture, type CaptureFeedSource } from "./captureLog.ts";
 import { atMost, onePerConnection } from "./connections.ts";
 import { listRoutes, type FilterControl } from "./listRoutes.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { ServedPipeline } from "./pipeline.ts";
 import {
   addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
   type AccessPolicy,
@@ -56,8 +56,8 @@ export interface RunningServer {
  * bound. Every request is checked for its Host; the API's (not the page's files) for the token too. `log` is
  * what GET /api/capture serves; it must follow the pipeline from before it starts.
  */
-export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
-  log: CaptureLog = CaptureLog.follow(pipeline).log, opts: AppOptions = {}): express.Express {
+export function createApp(pipeline: ServedPipeline, policy: () => AccessPolicy, distDir = DEFAULT_DIST_DIR,
+  log: CaptureFeedSource = pipeline.followCapture().log, opts: AppOptions = {}): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -85,8 +85,8 @@ export function createApp(pipeline: Pipeline, policy: () => AccessPolicy, distDi
     next();
   });
   api.get("/health", (_req, res) => {
-    const { source, live, events, lost } = pipeline.stats();
-    res.json({ source, live, events, lost });
+    const { source, live, events, lost, lostBy, collisions } = pipeline.stats();
+    res.json({ source, live, events, lost, lostBy, collisions, correlated: pipeline.correlatedEvents() });
   });
   listRoutes(api, pipeline, opts.filter);
   api.get("/pings/:id", (req, res) => {
@@ -125,10 +125,10 @@ function hostForUrl(host: string): string {
 }
 
 /** Listens; resolves once the port is bound (port 0 → a free one, reported in `url`). */
-export async function startServer(pipeline: Pipeline, opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(pipeline: ServedPipeline, opts: ServeOptions): Promise<RunningServer> {
   // Until the kernel says what the host resolved to, nothing passes.
   let policy = closedPolicy();
-  const capture = CaptureLog.follow(pipeline, opts.captureLogEvents);
+  const capture = pipeline.followCapture(opts.captureLogEvents);
   const app = createApp(pipeline, () => policy, opts.distDir, capture.log, { captureStallMs: opts.captureStallMs, filter: opts.filter });
   const server: Server = createServer(app);
   // Each connection may hold an answer it does not read (bounded by onePerConnection): so may not too many.

@@ -1,12 +1,11 @@
 // Which capture source a command gets. `auto` tries the candidates in order and says why each one it
 // skips could not start; the first that starts is the source.
 import { oneLine } from "../shared/shown.ts";
-import type { RawEvent } from "../shared/types.ts";
 import type { SourceSpec } from "./args.ts";
 import { fileURLToPath } from "node:url";
 import { createFileSource } from "./capture/file.ts";
 import { createTracefsSource, removeStaleInstances } from "./capture/tracefs.ts";
-import type { CaptureFilter, CaptureSource } from "./capture/source.ts";
+import type { CaptureFilter, CaptureSource, EventSink, IntakeControl } from "./capture/source.ts";
 
 export interface Candidate {
   name: string;
@@ -16,11 +15,18 @@ export interface Candidate {
 /** Thrown by start() when the user asked for something that cannot work here: exit status 2. */
 export class BadInputError extends Error {}
 
-function ebpf(filter: CaptureFilter): Candidate {
+/** What `serve` asks of the eBPF source beyond its filter. */
+export interface LiveOptions {
+  /** keep the newest this many raw records for the capture log (CaptureSource.capturedEvents) */
+  captureLogRecords?: number;
+}
+
+function ebpf(filter: CaptureFilter, live: LiveOptions = {}): Candidate {
   return {
     name: "ebpf",
     // Imported on demand: only the eBPF source loads the FFI.
-    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter),
+    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter,
+      live.captureLogRecords === undefined ? {} : { captureLogRecords: live.captureLogRecords }),
   };
 }
 
@@ -45,8 +51,8 @@ export function liveCandidates(filter: CaptureFilter, only: "auto" | "ebpf" | "t
 }
 
 /** What `serve` tries by default: live capture, else the demo, so the dashboard always opens. */
-export function serveCandidates(filter: CaptureFilter): Candidate[] {
-  return [...liveCandidates(filter), demo];
+export function serveCandidates(filter: CaptureFilter, live: LiveOptions = {}): Candidate[] {
+  return [ebpf(filter, live), tracefs, demo];
 }
 
 /**
@@ -68,13 +74,13 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
     get warnings() {
       return chosen?.warnings ?? [];
     },
-    async start(sink: (events: RawEvent[]) => void) {
+    async start(sink: EventSink, intake?: IntakeControl) {
       await removeStaleInstances();
       const reasons: string[] = [];
       for (const c of candidates) {
         try {
           const source = await c.create();
-          await source.start(sink);
+          await source.start(sink, intake);
           chosen = source;
           startedHr = process.hrtime.bigint();
           return;
@@ -93,6 +99,7 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
       await chosen.setFilter(program);
     },
     guessReuse: () => chosen?.guessReuse?.() ?? "never",
+    capturedEvents: () => chosen?.capturedEvents?.(),
     // A source without its own clock counts from the moment it was ready, as the Pipeline would.
     nowNs: () => chosen?.nowNs?.() ?? Number(process.hrtime.bigint() - startedHr),
     stop: async () => chosen?.stop(),
@@ -101,15 +108,15 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
 
 /** The source for `serve --source …`. */
 export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name: string, why: string) => void,
-  pace = false): CaptureSource {
+  pace = false, live: LiveOptions = {}): CaptureSource {
   if (typeof spec === "object") return fileSource(spec.file, pace);
   switch (spec) {
     case "auto":
-      return firstAvailable(serveCandidates(filter), onSkip);
+      return firstAvailable(serveCandidates(filter, live), onSkip);
     case "demo":
       return firstAvailable([demo], onSkip);
     case "ebpf":
-      return firstAvailable([ebpf(filter)], onSkip);
+      return firstAvailable([ebpf(filter, live)], onSkip);
     case "tracefs":
       return firstAvailable([tracefs], onSkip);
   }

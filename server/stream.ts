@@ -12,8 +12,9 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import {
   MAX_CLIENT_MESSAGE_BYTES, MAX_SNAPSHOT, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
 } from "../shared/protocol.ts";
+import { addSummarised, NONE_SUMMARISED, sampleNewest, type Summarised } from "../shared/sample.ts";
 import type { Ping } from "../shared/types.ts";
-import type { Pipeline } from "./pipeline.ts";
+import type { ServedPipeline } from "./pipeline.ts";
 
 export interface StreamOptions {
   batchMs?: number;
@@ -25,6 +26,11 @@ export interface StreamOptions {
   maxBufferedBytes?: number;
   /** connections at once; an upgrade past it is refused with 503 */
   maxClients?: number;
+  /**
+   * complete pings per batch, at most: more than a page can draw in batchMs are summarised (the
+   * newest are sent, and every one that did not complete, up to MAX_SNAPSHOT)
+   */
+  maxPingsPerBatch?: number;
 }
 
 export interface StreamCounters {
@@ -76,24 +82,25 @@ export class StreamHub {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<Client>();
   private pending: Ping[] = [];
+  /** left out of what is pending (by the pipeline's worker, or here) */
+  private summarised: Summarised = { ...NONE_SUMMARISED };
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
   private readonly opts: Required<StreamOptions>;
   private readonly count: StreamCounters = { skipped: 0, closed: 0, refused: 0 };
 
-  constructor(private readonly pipeline: Pipeline, opts: StreamOptions = {}) {
+  constructor(private readonly pipeline: ServedPipeline, opts: StreamOptions = {}) {
     this.opts = { batchMs: 100, statsMs: 1000, heartbeatMs: 30_000, snapshotLimit: 100,
-      maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, ...opts };
+      maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, maxPingsPerBatch: 250, ...opts };
     // maxPayload makes ws close an oversized message with 1009 before reading it whole.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
     this.wss.on("connection", (ws) => this.accept(ws));
-    this.unsubscribe = pipeline.onPings((pings) => {
+    this.unsubscribe = pipeline.onPings((pings, summarised) => {
       if (this.clients.size === 0) return;
-      // A page keeps at most MAX_SNAPSHOT pings: under a flood, older ones in a batch would be
-      // serialised only to be dropped there (they stay in the store, for the REST API). Only the
-      // tail is taken, item by item: a timeout can finalise tens of thousands at once, too many to spread.
-      for (const p of pings.length > MAX_SNAPSHOT ? pings.slice(-MAX_SNAPSHOT) : pings) this.pending.push(p);
-      if (this.pending.length > 2 * MAX_SNAPSHOT) this.pending = this.pending.slice(-MAX_SNAPSHOT);
+      if (summarised) this.summarised = addSummarised(this.summarised, summarised);
+      // Sampled as they come (a timeout can finalise tens of thousands at once): what waits stays bounded.
+      for (const p of pings) this.pending.push(p);
+      if (this.pending.length > 2 * MAX_SNAPSHOT) this.sample();
     });
     this.timers.push(
       setInterval(() => this.flush(), this.opts.batchMs),
@@ -179,10 +186,19 @@ export class StreamHub {
     this.send(client, new Outgoing({ type: "snapshot", pings: this.pipeline.store.newest(client.snapshotLimit) }));
   }
 
+  private sample(): void {
+    const s = sampleNewest(this.pending, this.opts.maxPingsPerBatch, MAX_SNAPSHOT);
+    this.pending = s.pings;
+    this.summarised = addSummarised(this.summarised, s.summarised);
+  }
+
   private flush(): void {
-    const pings = this.pending.length > MAX_SNAPSHOT ? this.pending.slice(-MAX_SNAPSHOT) : this.pending;
+    this.sample();
+    const { pending: pings, summarised } = this;
     this.pending = [];
-    const batch = pings.length > 0 ? new Outgoing({ type: "pings", pings }) : null;
+    this.summarised = { ...NONE_SUMMARISED };
+    const left = summarised.complete + summarised.other > 0;
+    const batch = pings.length > 0 || left ? new Outgoing(left ? { type: "pings", pings, summarised } : { type: "pings", pings }) : null;
     for (const c of this.clients) {
       if (c.ws.readyState !== WebSocket.OPEN || c.paused) continue;
       if (c.stale) this.snapshot(c);

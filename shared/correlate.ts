@@ -101,11 +101,28 @@ export class Correlator {
   /** One event, in time order. Time passing up to its tNs is applied first. */
   push(ev: RawEvent): CorrelatorOutput {
     const out = emptyOutput();
+    this.pushInto(ev, out);
+    finish(out);
+    return out;
+  }
+
+  /**
+   * A batch of events, in time order, with what they finished appended to `out` (pings included):
+   * one output per batch rather than per event, which push() would make.
+   */
+  pushAll(events: readonly RawEvent[], out: CorrelatorOutput): void {
+    const from = out.exchanges.length;
+    for (const ev of events) this.pushInto(ev, out);
+    for (let i = from; i < out.exchanges.length; i++) {
+      const ex = out.exchanges[i]!;
+      if (isPing(ex)) out.pings.push(ex);
+    }
+  }
+
+  private pushInto(ev: RawEvent, out: CorrelatorOutput): void {
     this.sweep(ev.tNs, out);
     this.journeys.apply(ev, this.step);
     this.pass(out, ev.tNs);
-    finish(out);
-    return out;
   }
 
   /** Time passes with no events: idle journeys end, requests past their timeout become no-reply. */
@@ -149,10 +166,11 @@ export class Correlator {
       out.journeys.push(j);
       this.exchanges.ended(j, tNs, out.exchanges);
     }
-    s.identified.length = 0;
-    s.rewritten.length = 0;
-    s.fragmented.length = 0;
-    s.ended.length = 0;
+    // Mostly empty: setting an array's length costs even when it does not change it, and this runs per event.
+    if (s.identified.length > 0) s.identified.length = 0;
+    if (s.rewritten.length > 0) s.rewritten.length = 0;
+    if (s.fragmented.length > 0) s.fragmented.length = 0;
+    if (s.ended.length > 0) s.ended.length = 0;
   }
 }
 

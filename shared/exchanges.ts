@@ -53,6 +53,7 @@ export class ExchangeTable {
   // retry's), one list per kind as their timeouts differ.
   private readonly inFlight = new LruMap<State, number>();
   private readonly settledBy = { "icmp-echo": new LruMap<State, number>(), tcp: new LruMap<State, number>(), udp: new LruMap<State, number>() };
+  private readonly settledLists = [this.settledBy["icmp-echo"], this.settledBy.tcp, this.settledBy.udp];
   /** fragments that came before their first fragment, by fragment key */
   private readonly orphans = new LruMap<string, Journey[]>();
   /** journeys that began as a later fragment: whatever header they get (reassembled), never an exchange's request or answer */
@@ -152,20 +153,21 @@ export class ExchangeTable {
 
   /** Requests past their time become no-reply. */
   expire(nowNs: number, out: Exchange[]): void {
-    for (const [kind, list] of Object.entries(this.settledBy)) {
-      const timeout = kind === "tcp" ? this.opts.tcpReplyTimeoutNs : this.opts.replyTimeoutNs;
+    // Runs for nearly every event: the lists are walked without making an entry or an array.
+    for (const list of this.settledLists) {
+      const timeout = list === this.settledBy.tcp ? this.opts.tcpReplyTimeoutNs : this.opts.replyTimeoutNs;
       // An answer that came but whose journey never ended (UDP frees what a socket read without a
       // tracepoint) still answered.
-      for (let f = list.oldest(); f && nowNs - f[1] > timeout; f = list.oldest()) {
-        const s = f[0];
+      for (let at = list.oldestValue(); at !== undefined && nowNs - at > timeout; at = list.oldestValue()) {
+        const s = list.oldestKey()!;
         this.finalize(s, s.answer ? s.pending ?? s.answerStatus ?? "complete" : s.pending ?? "no-reply", out);
       }
     }
-    for (let f = this.inFlight.oldest(); f && nowNs - f[1] > this.opts.maxInFlightNs; f = this.inFlight.oldest()) {
-      this.finalize(f[0], "no-reply", out);
+    for (let at = this.inFlight.oldestValue(); at !== undefined && nowNs - at > this.opts.maxInFlightNs; at = this.inFlight.oldestValue()) {
+      this.finalize(this.inFlight.oldestKey()!, "no-reply", out);
     }
-    for (let f = this.recentFlows.oldest(); f && nowNs - f[1] > this.opts.udpFlowIdleNs; f = this.recentFlows.oldest()) {
-      this.recentFlows.delete(f[0]);
+    for (let at = this.recentFlows.oldestValue(); at !== undefined && nowNs - at > this.opts.udpFlowIdleNs; at = this.recentFlows.oldestValue()) {
+      this.recentFlows.delete(this.recentFlows.oldestKey()!);
     }
   }
 

@@ -46,6 +46,15 @@ export class LruMap<K, V> {
     return true;
   }
 
+  /** The oldest entry's key, if any; with oldestValue, what a sweep that runs per event reads (no array made). */
+  oldestKey(): K | undefined {
+    return this.head?.key;
+  }
+
+  oldestValue(): V | undefined {
+    return this.head?.value;
+  }
+
   /** The oldest entry, if any. */
   oldest(): [K, V] | undefined {
     return this.head ? [this.head.key, this.head.value] : undefined;

@@ -1,6 +1,7 @@
 // The WebSocket protocol of /api/stream: one small versioned module of `type`-tagged unions named by
 // direction, parsed at both ends.
 import { err, ok, type Result } from "./result.ts";
+import type { Summarised } from "./sample.ts";
 import type { Ping } from "./types.ts";
 import { isObject, parsePing } from "./validate.ts";
 
@@ -8,13 +9,27 @@ export const PROTOCOL_VERSION = 1;
 /** Largest client message the server reads; anything bigger is refused unparsed. */
 export const MAX_CLIENT_MESSAGE_BYTES = 4096;
 
+/** Where lost events were lost; they add up to CaptureStats.lost. */
+export interface LostByCause {
+  /** the kernel's ring was full (the reader behind): never read */
+  ring: number;
+  /** read, then dropped at the server's queue bound (correlation behind) */
+  queue: number;
+  /** read and not decodable */
+  malformed: number;
+}
+
 export interface CaptureStats {
   source: string;
   live: boolean;
-  /** events received since the capture started */
+  /** records the source produced since the capture started: read, plus those the kernel could not store */
   events: number;
-  /** events the kernel could not hand over (ring buffer full) */
+  /** events that never reached correlation (events − lost were correlated) */
   lost: number;
+  /** lost, by where; absent from older servers */
+  lostBy?: LostByCause;
+  /** tracked skbs the kernel's table evicted for another (their later hops never recorded, so in neither count) */
+  collisions?: number;
   /** events per second over the last stats interval */
   eventsPerSec: number;
   /** pings the server holds (what GET /api/pings can list and search); absent from older servers */
@@ -26,8 +41,12 @@ export type ServerMessage =
   | { type: "hello"; version: number; stats: CaptureStats }
   /** The newest pings, newest first, sent once after hello and after every resync request. */
   | { type: "snapshot"; pings: Ping[] }
-  /** New or changed pings (hops included), in the order they completed. */
-  | { type: "pings"; pings: Ping[] }
+  /**
+   * New or changed pings (hops included), in the order they completed. When more finished than a page
+   * can draw, they are the newest plus every one that did not complete, and `summarised` counts the
+   * ones left out since the last message (complete ones; `other`: past their own bound, rare).
+   */
+  | { type: "pings"; pings: Ping[]; summarised?: Summarised }
   | { type: "stats"; stats: CaptureStats }
   | { type: "error"; code: ErrorCode; message: string };
 
@@ -73,6 +92,17 @@ export function parseClientMessage(raw: string): Result<ClientMessage> {
   }
 }
 
+const isCount = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0;
+
+function parseLostBy(v: unknown): Result<LostByCause> {
+  if (!isObject(v)) return err("stats.lostBy: expected an object");
+  const { ring, queue, malformed } = v;
+  if (!isCount(ring)) return err("stats.lostBy.ring: expected a count");
+  if (!isCount(queue)) return err("stats.lostBy.queue: expected a count");
+  if (!isCount(malformed)) return err("stats.lostBy.malformed: expected a count");
+  return ok({ ring, queue, malformed });
+}
+
 function parseStats(v: unknown): Result<CaptureStats> {
   if (!isObject(v)) return err("stats: expected an object");
   const { source, live, events, lost, eventsPerSec } = v;
@@ -82,8 +112,17 @@ function parseStats(v: unknown): Result<CaptureStats> {
     if (typeof n !== "number" || !Number.isFinite(n)) return err(`stats.${k}: expected a number`);
   }
   const out: CaptureStats = { source, live, events: Number(events), lost: Number(lost), eventsPerSec: Number(eventsPerSec) };
+  if (v.lostBy !== undefined) {
+    const lostBy = parseLostBy(v.lostBy);
+    if (!lostBy.ok) return lostBy;
+    out.lostBy = lostBy.value;
+  }
+  if (v.collisions !== undefined) {
+    if (!isCount(v.collisions)) return err("stats.collisions: expected a count");
+    out.collisions = v.collisions;
+  }
   if (v.pings !== undefined) {
-    if (typeof v.pings !== "number" || !Number.isInteger(v.pings) || v.pings < 0) return err("stats.pings: expected a count");
+    if (!isCount(v.pings)) return err("stats.pings: expected a count");
     out.pings = v.pings;
   }
   return ok(out);
@@ -113,10 +152,17 @@ export function parseServerMessage(raw: string): Result<ServerMessage> {
       const stats = parseStats(v.stats);
       return stats.ok ? ok({ type: "hello", version: PROTOCOL_VERSION, stats: stats.value }) : stats;
     }
-    case "snapshot":
+    case "snapshot": {
+      const pings = parsePings(v.pings);
+      return pings.ok ? ok({ type: "snapshot", pings: pings.value }) : pings;
+    }
     case "pings": {
       const pings = parsePings(v.pings);
-      return pings.ok ? ok({ type: v.type, pings: pings.value }) : pings;
+      if (!pings.ok) return pings;
+      if (v.summarised === undefined) return ok({ type: "pings", pings: pings.value });
+      const s = v.summarised;
+      if (!isObject(s) || !isCount(s.complete) || !isCount(s.other)) return err("pings.summarised: expected { complete, other } counts");
+      return ok({ type: "pings", pings: pings.value, summarised: { complete: s.complete, other: s.other } });
     }
     case "stats": {
       const stats = parseStats(v.stats);

@@ -56,7 +56,8 @@ test("the recording holds two complete pings (what the server must show)", () =>
 
 test("GET /api/health", async () => {
   assert.deepEqual(await getJson("/api/health"),
-    { status: 200, body: { source: capture, live: false, events: events.length, lost: 0 } });
+    { status: 200, body: { source: capture, live: false, events: events.length, lost: 0,
+      lostBy: { ring: 0, queue: 0, malformed: 0 }, collisions: 0, correlated: events.length } });
 });
 
 test("GET /api/pings: newest first, journeys without hops", async () => {

@@ -37,6 +37,8 @@ before(async () => {
   serve = await startServe(["--source", capture, "--pace"]);
 });
 
+const NONE_LOST = { ring: 0, queue: 0, malformed: 0 };
+
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await serve?.stop();
@@ -50,7 +52,7 @@ test("hello, an empty snapshot, then each ping within a second of its completion
     const hello = await c.next("hello");
     assert.equal(hello.version, PROTOCOL_VERSION);
     assert.deepEqual({ ...hello.stats, events: 0, eventsPerSec: 0 },
-      { source: capture, live: false, events: 0, lost: 0, eventsPerSec: 0, pings: 0 });
+      { source: capture, live: false, events: 0, lost: 0, lostBy: NONE_LOST, collisions: 0, eventsPerSec: 0, pings: 0 });
     assert.deepEqual(await c.next("snapshot"), { type: "snapshot", pings: [] });
   }
   paused.send(JSON.stringify({ type: "pause", paused: true }));
@@ -69,7 +71,7 @@ test("hello, an empty snapshot, then each ping within a second of its completion
 
   const stats = await live.next("stats", 2000);
   assert.deepEqual({ ...stats.stats, eventsPerSec: 0 },
-    { source: capture, live: false, events: events.length, lost: 0, eventsPerSec: 0, pings: 2 });
+    { source: capture, live: false, events: events.length, lost: 0, lostBy: NONE_LOST, collisions: 0, eventsPerSec: 0, pings: 2 });
 
   // The paused client heard nothing of the pings; resuming brings it up to date with a snapshot.
   await new Promise((r) => setTimeout(r, 300));

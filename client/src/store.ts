@@ -21,6 +21,8 @@ export interface LiveState {
   /** server messages that failed to parse */
   badMessages: number;
   paused: boolean;
+  /** pings the server left out of the stream under load (it sent the newest and every one that did not complete) */
+  summarised?: number;
 }
 
 type Schedule = (commit: () => void) => void;
@@ -77,6 +79,10 @@ export class PingStore {
   patch(patch: Partial<Omit<LiveState, "pings">>): void {
     Object.assign(this.pending.patch, patch);
     this.touch();
+  }
+
+  addSummarised(n: number): void {
+    this.patch({ summarised: (this.pending.patch.summarised ?? this.state.summarised ?? 0) + n });
   }
 
   noteBadMessage(error: string): void {

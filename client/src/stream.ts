@@ -62,6 +62,7 @@ export function connectStream(url: string, store: PingStore): StreamHandle {
         return;
       case "pings":
         store.upsert(msg.pings);
+        if (msg.summarised) store.addSummarised(msg.summarised.complete + msg.summarised.other);
         return;
       case "stats":
         store.patch({ stats: msg.stats });

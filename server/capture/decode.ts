@@ -90,6 +90,19 @@ export interface RingDecodeResult {
   unresolved: UnresolvedDrop[];
 }
 
+/** Records in ring bytes (what decodeBytes would look at), without decoding them. */
+export function countRecords(buf: ArrayBuffer): number {
+  const dv = new DataView(buf);
+  let n = 0;
+  for (let at = 0; at + RINGBUF_HDR <= buf.byteLength;) {
+    const hdr = dv.getUint32(at, true);
+    if (hdr & RINGBUF_BUSY) break;
+    if (!(hdr & RINGBUF_DISCARD)) n++;
+    at += ((hdr & ~(RINGBUF_BUSY | RINGBUF_DISCARD)) + RINGBUF_HDR + 7) & ~7;
+  }
+  return n;
+}
+
 export class RecordDecoder {
   private readonly o: RecordLayout["ev"];
   private readonly p: RecordLayout["pkt"];
@@ -103,6 +116,7 @@ export class RecordDecoder {
   private readonly lastWords: Int32Array;
   private lastHeaders: Headers = {};
   private readonly skbText = new Map<number, { hi: number; text: string }>();
+  private readonly okfnText = new Map<number, { hi: number; text: string }>();
   private unresolved: UnresolvedDrop[] = [];
 
   constructor(readonly layout: RecordLayout, private readonly ctx: DecodeContext) {
@@ -178,6 +192,16 @@ export class RecordDecoder {
     return { events, malformed, unresolved };
   }
 
+  /** A hook's continuation, named once per address: every stack step of every packet asks, from a handful of them. */
+  private okfnName(dv: DataView, at: number): string {
+    const lo = dv.getUint32(at, true), hi = dv.getUint32(at + 4, true);
+    const known = this.okfnText.get(lo);
+    if (known?.hi === hi) return known.text;
+    const text = this.ctx.symbolize?.(dv.getBigUint64(at, true)) ?? "";
+    this.okfnText.set(lo, { hi, text });
+    return text;
+  }
+
   private nfHook(dv: DataView, at: number, ev: RawEvent): void {
     const o = this.o;
     const pf = dv.getUint8(at + o.nf_pf), hook = dv.getUint8(at + o.nf_hook), index = dv.getUint8(at + o.nf_index);
@@ -186,7 +210,7 @@ export class RecordDecoder {
     if (index === 0) {
       // br_netfilter runs the IP hooks for bridged frames (bridge-nf-call-iptables): no routing step,
       // whatever the hook; its continuation (okfn) tells.
-      const okfn = this.ctx.symbolize?.(dv.getBigUint64(at + o.location, true)) ?? "";
+      const okfn = this.okfnName(dv, at + o.location);
       ev.event = okfn.startsWith("br_nf_") ? BRIDGED_STEPS[hook] ?? stackStepName(pf, hook) : stackStepName(pf, hook);
       return;
     }

@@ -5,16 +5,17 @@ import { Worker } from "node:worker_threads";
 import type { RawEvent } from "../../shared/types.ts";
 import { MessageChannel } from "node:worker_threads";
 import { readKernelFacts } from "./btf.ts";
-import { RecordDecoder, resolveDrop, type DecodeContext, type UnresolvedDrop } from "./decode.ts";
+import { countRecords, RecordDecoder, resolveDrop, type DecodeContext, type UnresolvedDrop } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
 import { readRecordLayout } from "./layout.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
 import { NetfilterObservers, type Send } from "./netfilter.ts";
 import { NetfilterLayout } from "./nfplan.ts";
+import { rawLogEvents, RawRecordLog } from "./rawLog.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
-import type { CaptureFilter, CaptureSource, SourceCounters } from "./source.ts";
+import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
 /** The same program for kernels before 6.2, which copies packet headers with bpf_probe_read_kernel. */
@@ -50,10 +51,16 @@ export interface EbpfOptions {
   onRawBatch?: (bytes: ArrayBuffer) => void;
   /** log2 of each CPU's ring slots (default: by CPU count, see ringSlotsLog2) */
   ringSlotsLog2?: number;
-  /** KiB read from the rings and not yet decoded, past which the reader waits (default 16 MiB) */
+  /**
+   * KiB read from the rings and not yet correlated (released by the pipeline; decoded, without one),
+   * past which the reader waits. The default, 8 MiB, is about 35,000 records: fewer than the
+   * pipeline queues (65,536), so what waits for correlation waits in the kernel's ring, not decoded here.
+   */
   maxInflightKiB?: number;
   /** attach netfilter observers in every namespace (default: when the kernel has BPF netfilter links) */
   netfilter?: boolean;
+  /** keep the newest this many records as the reader handed them over, for capturedEvents() */
+  captureLogRecords?: number;
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
@@ -69,6 +76,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let observers: NetfilterObservers | undefined;
   let stopped: Promise<void> | undefined;
   let malformed = 0;
+  const rawLog = opts.captureLogRecords === undefined ? undefined : new RawRecordLog(opts.captureLogRecords);
+  let redecode: ((bytes: ArrayBuffer) => RawEvent[]) | undefined;
   let collisions = 0;
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
@@ -90,7 +99,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   });
   control.port1.unref();
 
-  async function start(sink: (events: RawEvent[]) => void): Promise<void> {
+  async function start(sink: EventSink, intake?: IntakeControl): Promise<void> {
     if (worker) throw new Error("eBPF source already started");
     const objPath = opts.objPath ?? objectForKernel();
     const pre = checkPrerequisites(objPath);
@@ -115,22 +124,25 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       netfilter: nfLayout,
     };
     const decoder = new RecordDecoder(layout.value, ctx);
+    // The log's downloads decode with a decoder of their own (the live one caches the last headers).
+    const logDecoder = new RecordDecoder(layout.value, ctx);
+    redecode = (bytes) => logDecoder.decodeBytes(bytes).events;
     // A drop by a chain added since its namespace was looked at: look again, name it, then hand it on.
     // Batches wait behind it, in order (drops are rare; looking takes a process, some milliseconds).
-    const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[]): void => {
-      if (unresolved.length === 0 && observers === undefined) return sink(events);
+    const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[], release: () => void): void => {
+      if (unresolved.length === 0 && observers === undefined) return sink(events, release);
       delivered = delivered.then(async () => {
         if (unresolved.length > 0 && observers) {
           await observers.refresh([...new Set(unresolved.map((u) => u.netns))]);
           for (const u of unresolved) resolveDrop(u.event, u, nfLayout);
         }
-        sink(events);
+        sink(events, release);
       });
     };
     const data: RingWorkerData = {
       objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
       filter: program.value, control: control.port2, stop: stopFlag,
-      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 16 * 1024,
+      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 8 * 1024,
       slotsLog2: opts.ringSlotsLog2,
     };
     const taken = new Int32Array(inflight);
@@ -151,13 +163,28 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             return reject(new Error(msg.message));
           case "batch": {
             opts.onRawBatch?.(msg.bytes);
+            // The reader may read on once the pipeline has taken these (release), or at once
+            // without an intake to say when (tests, `trace`'s own sinks).
+            const kib = Math.ceil(msg.bytes.byteLength / 1024);
+            let released = false;
+            const release = (): void => {
+              if (released) return;
+              released = true;
+              Atomics.sub(taken, 0, kib);
+              Atomics.notify(taken, 0);
+            };
+            const records = intake ? countRecords(msg.bytes) : 0;
+            if (intake && !intake.fits(records)) {
+              intake.shed(records);
+              return release();
+            }
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             counters.events += out.events.length;
-            if (out.events.length) deliver(out.events, out.unresolved);
-            Atomics.sub(taken, 0, Math.ceil(msg.bytes.byteLength / 1024));
-            Atomics.notify(taken, 0);
-            return;
+            rawLog?.add(msg.bytes, out.events.length);
+            if (out.events.length && intake) return deliver(out.events, out.unresolved, release);
+            if (out.events.length) deliver(out.events, out.unresolved, () => undefined);
+            return release();
           }
           case "counters":
             counters.lost = msg.lost;
@@ -200,10 +227,15 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     warnings,
     start,
     stop,
-    counters: () => ({ ...counters }),
+    counters: () => ({ ...counters, malformed, collisions }),
     malformed: () => malformed,
     collisions: () => collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,
+    capturedEvents() {
+      if (!rawLog || !redecode) return undefined;
+      const view = rawLog.view();
+      return { size: view.size, dropped: view.dropped, batches: rawLogEvents(view, redecode) };
+    },
     // Re-mapped when the wall clock moved more than a millisecond against the kernel's (NTP, a set clock).
     originUs() {
       if (originUs === undefined) return undefined;

@@ -26,9 +26,10 @@ export interface RingWorkerData {
   /** largest batch posted at once */
   maxBatchBytes: number;
   /**
-   * Int32 at index 0: KiB posted and not yet taken by the main thread, which subtracts what it has
-   * decoded and notifies. Past maxInflightKiB the worker stops reading: the rings fill, the kernel
-   * counts what it cannot store as lost, and memory stays bounded when the main thread falls behind.
+   * Int32 at index 0: KiB posted and not yet taken by the thread that decodes them, which subtracts
+   * what its pipeline has correlated (or dropped) and notifies. Past maxInflightKiB the worker stops
+   * reading: the rings fill, the kernel counts what it cannot store as lost, and memory stays bounded
+   * when correlation falls behind.
    */
   inflight: SharedArrayBuffer;
   maxInflightKiB: number;

@@ -16,8 +16,40 @@ export const DEFAULT_FILTER: CaptureFilter = { expression: "", program: defaultP
 export interface SourceCounters {
   /** events handed to the sink */
   events: number;
-  /** events the kernel dropped before we could read them */
+  /** records the kernel made and could not store (its ring was full): never read */
   lost: number;
+  /** records read that did not decode: never handed to the sink */
+  malformed?: number;
+  /**
+   * tracked skbs the kernel's table evicted for another one: their later hops were never recorded.
+   * Not records, so neither in events nor in lost; the journeys they cut short end as idle.
+   */
+  collisions?: number;
+}
+
+/**
+ * What a source may ask before it decodes a batch: whether the pipeline would take that many events.
+ * A batch that would be dropped at the queue bound anyway is then not decoded at all, so that under a
+ * flood the thread's time goes to correlating what it keeps, not to decoding what it drops.
+ */
+export interface IntakeControl {
+  fits(events: number): boolean;
+  /** records read and not decoded because fits() said no (lost at the queue bound) */
+  shed(records: number): void;
+}
+
+/**
+ * Where a source hands its batches. `release`, when the source passes it, is called once the batch
+ * has been correlated (or dropped): a live reader reads ahead only that far, so a flood waits in the
+ * kernel's ring (and is lost there, counted, when it is full) rather than in memory, decoded.
+ */
+export type EventSink = (events: RawEvent[], release?: () => void) => void;
+
+export interface CapturedEvents {
+  size: number;
+  /** older ones that fell off the bound */
+  dropped: number;
+  batches: Iterable<RawEvent[]>;
 }
 
 export interface CaptureSource {
@@ -25,7 +57,7 @@ export interface CaptureSource {
   readonly name: string;
   readonly live: boolean;
   /** Starts delivering batches of events in time order; resolves once the source is ready. */
-  start(sink: (events: RawEvent[]) => void): Promise<void>;
+  start(sink: EventSink, intake?: IntakeControl): Promise<void>;
   counters(): SourceCounters;
   /** After start(): what the user should know about how this source runs (a missing tracepoint...). */
   readonly warnings?: readonly string[];
@@ -37,6 +69,11 @@ export interface CaptureSource {
   setFilter?(program: FilterProgram): Promise<void>;
   /** After start(): whether the source's lifetime events can be relied on (a text file may lack them). */
   guessReuse?(): ReuseGuess;
+  /**
+   * The raw records this source keeps for the capture log, when it keeps them (the eBPF source, asked
+   * to): the newest batches it handed over, decoded again as they are read. Else the log keeps events.
+   */
+  capturedEvents?(): CapturedEvents | undefined;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */
   stop(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // Capture and connection state, always visible (also in presentation mode: the audience should know
 // whether they watch live traffic or a replay).
 import { useEffect, useState } from "react";
+import type { CaptureStats } from "../../../shared/protocol.ts";
 import type { FileView } from "../openFile.ts";
 import type { LiveState } from "../store.ts";
 
@@ -54,16 +55,42 @@ function FileItems({ file }: { file: FileView }) {
 
 function LiveItems({ live }: { live: LiveState }) {
   const { stats } = live;
+  const n = (v: number): string => v.toLocaleString("en-US");
   return (
     <>
       <span className="item" title="capture source">source <b className="source">{stats?.source ?? "—"}</b></span>
       <span className="item">{stats ? (stats.live ? <b className="mode-live">live</b> : <b className="mode-replay">replay</b>) : "—"}</span>
-      <span className="item"><b>{stats ? Math.round(stats.eventsPerSec).toLocaleString("en-US") : "—"}</b> events/s</span>
-      <span className="item"><b>{stats ? stats.events.toLocaleString("en-US") : "—"}</b> events</span>
-      <span className={`item${stats && stats.lost > 0 ? " warn" : ""}`} title="events the kernel could not hand over">
-        <b>{stats ? stats.lost.toLocaleString("en-US") : "—"}</b> lost
+      <span className="item"><b>{stats ? n(Math.round(stats.eventsPerSec)) : "—"}</b> events/s</span>
+      <span className="item" title="records the capture produced, lost ones included"><b>{stats ? n(stats.events) : "—"}</b> events</span>
+      <span className={`item lost${stats && stats.lost > 0 ? " warn" : ""}`} title={stats ? lostTitle(stats) : undefined}>
+        <b>{stats ? n(stats.lost) : "—"}</b> lost{stats?.lostBy && stats.lost > 0 && <LostCauses stats={stats} />}
       </span>
+      {live.summarised !== undefined && live.summarised > 0 && (
+        <span className="item summarised" title="finished pings the server left out of the live stream under load: it sent the newest and every one that did not complete; the server holds them (search, links)">
+          <b>{n(live.summarised)}</b> complete pings summarised
+        </span>
+      )}
       {live.paused && <span className="item warn">updates paused</span>}
     </>
   );
+}
+
+/** The causes with a count, in the order events pass them: kernel ring, server queue, decoding. */
+function LostCauses({ stats }: { stats: CaptureStats }) {
+  const by = stats.lostBy;
+  if (!by) return null;
+  const parts = ([["ring", by.ring], ["queue", by.queue], ["undecodable", by.malformed]] as const).filter(([, v]) => v > 0);
+  return <span className="lost-by"> ({parts.map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ")})</span>;
+}
+
+function lostTitle(stats: CaptureStats): string {
+  const n = (v: number): string => v.toLocaleString("en-US");
+  const lines = ["events that never reached correlation"];
+  if (stats.lostBy) {
+    lines.push(`kernel ring full (the reader behind): ${n(stats.lostBy.ring)}`,
+      `server queue bound (correlation behind): ${n(stats.lostBy.queue)}`,
+      `undecodable records: ${n(stats.lostBy.malformed)}`);
+  }
+  if (stats.collisions !== undefined) lines.push(`tracked skbs evicted by a table collision (later hops unrecorded): ${n(stats.collisions)}`);
+  return lines.join("\n");
 }

@@ -1,0 +1,197 @@
+// `serve`'s live pipeline in a worker (server/pipelineWorker.ts): decoding and correlation, which a
+// flood scales, never run on the thread that answers HTTP and WebSocket. This side keeps the stores
+// the API reads, fed with finished pings and exchanges in batches, and asks the worker for the rest
+// (counters, the capture log, filter changes).
+import { Worker } from "node:worker_threads";
+import type { FilterProgram } from "../shared/filter/index.ts";
+import type { CaptureStats } from "../shared/protocol.ts";
+import type { CaptureFilter } from "./capture/source.ts";
+import type { CaptureFeed, CaptureFeedSource } from "./captureLog.ts";
+import type { PingListener, ServedPipeline } from "./pipeline.ts";
+import type { LiveSpec, PipelineCommand, PipelineWorkerData, PipelineWorkerMessage, RemoteStats } from "./pipelineWorker.ts";
+import { BadInputError } from "./sources.ts";
+import { ExchangeStore, PingStore } from "./store.ts";
+
+const WORKER = new URL("./pipelineWorker.ts", import.meta.url);
+const TSX_API = import.meta.resolve("tsx/esm/api");
+
+export interface OffloadOptions {
+  capacity?: number;
+  captureLogEvents?: number;
+  maxQueuedEvents?: number;
+  tickMs?: number;
+  /** how often the worker sends finished pings (default 50 ms: the contract's second has room) */
+  flushMs?: number;
+  onError?: (message: string) => void;
+}
+
+type Reply = Extract<PipelineWorkerMessage, { id: number }>;
+
+export class OffloadedPipeline implements ServedPipeline {
+  readonly store: PingStore;
+  readonly exchanges: ExchangeStore;
+  readonly source: { name: string; live: boolean; warnings: string[]; setFilter: (program: FilterProgram) => Promise<void> };
+  private readonly capacity: number;
+  private readonly outstanding = new SharedArrayBuffer(4);
+  private readonly pingListeners = new Set<PingListener>();
+  private readonly pending = new Map<number, (r: Reply) => void>();
+  private nextId = 1;
+  private worker: Worker | undefined;
+  private remote: RemoteStats;
+  private exited: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private rate = { atMs: performance.now(), events: 0, perSec: 0 };
+
+  constructor(private readonly spec: LiveSpec, private readonly filter: CaptureFilter, private readonly opts: OffloadOptions = {}) {
+    this.capacity = opts.capacity ?? 10_000;
+    this.store = new PingStore(this.capacity);
+    this.exchanges = new ExchangeStore(this.capacity);
+    this.remote = { stats: { source: spec, live: false, events: 0, lost: 0, eventsPerSec: 0 }, correlated: 0 };
+    this.source = {
+      name: spec, live: false, warnings: [],
+      setFilter: async (program) => {
+        const r = await this.ask({ type: "filter", id: this.nextId++, program });
+        if (r.type === "filter" && r.error !== undefined) throw new Error(r.error);
+      },
+    };
+  }
+
+  /** Starts the worker and its source; rejects as the source would have (BadInputError included). */
+  async start(): Promise<void> {
+    const data: PipelineWorkerData = {
+      spec: this.spec, filter: this.filter, capacity: this.capacity, flushMs: this.opts.flushMs ?? 50, outstanding: this.outstanding,
+      ...(this.opts.captureLogEvents === undefined ? {} : { captureLogEvents: this.opts.captureLogEvents }),
+      ...(this.opts.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: this.opts.maxQueuedEvents }),
+      ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
+    };
+    // As in capture/ebpf.ts: a worker's entry registers tsx, then imports the TypeScript worker.
+    const entry = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
+    const w = new Worker(entry, { eval: true, workerData: data });
+    this.worker = w;
+    this.exited = new Promise<void>((resolve) => w.once("exit", () => {
+      // Whatever was asked of a worker that is gone ends here (a download ends short).
+      for (const [id, answer] of this.pending) answer({ type: "chunk", id });
+      this.pending.clear();
+      resolve();
+    }));
+    await new Promise<void>((resolve, reject) => {
+      w.on("message", (msg: PipelineWorkerMessage) => {
+        if (msg.type === "ready") {
+          this.source.name = msg.name;
+          this.source.warnings.push(...msg.warnings);
+          this.remote = msg.remote;
+          this.source.live = msg.remote.stats.live;
+          return resolve();
+        }
+        if (msg.type === "failed") return reject(msg.badInput ? new BadInputError(msg.message) : new Error(msg.message));
+        this.receive(msg);
+      });
+      w.on("error", (e) => {
+        this.opts.onError?.(`pktpath: pipeline worker: ${e.message}`);
+        reject(e);
+      });
+      w.once("exit", () => {
+        this.source.live = false;
+        reject(new Error("the pipeline worker exited before it was ready"));
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped || !this.worker) return;
+    this.stopped = true;
+    const w = this.worker;
+    if (w.threadId >= 0) {
+      const stopped = new Promise<void>((resolve) => {
+        w.on("message", (msg: PipelineWorkerMessage) => msg.type === "stopped" && resolve());
+        w.once("exit", () => resolve());
+      });
+      this.post({ type: "stop" });
+      await stopped;
+    }
+    await this.exited;
+  }
+
+  onPings(listener: PingListener): () => void {
+    this.pingListeners.add(listener);
+    return () => this.pingListeners.delete(listener);
+  }
+
+  stats(): CaptureStats {
+    return { ...this.remote.stats, eventsPerSec: this.rate.perSec };
+  }
+
+  correlatedEvents(): number {
+    return this.remote.correlated;
+  }
+
+  sampleRate(): CaptureStats {
+    const nowMs = performance.now();
+    const { events } = this.remote.stats;
+    const dtMs = nowMs - this.rate.atMs;
+    if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
+    return this.stats();
+  }
+
+  /** The worker keeps the log (its capacity set at construction); a download reads it chunk by chunk. */
+  followCapture(): { log: CaptureFeedSource; detach: () => void } {
+    const log: CaptureFeedSource = {
+      open: async (sourceName) => {
+        const id = this.nextId++;
+        const opened = await this.ask({ type: "capture", id, sourceName });
+        if (opened.type !== "capture") throw new Error("the pipeline worker did not open the capture log");
+        const feed: CaptureFeed = {
+          size: opened.size, dropped: opened.dropped, header: opened.header,
+          next: async () => {
+            const r = await this.ask({ type: "next", id });
+            return r.type === "chunk" ? r.text : undefined;
+          },
+          cancel: () => this.post({ type: "cancel", id }),
+        };
+        return feed;
+      },
+    };
+    return { log, detach: () => undefined };
+  }
+
+  private receive(msg: PipelineWorkerMessage): void {
+    switch (msg.type) {
+      case "out":
+        this.remote = msg.remote;
+        this.source.live = msg.remote.stats.live;
+        this.store.add(msg.pings);
+        this.exchanges.add(msg.exchanges);
+        Atomics.sub(new Int32Array(this.outstanding), 0, 1);
+        if (msg.pings.length === 0 && msg.summarised.complete + msg.summarised.other === 0) return;
+        for (const l of this.pingListeners) l(msg.pings, msg.summarised);
+        return;
+      case "stats":
+      case "stopped":
+        this.remote = msg.remote;
+        this.source.live = msg.type === "stats" && msg.remote.stats.live;
+        return;
+      case "filter":
+      case "capture":
+      case "chunk":
+        this.pending.get(msg.id)?.(msg);
+        this.pending.delete(msg.id);
+        return;
+      case "ready":
+      case "failed":
+        return;
+    }
+  }
+
+  private post(cmd: PipelineCommand): void {
+    this.worker?.postMessage(cmd);
+  }
+
+  /** A command answered by id; a worker that is gone answers with an empty chunk (the end). */
+  private ask(cmd: Extract<PipelineCommand, { id: number }>): Promise<Reply> {
+    if (!this.worker || this.worker.threadId < 0) return Promise.resolve({ type: "chunk", id: cmd.id });
+    return new Promise((resolve) => {
+      this.pending.set(cmd.id, resolve);
+      this.post(cmd);
+    });
+  }
+}

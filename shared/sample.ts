@@ -1,0 +1,36 @@
+// What to pass on when more pings finish than the next stage can take: the newest, plus the ones that
+// did not complete (a drop, an error, no reply: what someone watching is there to see), and how many
+// were left out. Pure: the pipeline worker and the stream both sample with it.
+import type { Ping } from "./types.ts";
+
+/** Pings left out by sampling: complete ones, and (past their own bound) ones that did not complete. */
+export interface Summarised {
+  complete: number;
+  other: number;
+}
+
+export const NONE_SUMMARISED: Summarised = Object.freeze({ complete: 0, other: 0 });
+
+export function addSummarised(a: Summarised, b: Summarised): Summarised {
+  return { complete: a.complete + b.complete, other: a.other + b.other };
+}
+
+/**
+ * The newest `newest` pings, and before them the newest `maxOther` that did not complete, in their
+ * order (completion order); what else there was, counted.
+ */
+export function sampleNewest(pings: readonly Ping[], newest: number, maxOther: number): { pings: Ping[]; summarised: Summarised } {
+  if (pings.length <= newest) return { pings: [...pings], summarised: { ...NONE_SUMMARISED } };
+  const cut = pings.length - newest;
+  const older: Ping[] = [];
+  const summarised = { complete: 0, other: 0 };
+  for (let i = cut - 1; i >= 0; i--) {
+    const p = pings[i]!;
+    if (p.status === "complete") summarised.complete++;
+    else if (older.length < maxOther) older.push(p);
+    else summarised.other++;
+  }
+  older.reverse();
+  for (let i = cut; i < pings.length; i++) older.push(pings[i]!);
+  return { pings: older, summarised };
+}
