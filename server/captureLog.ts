@@ -4,7 +4,6 @@
 import type { ServerResponse } from "node:http";
 import type { RawEvent } from "../shared/types.ts";
 import { captureHeaderLine } from "./capture/file.ts";
-import type { CapturedEvents } from "./capture/source.ts";
 import { isoMicros } from "../shared/wallclock.ts";
 import type { Pipeline } from "./pipeline.ts";
 
@@ -143,34 +142,6 @@ export function* viewChunks(view: CaptureView): Generator<string> {
       yield chunk;
     }
   }
-}
-
-/**
- * A download of events a source kept itself (CaptureSource.capturedEvents: raw records, decoded
- * again as they are read), each first given what the pipeline adds before correlation (`prepare`:
- * netns names), LINES_PER_CHUNK lines at a time.
- */
-export function capturedFeed(captured: CapturedEvents, header: string, prepare: (ev: RawEvent) => void): CaptureFeed {
-  function* chunks(): Generator<string> {
-    let chunk = "", lines = 0;
-    for (const batch of captured.batches) {
-      for (const ev of batch) {
-        prepare(ev);
-        chunk += JSON.stringify(ev) + "\n";
-        if (++lines < LINES_PER_CHUNK) continue;
-        yield chunk;
-        chunk = "";
-        lines = 0;
-      }
-    }
-    if (lines > 0) yield chunk;
-  }
-  const it = chunks();
-  return {
-    size: captured.size, dropped: captured.dropped, header,
-    next: () => Promise.resolve(it.next().value ?? undefined),
-    cancel: () => void it.return(undefined),
-  };
 }
 
 /** The header line of a download of this log. */

@@ -12,10 +12,7 @@ import { oneLine } from "../shared/shown.ts";
 import type { Exchange, Ping } from "../shared/types.ts";
 import type { FilterProgram } from "../shared/filter/index.ts";
 import type { CaptureFilter } from "./capture/source.ts";
-import { capturedFeed, CaptureLog, DEFAULT_CAPTURE_LOG_EVENTS, type CaptureFeed, type CaptureFeedSource } from "./captureLog.ts";
-import { captureHeaderLine } from "./capture/file.ts";
-import type { CaptureSource } from "./capture/source.ts";
-import { isoMicros } from "../shared/wallclock.ts";
+import { CaptureLog, type CaptureFeed } from "./captureLog.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
 import { BadInputError, sourceFor } from "./sources.ts";
@@ -68,36 +65,15 @@ function post(msg: PipelineWorkerMessage): void {
   parentPort?.postMessage(msg);
 }
 
-/** The capture log of a source that keeps its raw records, named as the pipeline names events. */
-function rawFeed(source: CaptureSource, namer: NetnsNamer): CaptureFeedSource {
-  const createdMs = Date.now();
-  return {
-    open: (sourceName) => {
-      const captured = source.capturedEvents?.() ?? { size: 0, dropped: 0, batches: [] };
-      const origin = source.originUs?.();
-      const header = captureHeaderLine(sourceName, origin === undefined ? new Date(createdMs) : isoMicros(origin));
-      return Promise.resolve(capturedFeed(captured, header, (ev) => {
-        if (ev.netns === undefined || ev.netnsName !== undefined) return;
-        const name = namer.lookup(ev.netns);
-        if (name !== undefined) ev.netnsName = name;
-      }));
-    },
-  };
-}
-
 async function run(data: PipelineWorkerData): Promise<void> {
-  const logEvents = data.captureLogEvents ?? DEFAULT_CAPTURE_LOG_EVENTS;
-  const source = sourceFor(data.spec, data.filter, (name, why) => say(`${name} capture unavailable: ${why}`), false,
-    { captureLogRecords: logEvents });
-  const namer = new NetnsNamer();
+  const source = sourceFor(data.spec, data.filter, (name, why) => say(`${name} capture unavailable: ${why}`));
   // The worker's own store holds nothing: what is kept is the main thread's.
   const pipeline = new Pipeline(source, {
-    namer, capacity: 1, onError: say,
+    namer: new NetnsNamer(), capacity: 1, onError: say,
     ...(data.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: data.maxQueuedEvents }),
     ...(data.tickMs === undefined ? {} : { tickMs: data.tickMs }),
   });
-  // Events as objects until the source says it keeps its raw records (the eBPF source does).
-  let capture: { log: CaptureFeedSource; detach: () => void } = CaptureLog.follow(pipeline, logEvents);
+  const capture = CaptureLog.follow(pipeline, data.captureLogEvents);
   const outstanding = new Int32Array(data.outstanding);
   let pings: Ping[] = [];
   let exchanges: Exchange[] = [];
@@ -134,10 +110,6 @@ async function run(data: PipelineWorkerData): Promise<void> {
   } catch (e) {
     capture.detach();
     return post({ type: "failed", message: e instanceof Error ? e.message : String(e), badInput: e instanceof BadInputError });
-  }
-  if (source.capturedEvents?.() !== undefined) {
-    capture.detach();
-    capture = { log: rawFeed(source, namer), detach: () => undefined };
   }
   post({ type: "ready", name: source.name, warnings: [...(source.warnings ?? [])], remote: remote() });
   const timers = [

@@ -15,18 +15,11 @@ export interface Candidate {
 /** Thrown by start() when the user asked for something that cannot work here: exit status 2. */
 export class BadInputError extends Error {}
 
-/** What `serve` asks of the eBPF source beyond its filter. */
-export interface LiveOptions {
-  /** keep the newest this many raw records for the capture log (CaptureSource.capturedEvents) */
-  captureLogRecords?: number;
-}
-
-function ebpf(filter: CaptureFilter, live: LiveOptions = {}): Candidate {
+function ebpf(filter: CaptureFilter): Candidate {
   return {
     name: "ebpf",
     // Imported on demand: only the eBPF source loads the FFI.
-    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter,
-      live.captureLogRecords === undefined ? {} : { captureLogRecords: live.captureLogRecords }),
+    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter),
   };
 }
 
@@ -51,8 +44,8 @@ export function liveCandidates(filter: CaptureFilter, only: "auto" | "ebpf" | "t
 }
 
 /** What `serve` tries by default: live capture, else the demo, so the dashboard always opens. */
-export function serveCandidates(filter: CaptureFilter, live: LiveOptions = {}): Candidate[] {
-  return [ebpf(filter, live), tracefs, demo];
+export function serveCandidates(filter: CaptureFilter): Candidate[] {
+  return [...liveCandidates(filter), demo];
 }
 
 /**
@@ -99,7 +92,6 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
       await chosen.setFilter(program);
     },
     guessReuse: () => chosen?.guessReuse?.() ?? "never",
-    capturedEvents: () => chosen?.capturedEvents?.(),
     // A source without its own clock counts from the moment it was ready, as the Pipeline would.
     nowNs: () => chosen?.nowNs?.() ?? Number(process.hrtime.bigint() - startedHr),
     stop: async () => chosen?.stop(),
@@ -108,15 +100,15 @@ export function firstAvailable(candidates: Candidate[], onSkip: (name: string, w
 
 /** The source for `serve --source …`. */
 export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name: string, why: string) => void,
-  pace = false, live: LiveOptions = {}): CaptureSource {
+  pace = false): CaptureSource {
   if (typeof spec === "object") return fileSource(spec.file, pace);
   switch (spec) {
     case "auto":
-      return firstAvailable(serveCandidates(filter, live), onSkip);
+      return firstAvailable(serveCandidates(filter), onSkip);
     case "demo":
       return firstAvailable([demo], onSkip);
     case "ebpf":
-      return firstAvailable([ebpf(filter, live)], onSkip);
+      return firstAvailable([ebpf(filter)], onSkip);
     case "tracefs":
       return firstAvailable([tracefs], onSkip);
   }

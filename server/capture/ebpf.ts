@@ -11,7 +11,6 @@ import { readRecordLayout } from "./layout.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
 import { NetfilterObservers, type Send } from "./netfilter.ts";
 import { NetfilterLayout } from "./nfplan.ts";
-import { rawLogEvents, RawRecordLog } from "./rawLog.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
@@ -59,8 +58,6 @@ export interface EbpfOptions {
   maxInflightKiB?: number;
   /** attach netfilter observers in every namespace (default: when the kernel has BPF netfilter links) */
   netfilter?: boolean;
-  /** keep the newest this many records as the reader handed them over, for capturedEvents() */
-  captureLogRecords?: number;
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
@@ -76,8 +73,6 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let observers: NetfilterObservers | undefined;
   let stopped: Promise<void> | undefined;
   let malformed = 0;
-  const rawLog = opts.captureLogRecords === undefined ? undefined : new RawRecordLog(opts.captureLogRecords);
-  let redecode: ((bytes: ArrayBuffer) => RawEvent[]) | undefined;
   let collisions = 0;
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
@@ -124,9 +119,6 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       netfilter: nfLayout,
     };
     const decoder = new RecordDecoder(layout.value, ctx);
-    // The log's downloads decode with a decoder of their own (the live one caches the last headers).
-    const logDecoder = new RecordDecoder(layout.value, ctx);
-    redecode = (bytes) => logDecoder.decodeBytes(bytes).events;
     // A drop by a chain added since its namespace was looked at: look again, name it, then hand it on.
     // Batches wait behind it, in order (drops are rare; looking takes a process, some milliseconds).
     const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[], release: () => void): void => {
@@ -181,7 +173,6 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             counters.events += out.events.length;
-            rawLog?.add(msg.bytes, out.events.length);
             if (out.events.length && intake) return deliver(out.events, out.unresolved, release);
             if (out.events.length) deliver(out.events, out.unresolved, () => undefined);
             return release();
@@ -231,11 +222,6 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     malformed: () => malformed,
     collisions: () => collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,
-    capturedEvents() {
-      if (!rawLog || !redecode) return undefined;
-      const view = rawLog.view();
-      return { size: view.size, dropped: view.dropped, batches: rawLogEvents(view, redecode) };
-    },
     // Re-mapped when the wall clock moved more than a millisecond against the kernel's (NTP, a set clock).
     originUs() {
       if (originUs === undefined) return undefined;

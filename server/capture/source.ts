@@ -45,13 +45,6 @@ export interface IntakeControl {
  */
 export type EventSink = (events: RawEvent[], release?: () => void) => void;
 
-export interface CapturedEvents {
-  size: number;
-  /** older ones that fell off the bound */
-  dropped: number;
-  batches: Iterable<RawEvent[]>;
-}
-
 export interface CaptureSource {
   /** "ebpf", "tracefs", "demo" or a file path: what /api/health reports */
   readonly name: string;
@@ -69,11 +62,6 @@ export interface CaptureSource {
   setFilter?(program: FilterProgram): Promise<void>;
   /** After start(): whether the source's lifetime events can be relied on (a text file may lack them). */
   guessReuse?(): ReuseGuess;
-  /**
-   * The raw records this source keeps for the capture log, when it keeps them (the eBPF source, asked
-   * to): the newest batches it handed over, decoded again as they are read. Else the log keeps events.
-   */
-  capturedEvents?(): CapturedEvents | undefined;
   /** Detaches everything; safe to call twice. Resolves when the last batch has been delivered. */
   stop(): Promise<void>;
 }
