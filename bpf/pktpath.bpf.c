@@ -310,6 +310,12 @@ static __always_inline void put_master(struct pktpath_event *e, const struct net
 }
 
 /* A hop that is tracked, or becomes so, reports itself with the header it sees. */
+/* IPv4, IPv6, or a VLAN tag that may carry them. */
+static __always_inline int is_ip_ethertype(__u16 proto)
+{
+	return proto == ETH_P_IP || proto == ETH_P_IPV6 || proto == ETH_P_8021Q || proto == ETH_P_8021AD;
+}
+
 static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
 {
 	struct pktpath_pkt p = {}, aux = {};
@@ -322,6 +328,11 @@ static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
 	if (!t)
 		return 0;
 	parse_skb(&p, &aux, skb);
+	/* An ARP (or any non-IP) frame at a tracked address is a new skb: the tracked one was freed
+	 * without a tracepoint (a UDP socket's read), and a frame that is not IP has no netfilter hook
+	 * where a new packet would otherwise be told apart. */
+	if (t->addr == addr && !is_ip_ethertype(bpf_ntohs(skb->protocol)))
+		untrack(t, skb);
 	if (t->addr != addr) {
 		if (!admit(skb, &p, &aux, &clone_of))
 			return 0;
