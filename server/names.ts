@@ -62,6 +62,9 @@ class NameTable {
   }
 }
 
+/** Names container runtimes give the namespaces they bind under /run/netns (Podman, CNI plugins). */
+const RUNTIME_MADE = /^(netns|cni)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export class NetnsNamer {
   /** `ip netns` names, "host", and the process fallback, from the last scan of /run/netns and /proc */
   private readonly scanned: NameTable;
@@ -120,7 +123,11 @@ export class NetnsNamer {
     const ageMs = performance.now() - this.lastRefreshMs;
     let unknown = false;
     for (const ino of inodes) {
-      if (ino !== this.hostInode && !this.containerNames.has(ino) && !this.scanned.has(ino)) unknown = true;
+      if (ino === this.hostInode || this.containerNames.has(ino)) continue;
+      // A namespace known only by the name a runtime gave it under /run/netns ("netns-<uuid>" from
+      // Podman, "cni-<uuid>" from CNI) is a container whose runtime has not been heard from yet.
+      const scanned = this.scanned.get(ino);
+      if (scanned === undefined || RUNTIME_MADE.test(scanned)) unknown = true;
     }
     if (unknown && ageMs >= this.minRefreshMs) return this.refresh();
     // Stale names only: the runtimes announce their changes or are polled, so are not asked again.
