@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +15,7 @@ import type { Page } from "playwright-core";
 import { buildFilter } from "../shared/filter/index.ts";
 import type { Ping } from "../shared/types.ts";
 import { routed, sh, Topology } from "./lib/netns.ts";
+import { programsHeldBy } from "./support/bpf-programs.ts";
 import { openChromium } from "./support/chromium.ts";
 import { ROOT, startServe, waitFor, type ServeChild } from "./support/cli-child.ts";
 
@@ -68,22 +69,6 @@ async function fetchJson<T>(url: string): Promise<T> {
   const r = await fetch(url);
   assert.equal(r.status, 200, url);
   return (await r.json()) as T;
-}
-
-/** The ids of the BPF programs a process holds open (its fds' fdinfo), sorted. */
-function programIds(pid: number): number[] {
-  const ids: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info = "";
-    try {
-      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
-    } catch {
-      continue; // closed meanwhile
-    }
-    const m = /^prog_id:\s*(\d+)$/m.exec(info);
-    if (m?.[1] !== undefined) ids.push(Number(m[1]));
-  }
-  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 const tryRun = (f: () => void): void => {
@@ -254,7 +239,7 @@ test("live dashboard truth: NAT mark, VXLAN band, nft rule and every step, a fil
     routed(topo, "10.74");
     const echoes = "icmp 10.74.1.2 → 10.74.2.2 ";
     assert.equal((await listed(page, echoes, 1)).length, 1, "the warm-up echo, under the default filter");
-    const before = programIds(live.child.pid!);
+    const before = programsHeldBy(live.child.pid!);
     assert.ok(before.length >= 7, `serve holds its programs: ${before.join(",")}`);
     const names = new Map((JSON.parse(sh("bpftool", "-j", "prog", "show")) as { id: number; name?: string }[]).map((p) => [p.id, p.name ?? ""]));
     const held = before.map((id) => names.get(id) ?? `${id}?`);
@@ -280,7 +265,7 @@ test("live dashboard truth: NAT mark, VXLAN band, nft rule and every step, a fil
     // The port is on the row's second line too: the first is cut short in a narrow list.
     assert.deepEqual(await page.locator(`.ping-row[data-ping-id="${udp[0]}"] .flags`).allTextContents(), [":9501"]);
     assert.equal((await rowIds(page, echoes)).length, 1, "no echo captured after the change");
-    assert.deepEqual(programIds(live.child.pid!), before, "the same programs: nothing reloaded");
+    assert.deepEqual(programsHeldBy(live.child.pid!), before, "the same programs: nothing reloaded");
     await open(page, udp[0]!);
     assert.deepEqual(await page.locator(".path-svg .pp-lane-label").allTextContents(), [`${P}-a`, `${P}-r`, `${P}-b`]);
     await page.screenshot({ path: shot("filter-udp") });
@@ -297,7 +282,7 @@ test("live dashboard truth: NAT mark, VXLAN band, nft rule and every step, a fil
     assert.equal(await box.getAttribute("aria-invalid"), "true");
     assert.equal(await box.inputValue(), "udp portt 9501");
     assert.deepEqual(await fetchJson(`${live.url}/api/filter`), { expression: "udp port 9501", editable: true });
-    assert.deepEqual(programIds(live.child.pid!), before);
+    assert.deepEqual(programsHeldBy(live.child.pid!), before);
     await page.screenshot({ path: shot("filter-refused") });
     assert.deepEqual(b.errors, ["Failed to load resource: the server responded with a status of 400 (Bad Request)"], "the one refusal");
   });

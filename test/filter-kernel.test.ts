@@ -5,10 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
+import { programsHeldBy } from "./support/bpf-programs.ts";
 import { captureFilter } from "./support/filter.ts";
 import type { PacketInfo, RawEvent } from "../shared/types.ts";
 import { Topology } from "./lib/netns.ts";
@@ -27,19 +28,6 @@ function label(p: PacketInfo | undefined): string {
   if (p.proto === "icmp" && p.icmp?.type === 0) return "echo-reply";
   if (p.proto === "icmp" && p.icmp?.type === 3) return `unreach:${p.quoted?.dport}`;
   return `other:${p.proto}`;
-}
-
-/** The ids of the BPF programs this process holds (the capture worker's fds are the process's). */
-function programIds(): number[] {
-  const ids: number[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) !== "anon_inode:bpf-prog") continue;
-      const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
-      if (m) ids.push(Number(m[1]));
-    } catch { /* closed meanwhile */ }
-  }
-  return ids.sort((a, b) => a - b);
 }
 
 const udp = (dst: string, port: number): Promise<void> => new Promise((resolve, reject) => {
@@ -85,11 +73,11 @@ test("the kernel filter on real traffic, construct by construct, changed live wi
   topo.exec("ns", "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0");
   execFileSync("ping", ["-c", "1", "-W", "2", B2], { stdio: "ignore" });
 
-  const before = programIds();
+  const before = programsHeldBy();
   const source = createEbpfSource(captureFilter(CASES[0]![0]));
   let events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
-  const loaded = programIds().filter((id) => !before.includes(id));
+  const loaded = programsHeldBy().filter((id) => !before.includes(id));
   assert.ok(loaded.length > 0, "the capture holds its BPF programs");
   try {
     for (const [expression, admitted] of CASES) {
@@ -102,7 +90,7 @@ test("the kernel filter on real traffic, construct by construct, changed live wi
       await new Promise((r) => setTimeout(r, 400));
       const seen = [...new Set(events.map((e) => label(e.packet)).filter(Boolean))].sort();
       assert.deepEqual(seen, [...admitted].sort(), `what \`${expression}\` let through`);
-      assert.deepEqual(programIds().filter((id) => !before.includes(id)), loaded, `\`${expression}\` was set without loading a program`);
+      assert.deepEqual(programsHeldBy().filter((id) => !before.includes(id)), loaded, `\`${expression}\` was set without loading a program`);
     }
   } finally {
     await source.stop();

@@ -3,8 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createTracefsSource } from "../server/capture/tracefs.ts";
+import { programsHeldBy } from "./support/bpf-programs.ts";
 import { startServe, waitFor } from "./support/cli-child.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -15,18 +16,6 @@ function loadedPrograms(): { id: number; name: string }[] {
   const out = JSON.parse(execFileSync("bpftool", ["-j", "prog", "show"], { encoding: "utf8" })) as { id: number; name?: string }[];
   return out.map((p) => ({ id: p.id, name: p.name ?? "" }));
 }
-/** The ids of the BPF programs a process holds open. */
-function programsHeldBy(pid: number): Set<number> {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== "anon_inode:bpf-prog") continue;
-      const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
-      if (m) ids.add(Number(m[1]));
-    } catch { /* closed meanwhile */ }
-  }
-  return ids;
-}
 const HANDLERS = ["handle_consume_skb", "handle_kfree_skb", "handle_napi_gro_receive_entry", "handle_net_dev_queue",
   "handle_net_dev_xmit", "handle_netif_receive_skb", "handle_netif_rx"];
 
@@ -36,7 +25,7 @@ test("kill -9 of serve with eBPF: every program and link is gone", { skip }, asy
   const serve = await startServe(["--source", "ebpf"]);
   let theirs: number[];
   try {
-    const held = programsHeldBy(serve.child.pid!);
+    const held = new Set(programsHeldBy(serve.child.pid!));
     const loaded = loadedPrograms().filter((p) => held.has(p.id));
     assert.deepEqual(loaded.map((p) => p.name).filter((n) => HANDLERS.includes(n)).sort(), HANDLERS);
     assert.ok(loaded.some((p) => p.name === "nf_enter"), "the netfilter observers' program is loaded");
