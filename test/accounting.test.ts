@@ -10,19 +10,15 @@ import { createEbpfSource } from "../server/capture/ebpf.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
 import type { RawEvent } from "../shared/types.ts";
+import type { CaptureStats, LostByCause } from "../shared/protocol.ts";
 import { captureFilter } from "./support/filter.ts";
 import { Topology } from "./lib/netns.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root (loads a BPF program, creates a namespace)"
   : !existsSync(KERNEL_BTF) ? `needs kernel BTF (${KERNEL_BTF})` : false;
 
-interface Health {
-  events: number;
-  lost: number;
-  lostBy: { ring: number; queue: number; malformed: number };
-  collisions: number;
-  correlated: number;
-}
+/** /api/health as this server answers it: every count present. */
+type Health = CaptureStats & { lostBy: LostByCause; collisions: number; correlated: number };
 
 test("a flood while the main thread is stalled: events − lost is what was correlated, lost by cause", { skip, timeout: 60_000 }, async (t) => {
   const topo = new Topology("ppFa");

@@ -14,7 +14,7 @@ import { test } from "node:test";
 import type { Page } from "playwright-core";
 import { buildFilter } from "../shared/filter/index.ts";
 import type { Ping } from "../shared/types.ts";
-import { routed, sh, Topology } from "./lib/netns.ts";
+import { routed, sh, Topology, vxlanOverlay } from "./lib/netns.ts";
 import { programsHeldBy } from "./support/bpf-programs.ts";
 import { openChromium } from "./support/chromium.ts";
 import { ROOT, startServe, waitFor, type ServeChild } from "./support/cli-child.ts";
@@ -161,20 +161,7 @@ test("live dashboard truth: NAT mark, VXLAN band, nft rule and every step, a fil
   await t.test("a VXLAN overlay between two nodes: one ping, the tunnel band labelled with kind, VNI and outer addresses", async () => {
     const topo = topology("ppBT2");
     const P = topo.prefix;
-    // Two nodes on an underlay (198.18.72.1, .2), a VXLAN (VNI 7, UDP 4789) bridged to a pod on each (10.72.0.1, .2).
-    for (const ns of ["n1", "n2", "p1", "p2"]) topo.netns(ns);
-    topo.veth({ ns: "n1", name: "u1" }, { ns: "n2", name: "u2" });
-    topo.addr({ ns: "n1", name: "u1" }, "198.18.72.1/24");
-    topo.addr({ ns: "n2", name: "u2" }, "198.18.72.2/24");
-    for (const [n, me, peer, pod, addr] of [["n1", "198.18.72.1", "198.18.72.2", "p1", "10.72.0.1"], ["n2", "198.18.72.2", "198.18.72.1", "p2", "10.72.0.2"]] as const) {
-      const i = n.slice(1);
-      topo.link(n, "link", "add", topo.n(`vx${i}`), "type", "vxlan", "id", "7", "local", me, "remote", peer, "dstport", "4789", "dev", topo.n(`u${i}`));
-      topo.link(n, "link", "set", topo.n(`vx${i}`), "up");
-      topo.veth({ ns: n, name: `pv${i}` }, { ns: pod, name: `e${i}` });
-      topo.bridge(n, `br${i}`, [`vx${i}`, `pv${i}`]);
-      topo.addr({ ns: pod, name: `e${i}` }, `${addr}/24`);
-    }
-    topo.exec("p1", "ping", "-c", "1", "-W", "2", "10.72.0.2");
+    vxlanOverlay(topo, 72);
     await listed(page, "icmp 10.72.0.1 → 10.72.0.2 seq 1", 1);
     topo.exec("p1", "ping", "-c", "1", "-W", "1", "10.72.0.2");
     const ids = await listed(page, "icmp 10.72.0.1 → 10.72.0.2 seq 1", 2);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Hop, Journey, Ping } from "../shared/types.ts";
-import { hostNetnsInode, sh, Topology } from "./lib/netns.ts";
+import { hostNetnsInode, sh, Topology, vxlanOverlay } from "./lib/netns.ts";
 import { TraceChild } from "./lib/trace.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root: loads BPF and creates network namespaces";
@@ -127,28 +127,11 @@ test("a container behind a bridge in the host's namespace, masqueraded out to an
   assert.deepEqual([p.reply?.packet?.dst, p.reply?.hops.at(-1)?.netnsName], ["198.18.61.1", `${P}-c`]);
 });
 
-/** Two nodes on an underlay (198.18.62.1, .2), a VXLAN (VNI 7, UDP 4789) bridged to a pod on each (10.62.0.1, .2). */
-function vxlanOverlay(topo: Topology): void {
-  for (const ns of ["n1", "n2", "p1", "p2"]) topo.netns(ns);
-  topo.veth({ ns: "n1", name: "u1" }, { ns: "n2", name: "u2" });
-  topo.addr({ ns: "n1", name: "u1" }, "198.18.62.1/24");
-  topo.addr({ ns: "n2", name: "u2" }, "198.18.62.2/24");
-  for (const [n, me, peer, pod, addr] of [["n1", "198.18.62.1", "198.18.62.2", "p1", "10.62.0.1"], ["n2", "198.18.62.2", "198.18.62.1", "p2", "10.62.0.2"]] as const) {
-    const i = n.slice(1);
-    topo.link(n, "link", "add", topo.n(`vx${i}`), "type", "vxlan", "id", "7", "local", me, "remote", peer, "dstport", "4789", "dev", topo.n(`u${i}`));
-    topo.link(n, "link", "set", topo.n(`vx${i}`), "up");
-    topo.veth({ ns: n, name: `pv${i}` }, { ns: pod, name: `e${i}` });
-    topo.bridge(n, `br${i}`, [`vx${i}`, `pv${i}`]);
-    topo.addr({ ns: pod, name: `e${i}` }, `${addr}/24`);
-  }
-  topo.exec("p1", "ping", "-c", "1", "-W", "2", "10.62.0.2");
-}
-
 for (const args of [[], ["--proto", "any"]]) {
   test(`a VXLAN overlay between two nodes: one journey from pod to pod, underlay hops with the outer header and VNI${args.length ? " (--proto any)" : ""}`, { skip }, async (t) => {
     const topo = new Topology(args.length ? "ppT3b" : "ppT3");
     t.after(() => topo.destroy());
-    vxlanOverlay(topo);
+    vxlanOverlay(topo, 62);
     const pings = await traced(args, () => topo.exec("p1", "ping", "-c", "1", "-W", "1", "10.62.0.2"));
     const ours = pings.filter((p) => p.src === "10.62.0.1" && p.dst === "10.62.0.2");
     assert.deepEqual(ours.map((p) => p.status), ["complete"]);

@@ -8,18 +8,15 @@ import { existsSync } from "node:fs";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
 import { OffloadedPipeline } from "../server/offload.ts";
 import { startServer } from "../server/serve.ts";
+import type { CaptureStats, LostByCause } from "../shared/protocol.ts";
 import { captureFilter } from "./support/filter.ts";
 import { Topology } from "./lib/netns.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root (loads a BPF program, creates a namespace)"
   : !existsSync(KERNEL_BTF) ? `needs kernel BTF (${KERNEL_BTF})` : false;
 
-interface Health {
-  events: number;
-  lost: number;
-  lostBy: { ring: number; queue: number; malformed: number };
-  correlated: number;
-}
+/** /api/health as this server answers it: every count present. */
+type Health = CaptureStats & { lostBy: LostByCause; collisions: number; correlated: number };
 
 let last: unknown;
 const until = async <T>(what: string, f: () => Promise<T | undefined>): Promise<T> => {

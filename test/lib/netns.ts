@@ -186,3 +186,24 @@ export function routed(topo: Topology, net: string): { a: number; r: number; b: 
   topo.exec("a", "ping", "-c", "1", "-W", "1", `${net}.2.2`);
   return { a: topo.inode("a"), r: topo.inode("r"), b: topo.inode("b") };
 }
+
+/**
+ * Two nodes n1, n2 on an underlay (198.18.X.1, .2 on u1, u2), a VXLAN (VNI 7, UDP 4789) on each,
+ * bridged to a pod p1, p2 (10.X.0.1, .2 on e1, e2); the pods' neighbours resolved.
+ */
+export function vxlanOverlay(topo: Topology, x: number): void {
+  for (const ns of ["n1", "n2", "p1", "p2"]) topo.netns(ns);
+  topo.veth({ ns: "n1", name: "u1" }, { ns: "n2", name: "u2" });
+  const [u1, u2] = [`198.18.${x}.1`, `198.18.${x}.2`];
+  topo.addr({ ns: "n1", name: "u1" }, `${u1}/24`);
+  topo.addr({ ns: "n2", name: "u2" }, `${u2}/24`);
+  for (const [n, me, peer, pod, addr] of [["n1", u1, u2, "p1", `10.${x}.0.1`], ["n2", u2, u1, "p2", `10.${x}.0.2`]] as const) {
+    const i = n.slice(1);
+    topo.link(n, "link", "add", topo.n(`vx${i}`), "type", "vxlan", "id", "7", "local", me, "remote", peer, "dstport", "4789", "dev", topo.n(`u${i}`));
+    topo.link(n, "link", "set", topo.n(`vx${i}`), "up");
+    topo.veth({ ns: n, name: `pv${i}` }, { ns: pod, name: `e${i}` });
+    topo.bridge(n, `br${i}`, [`vx${i}`, `pv${i}`]);
+    topo.addr({ ns: pod, name: `e${i}` }, `${addr}/24`);
+  }
+  topo.exec("p1", "ping", "-c", "1", "-W", "2", `10.${x}.0.2`);
+}
