@@ -102,12 +102,20 @@ struct {
 	__type(value, __u32);
 } filter_ctl SEC(".maps");
 
-static __always_inline const struct pktpath_filter *active_filter(void)
+/* filter_ctl counts the filters set so far: its low bit is the filter map's slot in use, and the whole
+ * number tells a verdict of this filter from one of an earlier filter (see the rejected map). */
+static __always_inline __u32 filter_generation(void)
 {
 	__u32 key = 0;
 	__u32 *ctl = bpf_map_lookup_elem(&filter_ctl, &key);
 
-	key = ctl ? *ctl & 1 : 0;
+	return ctl ? *ctl : 0;
+}
+
+static __always_inline const struct pktpath_filter *active_filter(void)
+{
+	__u32 key = filter_generation() & 1;
+
 	return bpf_map_lookup_elem(&filter, &key);
 }
 #define FILTER_PROGRAM() active_filter()
@@ -151,6 +159,35 @@ struct {
 	__type(key, __u32);
 	__type(value, struct head_owner);
 } heads SEC(".maps");
+
+/* The skbs the filter turned away, with the bytes it judged: an untracked packet passes up to eight
+ * hooks, and parsing and filtering it at each one was most of what pktpath cost a host whose traffic
+ * it does not capture (bench/flood.ts). A hook that finds its skb here with the same bytes at the same
+ * place returns at once. The bytes are the IP header (no options, no IPv6 extension headers) and the
+ * first word of the transport header: every field the filter tests but the length, which is compared
+ * too when the filter tests it. Whatever rewrites the header (NAT, a tunnel pushing or pulling one, a
+ * new skb at the address) changes these bytes or the offset, so the packet is judged again. Equal
+ * bytes mean an equal verdict, whichever packet they belong to, so a stale entry is never wrong; and
+ * a header that holds a tunnel or quotes a packet (an ICMP error) is never remembered, since the
+ * filter looks inside those. Indexed like the tracked table, 8 of its slots to one of these; per CPU,
+ * so no entry is read while another CPU writes it (a packet mostly stays on one CPU for its hops). */
+#define REJECT_BITS 14
+#define REJECT_WORDS 11 /* IPv6: 40 bytes of header, 4 of transport; IPv4 uses 6 */
+struct rejected {
+	__u64 addr;
+	__u32 generation;
+	__u16 network_header;
+	__u16 protocol;
+	__u32 len;
+	__u32 words[REJECT_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << REJECT_BITS);
+	__type(key, __u32);
+	__type(value, struct rejected);
+} rejected SEC(".maps");
 
 /* Per CPU, the last tracked skb that left POSTROUTING: the one a neighbour lookup right after it
  * (neigh_event_send_done, which is not told the skb) is about. */
@@ -202,6 +239,106 @@ static __always_inline struct track *track_slot(__u64 addr)
 	return bpf_map_lookup_elem(&tracked, &key);
 }
 
+static __always_inline struct rejected *rejected_slot(__u64 addr)
+{
+	__u32 key = slot_of(addr) >> (TRACK_BITS - REJECT_BITS);
+
+	return bpf_map_lookup_elem(&rejected, &key);
+}
+
+/* 16 bytes of header as four words: struct in6_addr is the kernel struct whose members let the verifier
+ * allow a 4-byte load at each 4-byte offset (a load across two members of iphdr is refused). */
+struct in6_addr { union { __u32 u6_addr32[4]; } in6_u; } __attribute__((preserve_access_index));
+#define REJECT_CHUNK(copy, head, at) \
+	((const __u32 *)PKT_READ(copy, head, at, struct in6_addr))
+
+/* Compares (store == 0) or stores (store == 1) the bytes a rejection is remembered by (see the
+ * rejected map), read at the network header in place, with no copy on the stack but under
+ * PKTPATH_PROBE_READ; 0 when the skb's protocol is not IP or a read fails, or they differ. The
+ * words past an IPv4 header and its first transport word stay zero. */
+static __always_inline int header_words(struct rejected *r, __u64 head, __u16 nh, __u16 proto, int store)
+{
+	__u8 copy[16];
+	const __u32 *c;
+	int chunks;
+
+	if (proto == ETH_P_IP)
+		chunks = 2; /* 20 bytes of header, 4 of transport: words 0..5 */
+	else if (proto == ETH_P_IPV6)
+		chunks = 3; /* 40 bytes of header, 4 of transport: words 0..10 */
+	else
+		return 0;
+	for (int k = 0; k < 3; k++) {
+		if (k >= chunks)
+			break;
+		c = REJECT_CHUNK(copy, head, nh + 16 * k);
+		if (!c)
+			return 0;
+		for (int i = 0; i < 4; i++) {
+			int w = 4 * k + i;
+			__u32 v;
+
+			if (w >= REJECT_WORDS)
+				break;
+			v = (proto == ETH_P_IP && w > 5) ? 0 : c[i];
+			if (store)
+				r->words[w] = v;
+			else if (r->words[w] != v)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Whether the filter turned this skb away before with the bytes it has now. A clone is never taken
+ * from here: it may be a clone of a tracked skb, which admit() tracks whatever its bytes say. */
+static __always_inline int rejected_before(const struct sk_buff *skb, __u64 addr)
+{
+	struct rejected *r = rejected_slot(addr);
+	__u16 nh = skb->network_header;
+	const struct pktpath_filter *f;
+
+	if (!r || r->addr != addr || r->generation != filter_generation() || r->network_header != nh ||
+	    r->protocol != skb->protocol || nh == HEADER_UNSET)
+		return 0;
+	if (r->len != skb->len) {
+		f = active_filter();
+		if (!f || f->flags & PKTPATH_FILTER_F_LEN)
+			return 0;
+	}
+	if (BPF_CORE_READ_BITFIELD_PROBED(skb, cloned))
+		return 0;
+	if (!header_words(r, addr_value(skb->head), nh, bpf_ntohs(skb->protocol), 0))
+		return 0;
+	return r->addr == addr; /* not rewritten meanwhile by a program that interrupted this one */
+}
+
+/* Remembers a rejection when the header was read at the network header and holds nothing the
+ * filter looks inside (see the rejected map). */
+static __always_inline void remember_rejected(const struct sk_buff *skb, __u64 addr, const struct pktpath_pkt *p,
+					      const struct pktpath_pkt *aux, int at_network_header)
+{
+	struct rejected *r = rejected_slot(addr);
+	__u16 nh = skb->network_header;
+
+	if (!r || !at_network_header || aux->aux_kind || nh == HEADER_UNSET || p->frag)
+		return;
+	r->addr = 0; /* no half-written entry is ever taken for a whole one */
+	if (BPF_CORE_READ_BITFIELD_PROBED(skb, cloned) ||
+	    !header_words(r, addr_value(skb->head), nh, bpf_ntohs(skb->protocol), 1))
+		return;
+	/* an IPv4 header with options or IPv6 extension headers puts the transport header elsewhere */
+	if (p->family == 4 ? (r->words[0] & 0x0f) != 5 : (r->words[1] >> 16 & 0xff) != p->l4proto) {
+		r->addr = 0;
+		return;
+	}
+	r->addr = addr;
+	r->generation = filter_generation();
+	r->network_header = nh;
+	r->protocol = skb->protocol;
+	r->len = skb->len;
+}
+
 /* Nothing reads these: they put the enums into the object's BTF (struct pktpath_event gets there
  * through the ring map), where the decoder and test/decode.test.ts read them. */
 const volatile enum pktpath_event_kind pktpath_event_kind_btf = PKTPATH_EV_NET_DEV_QUEUE;
@@ -211,7 +348,9 @@ const volatile enum pktpath_stat pktpath_stat_btf = PKTPATH_STAT_LOST;
 
 /* Network header first; on receive paths before it is reset, the byte after the Ethernet header.
  * skb fields are plain loads: tp_btf arguments are BTF pointers the verifier lets us read directly. */
-static __always_inline void parse_skb(struct pktpath_pkt *p, struct pktpath_pkt *aux, const struct sk_buff *skb)
+#define PARSED_AT_NETWORK_HEADER 1
+#define PARSED_AFTER_MAC_HEADER 2
+static __always_inline int parse_skb(struct pktpath_pkt *p, struct pktpath_pkt *aux, const struct sk_buff *skb)
 {
 	__u64 head = addr_value(skb->head);
 	__u16 proto = bpf_ntohs(skb->protocol);
@@ -220,11 +359,12 @@ static __always_inline void parse_skb(struct pktpath_pkt *p, struct pktpath_pkt 
 	__u8 want = proto == ETH_P_IP ? 4 : proto == ETH_P_IPV6 ? 6 : 0;
 
 	if (!want || !head)
-		return;
+		return 0;
 	if (nh != HEADER_UNSET && parse_packet(p, aux, head, nh, want))
-		return;
-	if (mh != HEADER_UNSET)
-		parse_packet(p, aux, head, mh + ETH_HLEN, want);
+		return PARSED_AT_NETWORK_HEADER;
+	if (mh != HEADER_UNSET && parse_packet(p, aux, head, mh + ETH_HLEN, want))
+		return PARSED_AFTER_MAC_HEADER;
+	return 0;
 }
 
 /* Whether an skb not tracked yet is to be: a clone of a tracked one (clone_of set), or one the
@@ -324,18 +464,21 @@ static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
 	struct pktpath_slot *slot;
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
+	int parsed;
 
-	if (!t)
+	if (!t || (t->addr != addr && rejected_before(skb, addr)))
 		return 0;
-	parse_skb(&p, &aux, skb);
+	parsed = parse_skb(&p, &aux, skb);
 	/* An ARP (or any non-IP) frame at a tracked address is a new skb: the tracked one was freed
 	 * without a tracepoint (a UDP socket's read), and a frame that is not IP has no netfilter hook
 	 * where a new packet would otherwise be told apart. */
 	if (t->addr == addr && !is_ip_ethertype(bpf_ntohs(skb->protocol)))
 		untrack(t, skb);
 	if (t->addr != addr) {
-		if (!admit(skb, &p, &aux, &clone_of))
+		if (!admit(skb, &p, &aux, &clone_of)) {
+			remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
 			return 0;
+		}
 		track(t, addr, skb);
 	}
 	t->nf_pf = 0; /* past any netfilter hook: a drop from here on is not a chain's */
@@ -417,7 +560,7 @@ static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u
 		return 0;
 	was_tracked = t->addr == addr;
 	if (!was_tracked) {
-		if (kind != PKTPATH_EV_KFREE_SKB)
+		if (kind != PKTPATH_EV_KFREE_SKB || rejected_before(skb, addr))
 			return 0;
 		parse_skb(&p, &aux, skb);
 		if (!admit(skb, &p, &aux, &clone_of))
@@ -525,10 +668,11 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	__u64 clone_of = 0;
 	__u8 hook = st->hook;
 	__u8 flags = 0;
+	int parsed;
 
-	if (!t || (!entering && t->addr != addr))
+	if (!t || (t->addr != addr && (!entering || rejected_before(skb, addr))))
 		return NF_ACCEPT;
-	parse_skb(&p, &aux, skb);
+	parsed = parse_skb(&p, &aux, skb);
 	/* A packet this host sends starts at the output hook. Seen there with an address still tracked
 	 * and no tunnel header pushed on it (a tunnel sends its packets out again, wrapped), it is a new
 	 * skb: the one that had the address was freed without a tracepoint (TCP frees with __kfree_skb). */
@@ -537,8 +681,10 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 		flags = PKTPATH_REC_NEW_SKB;
 	}
 	if (t->addr != addr) {
-		if (!admit(skb, &p, &aux, &clone_of))
+		if (!admit(skb, &p, &aux, &clone_of)) {
+			remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
 			return NF_ACCEPT;
+		}
 		track(t, addr, skb);
 	}
 	t->nf_index = entering ? 0 : t->nf_index + 1;

@@ -137,9 +137,12 @@ struct pktpath_filter_insn {
 	__u8 mask[PKTPATH_ADDR_LEN];
 };
 
+/* pktpath_filter.flags */
+#define PKTPATH_FILTER_F_LEN 1 /* some instruction tests the packet's length */
+
 struct pktpath_filter {
 	__u32 len;         /* instructions in use, at most PKTPATH_FILTER_MAX */
-	__u32 pad;
+	__u32 flags;       /* PKTPATH_FILTER_F_* */
 	struct pktpath_filter_insn insn[PKTPATH_FILTER_MAX];
 };
 

@@ -85,6 +85,29 @@ for (const args of [[], ["--proto", "any"]]) {
   });
 }
 
+// The reply is judged again where its header changes: turned away by `--host` in b and on its way
+// into r (it is addressed to r), it is taken from where r's conntrack un-NATs it to a's address. The
+// kernel's memory of rejected skbs (one parse per packet, not one per hop) must not hide it then.
+test("a masquerading router with --host the client: the reply captured from the hop that un-NATs it", { skip }, async (t) => {
+  const topo = new Topology("ppT1c");
+  t.after(() => topo.destroy());
+  masqueradingRouter(topo);
+  const pings = await traced(["--host", "10.60.1.2"], () => topo.exec("a", "ping", "-c", "2", "-i", "0.2", "-W", "1", "198.18.60.2"));
+  const ours = pings.filter((p) => p.dst === "198.18.60.2" || p.src === "198.18.60.2" || p.dst === "198.18.60.1");
+  assert.deepEqual(ours.map((p) => [p.status, p.src, p.dst, p.seq]), [["complete", "10.60.1.2", "198.18.60.2", 1], ["complete", "10.60.1.2", "198.18.60.2", 2]]);
+  const P = topo.prefix;
+  for (const p of ours) {
+    // the whole request: it matched at its first hop and is followed past the rewrite
+    assert.equal(p.request!.hops.at(-1)?.event, "ip_local_deliver");
+    assert.equal(p.request!.hops.at(-1)?.netnsName, `${P}-b`);
+    const reply = steps(p.reply);
+    assert.ok(!reply.some((s) => s.endsWith(` ${P}-b`)), `no reply hop in b, where its header does not match: ${reply.join(", ")}`);
+    assert.equal(p.reply!.hops[0]?.netnsName, `${P}-r`);
+    assert.equal(p.reply!.packet?.dst, "10.60.1.2", "the reply's first hop is past the un-NAT");
+    assert.equal(p.reply!.hops.at(-1)?.netnsName, `${P}-a`);
+  }
+});
+
 test("a container behind a bridge in the host's namespace, masqueraded out to another host (Docker's default)", { skip }, async (t) => {
   const topo = new Topology("ppT2");
   const P = topo.prefix;

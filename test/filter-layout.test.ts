@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { readObjectBtf } from "../server/capture/btf.ts";
 import { PKTPATH_OBJ } from "../server/capture/ebpf.ts";
 import {
-  ACCEPT, buildFilter, decodeProgram, encodeProgram, FILTER_BYTES, FILTER_INSN_LAYOUT, FILTER_LAYOUT, FILTER_MAX, FOP,
+  ACCEPT, buildFilter, decodeProgram, encodeProgram, FILTER_BYTES, FILTER_F_LEN, FILTER_INSN_LAYOUT, FILTER_LAYOUT, FILTER_MAX, FOP,
   INSN_BYTES, REJECT,
 } from "../shared/filter/index.ts";
 
@@ -47,12 +47,23 @@ test("the bytes of `udp dst port 53 and not src net fd00::/8`", () => {
   assert.ok(bytes.ok);
   assert.equal(bytes.value.length, 8 + 64 * 40);
   const hex = (from: number, to: number) => Buffer.from(bytes.value.subarray(from, to)).toString("hex");
-  assert.equal(hex(0, 8), "0300000000000000", "len 3, pad");
+  assert.equal(hex(0, 8), "0300000000000000", "len 3, flags 0 (no length test)");
   // op, jt, jf, pad, arg (LE), addr, mask
   assert.equal(hex(8, 48), "0201ff00" + "11000000" + "00".repeat(16) + "00".repeat(16), "proto 17 → 1, reject");
   assert.equal(hex(48, 88), "0602ff00" + "35003500" + "00".repeat(32), "dport 53-53 → 2, reject");
   assert.equal(hex(88, 128), "03fffe00" + "06000000" + "fd" + "00".repeat(15) + "ff" + "00".repeat(15), "src_net fd00::/8 → reject, accept");
   assert.ok(bytes.value.subarray(128).every((b) => b === 0), "the unused instructions are zero");
+});
+
+test("flags say whether the program tests the length (PKTPATH_FILTER_F_LEN, as bpf/pktpath.h defines it)", () => {
+  const header = readFileSync(new URL("../bpf/pktpath.h", import.meta.url), "utf8");
+  assert.equal(Number(/#define PKTPATH_FILTER_F_LEN (\S+)/.exec(header)?.[1]), FILTER_F_LEN);
+  const flags = (text: string) => {
+    const bytes = encodeProgram(compiled(text));
+    assert.ok(bytes.ok);
+    return new DataView(bytes.value.buffer).getUint32(FILTER_LAYOUT.flags.offset, true);
+  };
+  assert.deepEqual(["icmp and less 100", "greater 1400 or udp", "udp port 53", "icmp or icmp6"].map(flags), [FILTER_F_LEN, FILTER_F_LEN, 0, 0]);
 });
 
 test("a port range's arg is lo | hi << 16, as an unsigned 32-bit little-endian word", () => {

@@ -66,14 +66,18 @@ function post(msg: RingWorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer);
 }
 
-/** The filter map holds two programs; the one not running is written, then filter_ctl switches. */
-function setFilter(session: BpfSession, bytes: Uint8Array, active: { slot: number }): string | undefined {
-  const next = active.slot ^ 1;
-  const wrote = session.updateMap("filter", next, bytes);
+/**
+ * The filter map holds two programs; the one not running is written, then filter_ctl switches. It
+ * counts the filters set so far (its low bit is the slot in use), so the kernel side can tell a
+ * verdict it remembered from an earlier filter's (bpf/pktpath.bpf.c, the rejected map).
+ */
+function setFilter(session: BpfSession, bytes: Uint8Array, active: { generation: number }): string | undefined {
+  const next = (active.generation + 1) >>> 0;
+  const wrote = session.updateMap("filter", next & 1, bytes);
   if (!wrote.ok) return wrote.error;
   const switched = session.updateMap("filter_ctl", 0, Uint8Array.from(new Uint8Array(Uint32Array.of(next).buffer)));
   if (!switched.ok) return switched.error;
-  active.slot = next;
+  active.generation = next;
   return undefined;
 }
 
@@ -106,7 +110,7 @@ class Observers {
   }
 }
 
-function handleCommand(cmd: WorkerCommand, session: BpfSession, observers: Observers, filter: { slot: number }, port: MessagePort): void {
+function handleCommand(cmd: WorkerCommand, session: BpfSession, observers: Observers, filter: { generation: number }, port: MessagePort): void {
   switch (cmd.type) {
     case "filter": {
       const error = setFilter(session, cmd.bytes, filter);
@@ -132,7 +136,7 @@ function run(data: RingWorkerData): void {
     netfilter: data.netfilter,
   });
   if (!session.ok) return post({ type: "error", message: session.error });
-  const filter = { slot: 1 };
+  const filter = { generation: 0 };
   const filterError = setFilter(session.value, data.filter, filter);
   if (filterError !== undefined) {
     session.value.close();

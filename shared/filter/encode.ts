@@ -20,10 +20,13 @@ export const INSN_BYTES = 8 + 2 * ADDR_LEN;
 /** struct pktpath_filter */
 export const FILTER_LAYOUT = {
   len: { offset: 0, size: 4 },
-  pad: { offset: 4, size: 4 },
+  flags: { offset: 4, size: 4 },
   insn: { offset: 8, size: FILTER_MAX * INSN_BYTES },
 } as const;
 export const FILTER_BYTES = FILTER_LAYOUT.insn.offset + FILTER_LAYOUT.insn.size;
+/** pktpath_filter.flags: some instruction tests the packet's length (PKTPATH_FILTER_F_LEN), so the
+ * kernel side must judge a packet again when only its length changed. */
+export const FILTER_F_LEN = 1;
 
 const L = FILTER_INSN_LAYOUT;
 
@@ -34,6 +37,8 @@ export function encodeProgram(program: FilterProgram): Result<Uint8Array> {
   const out = new Uint8Array(FILTER_BYTES);
   const dv = new DataView(out.buffer);
   dv.setUint32(FILTER_LAYOUT.len.offset, program.length, true);
+  const testsLength = program.some((i) => i.op === FOP.LEN_LE || i.op === FOP.LEN_GE);
+  dv.setUint32(FILTER_LAYOUT.flags.offset, testsLength ? FILTER_F_LEN : 0, true);
   program.forEach((i, n) => {
     const at = FILTER_LAYOUT.insn.offset + n * INSN_BYTES;
     dv.setUint8(at + L.op.offset, i.op);

@@ -11,7 +11,7 @@ import type { FilterProgram } from "./program.ts";
 export { parseAddress, formatAddress, type Address, type Family } from "./addr.ts";
 export type { Dir, Expr } from "./ast.ts";
 export { compile } from "./compile.ts";
-export { decodeProgram, encodeProgram, FILTER_BYTES, FILTER_INSN_LAYOUT, FILTER_LAYOUT, INSN_BYTES } from "./encode.ts";
+export { decodeProgram, encodeProgram, FILTER_BYTES, FILTER_F_LEN, FILTER_INSN_LAYOUT, FILTER_LAYOUT, INSN_BYTES } from "./encode.ts";
 export { evaluate, evaluateLayers, holds, type FilterHeader } from "./evaluate.ts";
 export { parse, type FilterResult } from "./parse.ts";
 export { printExpr } from "./print.ts";
