@@ -374,11 +374,13 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 {
 	__u64 head = addr_value(skb->head);
 	__u32 key = slot_of(head);
-	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
+	struct head_owner *h;
 
 	/* Only a clone shares its data: a new skb whose buffer reuses the head of a tracked one freed
-	 * without a tracepoint (TCP's __kfree_skb) is not one, and skb->cloned tells them apart. */
-	if (h && h->head == head && head && h->skb && BPF_CORE_READ_BITFIELD_PROBED(skb, cloned)) {
+	 * without a tracepoint (TCP's __kfree_skb) is not one, and skb->cloned tells them apart. Tested
+	 * first, as most skbs are no clones: the heads table is not read for them. */
+	h = BPF_CORE_READ_BITFIELD_PROBED(skb, cloned) ? bpf_map_lookup_elem(&heads, &key) : 0;
+	if (h && h->head == head && head && h->skb) {
 		struct track *owner = track_slot(h->skb);
 
 		if (owner && owner->addr == h->skb) {
@@ -449,25 +451,23 @@ static __always_inline void put_master(struct pktpath_event *e, const struct net
 	bpf_core_read(e->ifname2, sizeof(e->ifname2), &dev->name);
 }
 
-/* A hop that is tracked, or becomes so, reports itself with the header it sees. */
 /* IPv4, IPv6, or a VLAN tag that may carry them. */
 static __always_inline int is_ip_ethertype(__u16 proto)
 {
 	return proto == ETH_P_IP || proto == ETH_P_IPV6 || proto == ETH_P_8021Q || proto == ETH_P_8021AD;
 }
 
-static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
+/* The checks every hook makes first, in the caller, so that a packet they turn away costs no more:
+ * the parsed headers' stack space is zeroed only in the body, past them (clang zeroes a local where
+ * it is declared, before any early return after that). */
+static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 addr, struct track *t)
 {
 	struct pktpath_pkt p = {}, aux = {};
-	__u64 addr = addr_value(skb);
-	struct track *t = track_slot(addr);
 	struct pktpath_slot *slot;
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
 	int parsed;
 
-	if (!t || (t->addr != addr && rejected_before(skb, addr)))
-		return 0;
 	parsed = parse_skb(&p, &aux, skb);
 	/* An ARP (or any non-IP) frame at a tracked address is a new skb: the tracked one was freed
 	 * without a tracepoint (a UDP socket's read), and a frame that is not IP has no netfilter hook
@@ -494,6 +494,17 @@ static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
 	__builtin_memcpy(&e->aux, &aux, sizeof(aux));
 	commit(slot);
 	return 0;
+}
+
+/* A hop that is tracked, or becomes so, reports itself with the header it sees. */
+static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
+{
+	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+
+	if (!t || (t->addr != addr && rejected_before(skb, addr)))
+		return 0;
+	return hop_body(skb, kind, addr, t);
 }
 
 /* The device a frame goes on to: the bridge of a bridge port, the bond of a slave. Read with
@@ -545,23 +556,17 @@ static __always_inline void handle_rx_handler(const struct sk_buff *skb)
  * reported too: a packet can die before any hook saw it (one that waited for ARP in vain).
  * skb->dev shares its word with dev_scratch, which UDP fills once the skb is queued to a socket:
  * only a kernel address there is a device. */
-static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
+static __always_inline int free_body(const struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason,
+				     __u64 addr, struct track *t)
 {
 	struct pktpath_pkt p = {}, aux = {};
-	__u64 addr = addr_value(skb);
 	const struct net_device *dev = skb->dev;
-	struct track *t = track_slot(addr);
 	struct pktpath_slot *slot;
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
-	int was_tracked;
+	int was_tracked = t->addr == addr;
 
-	if (!t)
-		return 0;
-	was_tracked = t->addr == addr;
 	if (!was_tracked) {
-		if (kind != PKTPATH_EV_KFREE_SKB || rejected_before(skb, addr))
-			return 0;
 		parse_skb(&p, &aux, skb);
 		if (!admit(skb, &p, &aux, &clone_of))
 			return 0;
@@ -590,6 +595,16 @@ static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u
 	if (was_tracked)
 		untrack(t, skb);
 	return 0;
+}
+
+static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u64 location, __u32 reason)
+{
+	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+
+	if (!t || (t->addr != addr && (kind != PKTPATH_EV_KFREE_SKB || rejected_before(skb, addr))))
+		return 0;
+	return free_body(skb, kind, location, reason, addr, t);
 }
 
 SEC("tp_btf/net_dev_queue")
@@ -656,13 +671,11 @@ int BPF_PROG(handle_consume_skb, struct sk_buff *skb, void *location)
  * (nf_after): these are the IP stack's steps (PREROUTING is ip_rcv's, FORWARD ip_forward's, ...), in
  * the hook's own namespace, with the devices it knows. The loader attaches them per namespace and
  * hook (BPF netfilter links); a chain boundary knows its place by counting since the hook began. */
-static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
+static __always_inline int nf_body(struct bpf_nf_ctx *ctx, int entering, __u64 addr, struct track *t)
 {
 	const struct nf_hook_state *st = ctx->state;
 	const struct sk_buff *skb = ctx->skb;
 	struct pktpath_pkt p = {}, aux = {};
-	__u64 addr = addr_value(skb);
-	struct track *t = track_slot(addr);
 	struct pktpath_slot *slot;
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
@@ -670,8 +683,6 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	__u8 flags = 0;
 	int parsed;
 
-	if (!t || (t->addr != addr && (!entering || rejected_before(skb, addr))))
-		return NF_ACCEPT;
 	parsed = parse_skb(&p, &aux, skb);
 	/* A packet this host sends starts at the output hook. Seen there with an address still tracked
 	 * and no tunnel header pushed on it (a tunnel sends its packets out again, wrapped), it is a new
@@ -721,6 +732,17 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	}
 	commit(slot);
 	return NF_ACCEPT;
+}
+
+static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
+{
+	const struct sk_buff *skb = ctx->skb;
+	__u64 addr = addr_value(skb);
+	struct track *t = track_slot(addr);
+
+	if (!t || (t->addr != addr && (!entering || rejected_before(skb, addr))))
+		return NF_ACCEPT;
+	return nf_body(ctx, entering, addr, t);
 }
 
 SEC("netfilter")
