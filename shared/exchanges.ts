@@ -160,7 +160,7 @@ export class ExchangeTable {
       // tracepoint) still answered.
       for (let at = list.oldestValue(); at !== undefined && nowNs - at > timeout; at = list.oldestValue()) {
         const s = list.oldestKey()!;
-        this.finalize(s, s.answer ? s.pending ?? s.answerStatus ?? "complete" : s.pending ?? "no-reply", out);
+        this.finalize(s, waited(s), out);
       }
     }
     for (let at = this.inFlight.oldestValue(); at !== undefined && nowNs - at > this.opts.maxInFlightNs; at = this.inFlight.oldestValue()) {
@@ -171,10 +171,12 @@ export class ExchangeTable {
     }
   }
 
-  /** End of capture: every exchange still waiting is no-reply. */
+  /** End of capture: a request still on its way is no-reply; one whose journey ended is what its wait
+   * would have made it (a dropped SYN whose retries were all dropped is dropped, not no-reply). */
   flush(out: Exchange[]): void {
-    for (const list of [this.inFlight, ...Object.values(this.settledBy)]) {
-      for (let f = list.oldest(); f; f = list.oldest()) this.finalize(f[0], "no-reply", out);
+    for (let f = this.inFlight.oldest(); f; f = this.inFlight.oldest()) this.finalize(f[0], "no-reply", out);
+    for (const list of this.settledLists) {
+      for (let f = list.oldest(); f; f = list.oldest()) this.finalize(f[0], waited(f[0]), out);
     }
   }
 
@@ -347,6 +349,11 @@ export class ExchangeTable {
 
 function snapshot(j: Journey): Journey {
   return { ...j, hops: j.hops.slice() };
+}
+
+/** The status of an exchange whose request ended, once its wait for an answer is over. */
+function waited(s: State): ExchangeStatus {
+  return s.answer ? s.pending ?? s.answerStatus ?? "complete" : s.pending ?? "no-reply";
 }
 
 function lastTNs(j: Journey): number {

@@ -159,3 +159,17 @@ test("bounded state under a flood of 150,000 unanswered requests with the defaul
   assert.deepEqual([end.journeys.length, end.pings.length], [100_000, 100_000]);
   assert.deepEqual(c.stats(), { openJourneys: 0, openPings: 0, evictedJourneys: 50_000, evictedPings: 50_000 });
 });
+
+test("end of capture: a TCP connect whose SYN and retransmission were dropped is dropped, not no-reply", () => {
+  const syn = { family: 4, proto: "tcp", src: "10.0.0.2", dst: "10.0.1.5", sport: 40100, dport: 8082, tcpFlags: "S" } as const;
+  const attempt = (skbaddr: string, t0: number): RawEvent[] => [
+    { event: "net_dev_queue", tNs: t0, skbaddr, ifname: "a0", ifindex: 2, netns: 1, packet: syn },
+    { event: "netif_rx", tNs: t0 + 1000, skbaddr, ifname: "ra", ifindex: 3, netns: 2, packet: syn },
+    { event: "kfree_skb", tNs: t0 + 2000, skbaddr, ifname: "ra", ifindex: 3, netns: 2, packet: syn,
+      dropReason: "NETFILTER_DROP", rule: "inet t forward" },
+  ];
+  // The capture stops 1 ms after the retransmission was dropped: long before the wait for a SYN-ACK is over.
+  const { all } = run([...attempt("0x1", 1e6), ...attempt("0x1", 1e9 + 1e6)]);
+  assert.deepEqual(all.exchanges.map((x) => `${x.kind} ${x.dport} ${x.status} retries=${x.retries?.length ?? 0} ${x.request?.dropped?.rule}`),
+    ["tcp 8082 dropped retries=1 inet t forward"]);
+});
