@@ -117,6 +117,7 @@ export class RecordDecoder {
   private lastHeaders: Headers = {};
   private readonly skbText = new Map<number, { hi: number; text: string }>();
   private readonly okfnText = new Map<number, { hi: number; text: string }>();
+  private readonly names = new Map<number, { w0: number; w1: number; w2: number; w3: number; text: string }>();
   private unresolved: UnresolvedDrop[] = [];
 
   constructor(readonly layout: RecordLayout, private readonly ctx: DecodeContext) {
@@ -313,14 +314,23 @@ export class RecordDecoder {
     return packet;
   }
 
-  /** Interface names are short ASCII (the kernel allows no more); NUL-terminated within 16 bytes. */
+  /** Interface names are short ASCII (the kernel allows no more); NUL-terminated within 16 bytes.
+   * A host has few of them: each is spelled once and found again by its four words. */
   private name(dv: DataView, at: number): string {
+    const w0 = dv.getInt32(at, true);
+    if (w0 === 0) return "";
+    const w1 = dv.getInt32(at + 4, true), w2 = dv.getInt32(at + 8, true), w3 = dv.getInt32(at + 12, true);
+    const key = (w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 29791)) | 0;
+    const known = this.names.get(key);
+    if (known && known.w0 === w0 && known.w1 === w1 && known.w2 === w2 && known.w3 === w3) return known.text;
     let text = "";
     for (let i = 0; i < 16; i++) {
       const c = dv.getUint8(at + i);
       if (c === 0) break;
       text += String.fromCharCode(c);
     }
+    if (this.names.size >= 4096) this.names.clear();
+    this.names.set(key, { w0, w1, w2, w3, text });
     return text;
   }
 
