@@ -30,7 +30,17 @@ export class LruMap<K, V> {
   /** Sets the value and makes the entry the newest. */
   set(key: K, value: V): void {
     const old = this.nodes.get(key);
-    if (old) this.unlink(old);
+    if (old) {
+      // The same node moves to the newest end: this runs for every event of an open journey.
+      old.value = value;
+      if (old === this.tail) return;
+      this.unlink(old);
+      old.prev = this.tail;
+      old.next = undefined;
+      this.tail!.next = old;
+      this.tail = old;
+      return;
+    }
     const node: Node<K, V> = { key, value, prev: this.tail, next: undefined };
     if (this.tail) this.tail.next = node;
     else this.head = node;
