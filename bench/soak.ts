@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   ip("-n", `${P}-ns`, "addr", "add", "10.237.0.2/24", "dev", `${P}-n`);
   ip("-n", `${P}-ns`, "link", "set", `${P}-n`, "up");
 
-  const server = spawn(process.execPath, ["--import", LOOP_DELAY, BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "pipe"] });
+  // PKTPATH_SOAK_NODE_ARGS: more node flags for the server (a profile: "--cpu-prof --cpu-prof-dir=DIR").
+  const extra = (process.env.PKTPATH_SOAK_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const server = spawn(process.execPath, [...extra, "--import", LOOP_DELAY, BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "pipe"] });
   let loopDelay = "", worstP99 = 0;
   server.stderr.on("data", (d: Buffer) => {
     for (const line of String(d).split("\n")) {

@@ -57,6 +57,8 @@ export type PipelineWorkerMessage =
 
 /** Batches the main thread may hold untaken before new ones wait here. */
 const MAX_OUTSTANDING = 2;
+/** Pings in one message at most: about 15 ms of the main thread's time to take (bench/soak.ts). */
+const PER_MESSAGE = 400;
 const STATS_EVERY_MS = 250;
 
 const say = (line: string): void => void process.stderr.write(`pktpath: ${oneLine(line)}\n`);
@@ -94,15 +96,22 @@ async function run(data: PipelineWorkerData): Promise<void> {
     for (const x of batch) if (!isPing(x)) exchanges.push(x);
     if (exchanges.length > 2 * data.capacity) sample();
   });
+  // In messages of at most PER_MESSAGE pings (and as many exchanges), oldest first: the main thread
+  // takes each in one task, so one message's size bounds how long it blocks HTTP and WebSocket.
   const flush = (force = false): void => {
-    if (pings.length === 0 && exchanges.length === 0) return;
-    if (!force && Atomics.load(outstanding, 0) >= MAX_OUTSTANDING) return;
     sample();
-    Atomics.add(outstanding, 0, 1);
-    post({ type: "out", pings, exchanges, summarised, remote: remote() });
-    pings = [];
-    exchanges = [];
-    summarised = { ...NONE_SUMMARISED };
+    while (pings.length > 0 || exchanges.length > 0) {
+      if (!force && Atomics.load(outstanding, 0) >= MAX_OUTSTANDING) return;
+      const out = force ? pings : pings.splice(0, PER_MESSAGE);
+      const outX = force ? exchanges : exchanges.splice(0, PER_MESSAGE);
+      if (force) {
+        pings = [];
+        exchanges = [];
+      }
+      Atomics.add(outstanding, 0, 1);
+      post({ type: "out", pings: out, exchanges: outX, summarised, remote: remote() });
+      summarised = { ...NONE_SUMMARISED };
+    }
   };
 
   try {

@@ -91,7 +91,7 @@ export class StreamHub {
 
   constructor(private readonly pipeline: ServedPipeline, opts: StreamOptions = {}) {
     this.opts = { batchMs: 100, statsMs: 1000, heartbeatMs: 30_000, snapshotLimit: 100,
-      maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, maxPingsPerBatch: 250, ...opts };
+      maxBufferedBytes: 4 * 1024 * 1024, maxClients: 64, maxPingsPerBatch: 100, ...opts };
     // maxPayload makes ws close an oversized message with 1009 before reading it whole.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
     this.wss.on("connection", (ws) => this.accept(ws));
