@@ -496,13 +496,20 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
 	return 0;
 }
 
+/* Whether a hook passes over this skb: not tracked, and either unable to begin a journey here
+ * (may_begin 0) or turned away by the filter before with the bytes it has now. */
+static __always_inline int passed_over(const struct sk_buff *skb, __u64 addr, const struct track *t, int may_begin)
+{
+	return !t || (t->addr != addr && (!may_begin || rejected_before(skb, addr)));
+}
+
 /* A hop that is tracked, or becomes so, reports itself with the header it sees. */
 static __always_inline int handle_hop(const struct sk_buff *skb, __u8 kind)
 {
 	__u64 addr = addr_value(skb);
 	struct track *t = track_slot(addr);
 
-	if (!t || (t->addr != addr && rejected_before(skb, addr)))
+	if (passed_over(skb, addr, t, 1))
 		return 0;
 	return hop_body(skb, kind, addr, t);
 }
@@ -602,7 +609,7 @@ static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u
 	__u64 addr = addr_value(skb);
 	struct track *t = track_slot(addr);
 
-	if (!t || (t->addr != addr && (kind != PKTPATH_EV_KFREE_SKB || rejected_before(skb, addr))))
+	if (passed_over(skb, addr, t, kind == PKTPATH_EV_KFREE_SKB))
 		return 0;
 	return free_body(skb, kind, location, reason, addr, t);
 }
@@ -740,7 +747,7 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	__u64 addr = addr_value(skb);
 	struct track *t = track_slot(addr);
 
-	if (!t || (t->addr != addr && (!entering || rejected_before(skb, addr))))
+	if (passed_over(skb, addr, t, entering))
 		return NF_ACCEPT;
 	return nf_body(ctx, entering, addr, t);
 }

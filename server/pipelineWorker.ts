@@ -102,12 +102,7 @@ async function run(data: PipelineWorkerData): Promise<void> {
     sample();
     while (pings.length > 0 || exchanges.length > 0) {
       if (!force && Atomics.load(outstanding, 0) >= MAX_OUTSTANDING) return;
-      const out = force ? pings : pings.splice(0, PER_MESSAGE);
-      const outX = force ? exchanges : exchanges.splice(0, PER_MESSAGE);
-      if (force) {
-        pings = [];
-        exchanges = [];
-      }
+      const out = pings.splice(0, PER_MESSAGE), outX = exchanges.splice(0, PER_MESSAGE);
       Atomics.add(outstanding, 0, 1);
       post({ type: "out", pings: out, exchanges: outX, summarised, remote: remote() });
       summarised = { ...NONE_SUMMARISED };

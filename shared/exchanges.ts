@@ -363,7 +363,6 @@ export class ExchangeTable {
   }
 }
 
-
 /** The status of an exchange whose request ended, once its wait for an answer is over. */
 function waited(s: State): ExchangeStatus {
   return s.answer ? s.pending ?? s.answerStatus ?? "complete" : s.pending ?? "no-reply";

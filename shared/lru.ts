@@ -35,16 +35,11 @@ export class LruMap<K, V> {
       old.value = value;
       if (old === this.tail) return;
       this.unlink(old);
-      old.prev = this.tail;
-      old.next = undefined;
-      this.tail!.next = old;
-      this.tail = old;
+      this.append(old);
       return;
     }
-    const node: Node<K, V> = { key, value, prev: this.tail, next: undefined };
-    if (this.tail) this.tail.next = node;
-    else this.head = node;
-    this.tail = node;
+    const node: Node<K, V> = { key, value, prev: undefined, next: undefined };
+    this.append(node);
     this.nodes.set(key, node);
   }
 
@@ -77,6 +72,14 @@ export class LruMap<K, V> {
     this.nodes.clear();
     this.head = this.tail = undefined;
     return out;
+  }
+
+  private append(node: Node<K, V>): void {
+    node.prev = this.tail;
+    node.next = undefined;
+    if (this.tail) this.tail.next = node;
+    else this.head = node;
+    this.tail = node;
   }
 
   private unlink(node: Node<K, V>): void {
