@@ -1,13 +1,13 @@
 // The list's routes: GET /api/pings with ?q= (search over the whole store), GET /api/flows (the
-// same pings grouped by flow), GET/PUT /api/filter (the capture filter, changed live through an
-// injected control) and GET /api/info (what an export says about where it came from).
+// same pings grouped by flow), GET /api/exchanges[/:id] (all three answered where the stores are:
+// server/storeQuery.ts), GET/PUT /api/filter (the capture filter, changed live through an injected
+// control) and GET /api/info (what an export says about where it came from).
 import { hostname } from "node:os";
-import express, { type Router } from "express";
-import { asExchange } from "../shared/describe.ts";
-import { groupFlows } from "../shared/flows.ts";
+import express, { type Response, type Router } from "express";
 import { MAX_QUERY_CHARS, queryWords } from "../shared/search.ts";
-import type { Exchange, ExchangeKind, Journey, Ping } from "../shared/types.ts";
+import type { ExchangeKind } from "../shared/types.ts";
 import type { ServedPipeline } from "./pipeline.ts";
+import type { StoreAnswer } from "./storeQuery.ts";
 
 /** The live capture filter: what it is, and a change that is applied or refused with the parser's message. */
 export interface FilterControl {
@@ -18,32 +18,7 @@ export interface FilterControl {
 export type FilterResult = { ok: true; expression: string } | { ok: false; error: string; column: number };
 
 export const MAX_FILTER_CHARS = 1000;
-const EMPTY = { pings: [], matched: 0 } as const;
-
-/** When an exchange began: its request's first hop (else its answer's), on the capture's clock. */
-function beganNs(x: Exchange): number {
-  return x.request?.hops[0]?.tNs ?? x.reply?.hops[0]?.tNs ?? x.error?.journey?.hops[0]?.tNs ?? 0;
-}
 const MAX_LIMIT = 1000;
-const MAX_FLOW_IDS = 100;
-
-type LightJourney = Omit<Journey, "hops">;
-
-function stripHops(j: Journey): LightJourney {
-  const { hops: _hops, ...rest } = j;
-  return rest;
-}
-
-/** Lists drop the hops (of every journey it has): the whole item is one GET …/:id away. */
-export function withoutHops(item: Ping | Exchange): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...item };
-  if (item.request) out.request = stripHops(item.request);
-  if (item.reply) out.reply = stripHops(item.reply);
-  if (item.fragments) out.fragments = item.fragments.map(stripHops);
-  if ("retries" in item && item.retries) out.retries = item.retries.map(stripHops);
-  if (item.error?.journey) out.error = { ...item.error, journey: stripHops(item.error.journey) };
-  return out;
-}
 
 export function parseLimit(raw: unknown, fallback = 100): { ok: true; value: number } | { ok: false; error: string } {
   if (raw === undefined) return { ok: true, value: fallback };
@@ -67,45 +42,37 @@ export function parseKind(raw: unknown): { ok: true; value: ExchangeKind | undef
   return kind ? { ok: true, value: kind } : { ok: false, error: `kind: expected one of ${KINDS.join(", ")}` };
 }
 
+/** A store's answer as the route's response: its status, headers and JSON text. */
+export function send(res: Response, answer: StoreAnswer): void {
+  res.status(answer.status);
+  if (answer.headers) res.set(answer.headers);
+  res.type("json").send(answer.body);
+}
+
 export function listRoutes(api: Router, pipeline: ServedPipeline, filter?: FilterControl): void {
   api.get("/info", (_req, res) => {
     res.json({ host: hostname(), source: pipeline.source.name });
   });
-  api.get("/pings", (req, res) => {
+  api.get("/pings", async (req, res) => {
     const limit = parseLimit(req.query.limit), q = parseQuery(req.query.q);
     if (!limit.ok) return void res.status(400).json({ error: limit.error });
     if (!q.ok) return void res.status(400).json({ error: q.error });
-    const { store } = pipeline;
-    const found = store.search(q.value, limit.value);
-    // The body stays the contract's Ping[]; how many there are in all rides in headers.
-    res.set({ "X-Total-Count": String(found.matched), "X-Pings-Held": String(store.size), "X-Pings-Seen": String(store.total) });
-    res.json(found.pings.map(withoutHops));
+    send(res, await pipeline.query({ type: "pings", words: q.value, limit: limit.value }));
   });
-  // Exchanges of every kind (CONTRACT.md): the pings, each the icmp-echo exchange it is, and the TCP
-  // and UDP ones, held apart (see store.ts) and merged newest first by the time they began.
-  api.get("/exchanges", (req, res) => {
+  // Exchanges of every kind (CONTRACT.md): the pings and the TCP and UDP ones (server/storeQuery.ts).
+  api.get("/exchanges", async (req, res) => {
     const limit = parseLimit(req.query.limit), q = parseQuery(req.query.q), kind = parseKind(req.query.kind);
     for (const r of [limit, q, kind]) if (!r.ok) return void res.status(400).json({ error: r.error });
     if (!limit.ok || !q.ok || !kind.ok) return;
-    const echoes = kind.value === undefined || kind.value === "icmp-echo" ? pipeline.store.search(q.value, limit.value) : EMPTY;
-    const others = kind.value !== "icmp-echo" ? pipeline.exchanges.search(q.value, limit.value) : EMPTY;
-    const mine = others.pings.filter((x) => kind.value === undefined || x.kind === kind.value);
-    const all = [...echoes.pings.map(asExchange), ...mine].sort((x, y) => beganNs(y) - beganNs(x)).slice(0, limit.value);
-    res.set({ "X-Total-Count": String(echoes.matched + (kind.value === undefined ? others.matched : mine.length)) });
-    res.json(all.map(withoutHops));
+    send(res, await pipeline.query({ type: "exchanges", words: q.value, limit: limit.value, kind: kind.value }));
   });
-  api.get("/exchanges/:id", (req, res) => {
-    const found = pipeline.store.get(req.params.id) ?? pipeline.exchanges.get(req.params.id);
-    if (found === undefined) return void res.status(404).json({ error: `no exchange ${JSON.stringify(req.params.id)}` });
-    res.json(asExchange(found));
+  api.get("/exchanges/:id", async (req, res) => {
+    send(res, await pipeline.query({ type: "exchange", id: req.params.id }));
   });
-  api.get("/flows", (req, res) => {
+  api.get("/flows", async (req, res) => {
     const q = parseQuery(req.query.q);
     if (!q.ok) return void res.status(400).json({ error: q.error });
-    const { store } = pipeline;
-    const found = store.search(q.value, store.capacity);
-    const flows = groupFlows(found.pings).map((f) => ({ ...f, ids: f.ids.slice(0, MAX_FLOW_IDS) }));
-    res.json({ matched: found.matched, flows });
+    send(res, await pipeline.query({ type: "flows", words: q.value }));
   });
   // A source without a live filter (a file) still answers, so the page can tell "none" from "broken".
   api.get("/filter", (_req, res) => {

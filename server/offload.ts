@@ -1,16 +1,16 @@
-// `serve`'s live pipeline in a worker (server/pipelineWorker.ts): decoding and correlation, which a
-// flood scales, never run on the thread that answers HTTP and WebSocket. This side keeps the stores
-// the API reads, fed with finished pings and exchanges in batches, and asks the worker for the rest
-// (counters, the capture log, filter changes).
+// `serve`'s live pipeline in a worker (server/pipelineWorker.ts): decoding, correlation and the
+// stores, which a flood scales, never run on the thread that answers HTTP and WebSocket. This side
+// asks the worker what the routes need (answered as JSON text: server/storeQuery.ts), is sent the
+// stream's finished pings as text, and asks for the rest (the capture log, filter changes).
 import { Worker } from "node:worker_threads";
 import type { FilterProgram } from "../shared/filter/index.ts";
 import type { CaptureStats } from "../shared/protocol.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 import type { CaptureFeed, CaptureFeedSource } from "./captureLog.ts";
-import type { PingListener, ServedPipeline } from "./pipeline.ts";
+import type { ServedPipeline } from "./pipeline.ts";
 import type { LiveSpec, PipelineCommand, PipelineWorkerData, PipelineWorkerMessage, RemoteStats } from "./pipelineWorker.ts";
 import { BadInputError } from "./sources.ts";
-import { ExchangeStore, PingStore } from "./store.ts";
+import { STORES_GONE, type StoreAnswer, type StoreQuery, type StreamListener } from "./storeQuery.ts";
 
 const WORKER = new URL("./pipelineWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
@@ -22,19 +22,20 @@ export interface OffloadOptions {
   tickMs?: number;
   /** how often the worker sends finished pings (default 50 ms: the contract's second has room) */
   flushMs?: number;
+  /** complete pings sent for the stream per flush, at most (default 100): the newest */
+  streamPerFlush?: number;
   onError?: (message: string) => void;
 }
 
 type Reply = Extract<PipelineWorkerMessage, { id: number }>;
 
 export class OffloadedPipeline implements ServedPipeline {
-  readonly store: PingStore;
-  readonly exchanges: ExchangeStore;
   readonly source: { name: string; live: boolean; warnings: string[]; setFilter: (program: FilterProgram) => Promise<void> };
   private readonly capacity: number;
   private readonly outstanding = new SharedArrayBuffer(4);
-  private readonly pingListeners = new Set<PingListener>();
-  private readonly pending = new Map<number, (r: Reply) => void>();
+  private readonly streamListeners = new Set<StreamListener>();
+  /** each question asked and not answered: how it is answered, and the answer if the worker is gone */
+  private readonly pending = new Map<number, { answer: (r: Reply) => void; gone: Reply }>();
   private nextId = 1;
   private worker: Worker | undefined;
   private remote: RemoteStats;
@@ -44,9 +45,7 @@ export class OffloadedPipeline implements ServedPipeline {
 
   constructor(private readonly spec: LiveSpec, private readonly filter: CaptureFilter, private readonly opts: OffloadOptions = {}) {
     this.capacity = opts.capacity ?? 10_000;
-    this.store = new PingStore(this.capacity);
-    this.exchanges = new ExchangeStore(this.capacity);
-    this.remote = { stats: { source: spec, live: false, events: 0, lost: 0, eventsPerSec: 0 }, correlated: 0 };
+    this.remote = { stats: { source: spec, live: false, events: 0, lost: 0, eventsPerSec: 0 }, correlated: 0, held: 0 };
     this.source = {
       name: spec, live: false, warnings: [],
       setFilter: async (program) => {
@@ -60,6 +59,7 @@ export class OffloadedPipeline implements ServedPipeline {
   async start(): Promise<void> {
     const data: PipelineWorkerData = {
       spec: this.spec, filter: this.filter, capacity: this.capacity, flushMs: this.opts.flushMs ?? 50, outstanding: this.outstanding,
+      streamPerFlush: this.opts.streamPerFlush ?? 100,
       ...(this.opts.captureLogEvents === undefined ? {} : { captureLogEvents: this.opts.captureLogEvents }),
       ...(this.opts.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: this.opts.maxQueuedEvents }),
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
@@ -70,7 +70,7 @@ export class OffloadedPipeline implements ServedPipeline {
     this.worker = w;
     this.exited = new Promise<void>((resolve) => w.once("exit", () => {
       // Whatever was asked of a worker that is gone ends here (a download ends short).
-      for (const [id, answer] of this.pending) answer({ type: "chunk", id });
+      for (const { answer, gone } of this.pending.values()) answer(gone);
       this.pending.clear();
       resolve();
     }));
@@ -112,9 +112,18 @@ export class OffloadedPipeline implements ServedPipeline {
     await this.exited;
   }
 
-  onPings(listener: PingListener): () => void {
-    this.pingListeners.add(listener);
-    return () => this.pingListeners.delete(listener);
+  onStream(listener: StreamListener): () => void {
+    this.streamListeners.add(listener);
+    return () => this.streamListeners.delete(listener);
+  }
+
+  held(): number {
+    return this.remote.held;
+  }
+
+  async query(query: StoreQuery): Promise<StoreAnswer> {
+    const r = await this.ask({ type: "query", id: this.nextId++, query });
+    return r.type === "answer" ? r.answer : STORES_GONE;
   }
 
   stats(): CaptureStats {
@@ -159,11 +168,9 @@ export class OffloadedPipeline implements ServedPipeline {
       case "out":
         this.remote = msg.remote;
         this.source.live = msg.remote.stats.live;
-        this.store.add(msg.pings);
-        this.exchanges.add(msg.exchanges);
         Atomics.sub(new Int32Array(this.outstanding), 0, 1);
         if (msg.pings.length === 0 && msg.summarised.complete + msg.summarised.other === 0) return;
-        for (const l of this.pingListeners) l(msg.pings, msg.summarised);
+        for (const l of this.streamListeners) l(msg.pings, msg.summarised);
         return;
       case "stats":
       case "stopped":
@@ -173,7 +180,8 @@ export class OffloadedPipeline implements ServedPipeline {
       case "filter":
       case "capture":
       case "chunk":
-        this.pending.get(msg.id)?.(msg);
+      case "answer":
+        this.pending.get(msg.id)?.answer(msg);
         this.pending.delete(msg.id);
         return;
       case "ready":
@@ -186,11 +194,12 @@ export class OffloadedPipeline implements ServedPipeline {
     this.worker?.postMessage(cmd);
   }
 
-  /** A command answered by id; a worker that is gone answers with an empty chunk (the end). */
+  /** A command answered by id; a worker that is gone answers with an empty chunk (the end), or STORES_GONE. */
   private ask(cmd: Extract<PipelineCommand, { id: number }>): Promise<Reply> {
-    if (!this.worker || this.worker.threadId < 0) return Promise.resolve({ type: "chunk", id: cmd.id });
+    const gone: Reply = cmd.type === "query" ? { type: "answer", id: cmd.id, answer: STORES_GONE } : { type: "chunk", id: cmd.id };
+    if (!this.worker || this.worker.threadId < 0) return Promise.resolve(gone);
     return new Promise((resolve) => {
-      this.pending.set(cmd.id, resolve);
+      this.pending.set(cmd.id, { answer: resolve, gone });
       this.post(cmd);
     });
   }

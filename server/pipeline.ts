@@ -9,16 +9,20 @@ import { ExchangeStore, PingStore } from "./store.ts";
 import { isPing } from "../shared/pings.ts";
 import type { Summarised } from "../shared/sample.ts";
 import { CaptureLog, type CaptureFeedSource } from "./captureLog.ts";
+import { answerQuery, streamedPing, type StoreAnswer, type StoreQuery, type StreamListener } from "./storeQuery.ts";
 
 /** What the server (HTTP, WebSocket) needs of a pipeline, here or in a worker (server/offload.ts). */
 export interface ServedPipeline {
   readonly source: { readonly name: string; readonly live: boolean; readonly warnings?: readonly string[] };
-  readonly store: PingStore;
-  readonly exchanges: ExchangeStore;
   stats(): CaptureStats;
   sampleRate(): CaptureStats;
   correlatedEvents(): number;
-  onPings(listener: PingListener): () => void;
+  /** pings the store holds */
+  held(): number;
+  /** Answered where the stores are (server/storeQuery.ts); never rejects. */
+  query(q: StoreQuery): Promise<StoreAnswer>;
+  /** finished pings for the stream, in completion order */
+  onStream(listener: StreamListener): () => void;
   /** The session's capture log (GET /api/capture), following from now. */
   followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void };
   start(): Promise<void>;
@@ -83,6 +87,22 @@ export class Pipeline implements ServedPipeline {
 
   followCapture(capacity?: number): { log: CaptureFeedSource; detach: () => void } {
     return CaptureLog.follow(this, capacity);
+  }
+
+  held(): number {
+    return this.store.size;
+  }
+
+  query(q: StoreQuery): Promise<StoreAnswer> {
+    try {
+      return Promise.resolve(answerQuery(this, q));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  onStream(listener: StreamListener): () => void {
+    return this.onPings((pings, summarised) => listener(pings.map(streamedPing), summarised));
   }
 
   onPings(listener: PingListener): () => void {

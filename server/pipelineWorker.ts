@@ -1,29 +1,32 @@
 // Worker thread: the whole live pipeline of `serve` (source → decode → netns names → Correlator →
-// capture log) off the main thread, which serves HTTP and WebSocket and receives finished pings and
-// exchanges in batches (server/offload.ts). Under a flood the batches are sampled (shared/sample.ts)
-// to what the main thread's store holds anyway: its newest `capacity`, plus every ping that did not
-// complete; and while the main thread has not taken the last two, they wait here and are sampled
-// again, so a main thread that falls behind costs bounded memory, not lost correlation.
+// stores and capture log) off the main thread, which serves HTTP and WebSocket. The stores are here:
+// the main thread asks them what a route or a snapshot needs (server/storeQuery.ts) and gets JSON
+// text, and it is sent the finished pings the stream needs, as text, sampled under a flood
+// (shared/sample.ts) to the newest plus every ping that did not complete. While the main thread has
+// not taken the last two messages, what would go waits here and is sampled again, so a main thread
+// that falls behind costs bounded memory, not lost correlation.
 import { parentPort, workerData } from "node:worker_threads";
-import { isPing } from "../shared/pings.ts";
-import type { CaptureStats } from "../shared/protocol.ts";
+import { MAX_SNAPSHOT, type CaptureStats } from "../shared/protocol.ts";
 import { addSummarised, NONE_SUMMARISED, sampleNewest, type Summarised } from "../shared/sample.ts";
 import { oneLine } from "../shared/shown.ts";
-import type { Exchange, Ping } from "../shared/types.ts";
+import type { Ping } from "../shared/types.ts";
 import type { FilterProgram } from "../shared/filter/index.ts";
 import type { CaptureFilter } from "./capture/source.ts";
 import { CaptureLog, type CaptureFeed } from "./captureLog.ts";
 import { NetnsNamer } from "./names.ts";
 import { Pipeline } from "./pipeline.ts";
 import { BadInputError, sourceFor } from "./sources.ts";
+import { answerQuery, textPing, type StoreAnswer, type StoreQuery, type StreamedPing } from "./storeQuery.ts";
 
 export type LiveSpec = "auto" | "ebpf" | "tracefs" | "demo";
 
 export interface PipelineWorkerData {
   spec: LiveSpec;
   filter: CaptureFilter;
-  /** pings (and other exchanges) the main thread's store holds: the newest this many are always sent */
+  /** pings (and other exchanges) the stores hold */
   capacity: number;
+  /** complete pings sent to the stream per flush, at most: the newest (every other one is sent) */
+  streamPerFlush: number;
   captureLogEvents?: number;
   maxQueuedEvents?: number;
   tickMs?: number;
@@ -36,6 +39,8 @@ export interface PipelineWorkerData {
 export interface RemoteStats {
   stats: CaptureStats;
   correlated: number;
+  /** pings the store holds */
+  held: number;
 }
 
 export type PipelineCommand =
@@ -43,12 +48,14 @@ export type PipelineCommand =
   | { type: "filter"; id: number; program: FilterProgram }
   | { type: "capture"; id: number; sourceName: string }
   | { type: "next"; id: number }
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  | { type: "query"; id: number; query: StoreQuery };
 
 export type PipelineWorkerMessage =
   | { type: "ready"; name: string; warnings: string[]; remote: RemoteStats }
   | { type: "failed"; message: string; badInput: boolean }
-  | { type: "out"; pings: Ping[]; exchanges: Exchange[]; summarised: Summarised; remote: RemoteStats }
+  | { type: "out"; pings: StreamedPing[]; summarised: Summarised; remote: RemoteStats }
+  | { type: "answer"; id: number; answer: StoreAnswer }
   | { type: "stats"; remote: RemoteStats }
   | { type: "filter"; id: number; error?: string }
   | { type: "capture"; id: number; size: number; dropped: number; header: string }
@@ -57,8 +64,6 @@ export type PipelineWorkerMessage =
 
 /** Batches the main thread may hold untaken before new ones wait here. */
 const MAX_OUTSTANDING = 2;
-/** Pings in one message at most: about 15 ms of the main thread's time to take (bench/soak.ts). */
-const PER_MESSAGE = 400;
 const STATS_EVERY_MS = 250;
 
 const say = (line: string): void => void process.stderr.write(`pktpath: ${oneLine(line)}\n`);
@@ -69,44 +74,35 @@ function post(msg: PipelineWorkerMessage): void {
 
 async function run(data: PipelineWorkerData): Promise<void> {
   const source = sourceFor(data.spec, data.filter, (name, why) => say(`${name} capture unavailable: ${why}`));
-  // The worker's own store holds nothing: what is kept is the main thread's.
   const pipeline = new Pipeline(source, {
-    namer: new NetnsNamer(), capacity: 1, onError: say,
+    namer: new NetnsNamer(), capacity: data.capacity, onError: say,
     ...(data.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: data.maxQueuedEvents }),
     ...(data.tickMs === undefined ? {} : { tickMs: data.tickMs }),
   });
   const capture = CaptureLog.follow(pipeline, data.captureLogEvents);
   const outstanding = new Int32Array(data.outstanding);
   let pings: Ping[] = [];
-  let exchanges: Exchange[] = [];
   let summarised: Summarised = { ...NONE_SUMMARISED };
-  const remote = (): RemoteStats => ({ stats: pipeline.stats(), correlated: pipeline.correlatedEvents() });
-  // What waits is sampled as it comes: at most twice the store's bound is ever held here.
+  const remote = (): RemoteStats => ({ stats: pipeline.stats(), correlated: pipeline.correlatedEvents(), held: pipeline.held() });
+  // What waits for the stream is sampled as it comes: it stays bounded however long it waits.
   const sample = (): void => {
-    const s = sampleNewest(pings, data.capacity, data.capacity);
+    const s = sampleNewest(pings, data.streamPerFlush, MAX_SNAPSHOT);
     pings = s.pings;
     summarised = addSummarised(summarised, s.summarised);
-    if (exchanges.length > data.capacity) exchanges = exchanges.slice(-data.capacity);
   };
   pipeline.onPings((batch) => {
     for (const p of batch) pings.push(p);
-    if (pings.length > 2 * data.capacity) sample();
+    if (pings.length > 2 * MAX_SNAPSHOT) sample();
   });
-  pipeline.onExchanges((batch) => {
-    for (const x of batch) if (!isPing(x)) exchanges.push(x);
-    if (exchanges.length > 2 * data.capacity) sample();
-  });
-  // In messages of at most PER_MESSAGE pings (and as many exchanges), oldest first: the main thread
-  // takes each in one task, so one message's size bounds how long it blocks HTTP and WebSocket.
+  // Only what the stream may send is made into text, once, here.
   const flush = (force = false): void => {
+    if (!force && Atomics.load(outstanding, 0) >= MAX_OUTSTANDING) return;
     sample();
-    while (pings.length > 0 || exchanges.length > 0) {
-      if (!force && Atomics.load(outstanding, 0) >= MAX_OUTSTANDING) return;
-      const out = pings.splice(0, PER_MESSAGE), outX = exchanges.splice(0, PER_MESSAGE);
-      Atomics.add(outstanding, 0, 1);
-      post({ type: "out", pings: out, exchanges: outX, summarised, remote: remote() });
-      summarised = { ...NONE_SUMMARISED };
-    }
+    if (pings.length === 0 && summarised.complete + summarised.other === 0) return;
+    Atomics.add(outstanding, 0, 1);
+    post({ type: "out", pings: pings.map(textPing), summarised, remote: remote() });
+    pings = [];
+    summarised = { ...NONE_SUMMARISED };
   };
 
   try {
@@ -144,6 +140,15 @@ async function run(data: PipelineWorkerData): Promise<void> {
         feeds.get(cmd.id)?.cancel();
         feeds.delete(cmd.id);
         return;
+      case "query": {
+        let answer: StoreAnswer;
+        try {
+          answer = answerQuery(pipeline, cmd.query);
+        } catch (e) {
+          answer = { status: 500, body: JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) };
+        }
+        return post({ type: "answer", id: cmd.id, answer });
+      }
       case "stop":
         for (const t of timers) clearInterval(t);
         await pipeline.stop();

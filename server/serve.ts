@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { sendCapture, type CaptureFeedSource } from "./captureLog.ts";
 import { atMost, onePerConnection } from "./connections.ts";
-import { listRoutes, type FilterControl } from "./listRoutes.ts";
+import { listRoutes, send, type FilterControl } from "./listRoutes.ts";
 import type { ServedPipeline } from "./pipeline.ts";
 import {
   addressKind, checkHost, checkToken, checkUpgrade, closedPolicy, generateToken, makePolicy, SECURITY_HEADERS, TOKEN_COOKIE_PATH,
@@ -89,10 +89,8 @@ export function createApp(pipeline: ServedPipeline, policy: () => AccessPolicy, 
     res.json({ source, live, events, lost, lostBy, collisions, correlated: pipeline.correlatedEvents() });
   });
   listRoutes(api, pipeline, opts.filter);
-  api.get("/pings/:id", (req, res) => {
-    const ping = pipeline.store.get(req.params.id);
-    if (ping === undefined) return void res.status(404).json({ error: `no ping ${JSON.stringify(req.params.id)}` });
-    res.json(ping);
+  api.get("/pings/:id", async (req, res) => {
+    send(res, await pipeline.query({ type: "ping", id: req.params.id }));
   });
   api.get("/capture", atMost(MAX_CAPTURE_DOWNLOADS, "capture downloads"), (_req, res, next) => {
     // Past the headers an error can only cut the download short: the client sees a truncated file.

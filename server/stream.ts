@@ -13,8 +13,8 @@ import {
   MAX_CLIENT_MESSAGE_BYTES, MAX_SNAPSHOT, parseClientMessage, PROTOCOL_VERSION, type ErrorCode, type ServerMessage,
 } from "../shared/protocol.ts";
 import { addSummarised, NONE_SUMMARISED, sampleNewest, type Summarised } from "../shared/sample.ts";
-import type { Ping } from "../shared/types.ts";
 import type { ServedPipeline } from "./pipeline.ts";
+import type { StreamedPing } from "./storeQuery.ts";
 
 export interface StreamOptions {
   batchMs?: number;
@@ -51,14 +51,28 @@ interface Client {
   snapshotLimit: number;
   /** performance.now() of the last snapshot sent */
   snapshotAtMs: number;
+  /** its snapshot is being read from the store: batches meanwhile are in it */
+  awaiting: boolean;
 }
 
 /** A message serialised at most once, however many clients take it. */
 class Outgoing {
   private text: string | undefined;
-  constructor(readonly msg: ServerMessage) {}
+  private constructor(readonly type: ServerMessage["type"], private readonly make: () => string) {}
+  static of(msg: ServerMessage): Outgoing {
+    return new Outgoing(msg.type, () => JSON.stringify(msg));
+  }
+  /** Pings already in text (made where they were finished), sent as they are. */
+  static pings(pings: readonly StreamedPing[], summarised?: Summarised): Outgoing {
+    return new Outgoing("pings", () => `{"type":"pings","pings":[${pings.map((p) => p.json).join(",")}]` +
+      `${summarised ? `,"summarised":${JSON.stringify(summarised)}` : ""}}`);
+  }
+  /** `pings`: the JSON text of a Ping[], as the store answered it. */
+  static snapshot(pings: string): Outgoing {
+    return new Outgoing("snapshot", () => `{"type":"snapshot","pings":${pings}}`);
+  }
   get json(): string {
-    return (this.text ??= JSON.stringify(this.msg));
+    return (this.text ??= this.make());
   }
 }
 
@@ -66,8 +80,8 @@ class Outgoing {
  * Whether a client that missed this message needs a snapshot to be right again: what it says is not
  * repeated later. Exhaustive, so a new message type (exchanges) must decide.
  */
-function carriesState(msg: ServerMessage): boolean {
-  switch (msg.type) {
+function carriesState(type: ServerMessage["type"]): boolean {
+  switch (type) {
     case "snapshot":
     case "pings":
       return true;
@@ -81,7 +95,7 @@ function carriesState(msg: ServerMessage): boolean {
 export class StreamHub {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<Client>();
-  private pending: Ping[] = [];
+  private pending: StreamedPing[] = [];
   /** left out of what is pending (by the pipeline's worker, or here) */
   private summarised: Summarised = { ...NONE_SUMMARISED };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -95,7 +109,7 @@ export class StreamHub {
     // maxPayload makes ws close an oversized message with 1009 before reading it whole.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES, clientTracking: false });
     this.wss.on("connection", (ws) => this.accept(ws));
-    this.unsubscribe = pipeline.onPings((pings, summarised) => {
+    this.unsubscribe = pipeline.onStream((pings, summarised) => {
       if (this.clients.size === 0) return;
       if (summarised) this.summarised = addSummarised(this.summarised, summarised);
       // Sampled as they come (a timeout can finalise tens of thousands at once): what waits stays bounded.
@@ -104,7 +118,7 @@ export class StreamHub {
     });
     this.timers.push(
       setInterval(() => this.flush(), this.opts.batchMs),
-      setInterval(() => this.broadcast(new Outgoing({ type: "stats", stats: { ...this.pipeline.sampleRate(), pings: this.pipeline.store.size } })), this.opts.statsMs),
+      setInterval(() => this.broadcast(Outgoing.of({ type: "stats", stats: { ...this.pipeline.sampleRate(), pings: this.pipeline.held() } })), this.opts.statsMs),
       setInterval(() => this.heartbeat(), this.opts.heartbeatMs),
     );
   }
@@ -144,13 +158,13 @@ export class StreamHub {
 
   private accept(ws: WebSocket): void {
     const client: Client = { ws, paused: false, stale: true, alive: true, snapshotLimit: this.opts.snapshotLimit,
-      snapshotAtMs: -Infinity };
+      snapshotAtMs: -Infinity, awaiting: false };
     this.clients.add(client);
     ws.on("pong", () => (client.alive = true));
     ws.on("message", (data, isBinary) => this.receive(client, data, isBinary));
     ws.on("close", () => this.clients.delete(client));
     ws.on("error", () => this.clients.delete(client));
-    this.send(client, new Outgoing({ type: "hello", version: PROTOCOL_VERSION, stats: { ...this.pipeline.stats(), pings: this.pipeline.store.size } }));
+    this.send(client, Outgoing.of({ type: "hello", version: PROTOCOL_VERSION, stats: { ...this.pipeline.stats(), pings: this.pipeline.held() } }));
     this.snapshot(client);
   }
 
@@ -174,16 +188,24 @@ export class StreamHub {
     }
   }
 
-  /** Sends the stale client its snapshot, unless one went out within the batch interval: flush() retries. */
+  /**
+   * Sends the stale client its snapshot, unless one went out within the batch interval: flush() retries.
+   * The store answers in order with the pings it streams (a worker's messages arrive in the order
+   * sent), so batches that come while the snapshot is read are in it and are not sent to this client.
+   */
   private snapshot(client: Client): void {
-    if (!client.stale) return;
+    if (!client.stale || client.awaiting) return;
     const nowMs = performance.now();
     if (nowMs - client.snapshotAtMs < this.opts.batchMs) return;
     // Checked before the snapshot is built: a client over its budget costs nothing.
     if (!this.fits(client)) return this.skip(client);
     client.stale = false;
     client.snapshotAtMs = nowMs;
-    this.send(client, new Outgoing({ type: "snapshot", pings: this.pipeline.store.newest(client.snapshotLimit) }));
+    client.awaiting = true;
+    void this.pipeline.query({ type: "newest", limit: client.snapshotLimit }).then((answer) => {
+      client.awaiting = false;
+      if (answer.status === 200) this.send(client, Outgoing.snapshot(answer.body));
+    }, () => (client.awaiting = false));
   }
 
   private sample(): void {
@@ -198,9 +220,9 @@ export class StreamHub {
     this.pending = [];
     this.summarised = { ...NONE_SUMMARISED };
     const left = summarised.complete + summarised.other > 0;
-    const batch = pings.length > 0 || left ? new Outgoing(left ? { type: "pings", pings, summarised } : { type: "pings", pings }) : null;
+    const batch = pings.length > 0 || left ? Outgoing.pings(pings, left ? summarised : undefined) : null;
     for (const c of this.clients) {
-      if (c.ws.readyState !== WebSocket.OPEN || c.paused) continue;
+      if (c.ws.readyState !== WebSocket.OPEN || c.paused || c.awaiting) continue;
       if (c.stale) this.snapshot(c);
       // A snapshot due and not yet sent covers the batch too.
       else if (batch !== null) this.send(c, batch);
@@ -212,7 +234,7 @@ export class StreamHub {
   }
 
   private sendError(client: Client, code: ErrorCode, message: string): void {
-    this.send(client, new Outgoing({ type: "error", code, message }));
+    this.send(client, Outgoing.of({ type: "error", code, message }));
   }
 
   private fits(client: Client): boolean {
@@ -221,7 +243,7 @@ export class StreamHub {
 
   private skip(client: Client, out?: Outgoing): void {
     this.count.skipped++;
-    if (out === undefined || carriesState(out.msg)) client.stale = true;
+    if (out === undefined || carriesState(out.type)) client.stale = true;
   }
 
   /** The one way out. A socket already holding more than its budget is skipped. */

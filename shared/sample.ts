@@ -1,6 +1,7 @@
 // What to pass on when more pings finish than the next stage can take: the newest, plus the ones that
 // did not complete (a drop, an error, no reply: what someone watching is there to see), and how many
-// were left out. Pure: the pipeline worker and the stream both sample with it.
+// were left out. Pure: the pipeline worker and the stream both sample with it (pings, or anything
+// that has a ping's status).
 import type { Ping } from "./types.ts";
 
 /** Pings left out by sampling: complete ones, and (past their own bound) ones that did not complete. */
@@ -19,10 +20,10 @@ export function addSummarised(a: Summarised, b: Summarised): Summarised {
  * The newest `newest` pings, and before them the newest `maxOther` that did not complete, in their
  * order (completion order); what else there was, counted.
  */
-export function sampleNewest(pings: readonly Ping[], newest: number, maxOther: number): { pings: Ping[]; summarised: Summarised } {
+export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[], newest: number, maxOther: number): { pings: T[]; summarised: Summarised } {
   if (pings.length <= newest) return { pings: [...pings], summarised: { ...NONE_SUMMARISED } };
   const cut = pings.length - newest;
-  const older: Ping[] = [];
+  const older: T[] = [];
   const summarised = { complete: 0, other: 0 };
   for (let i = cut - 1; i >= 0; i--) {
     const p = pings[i]!;

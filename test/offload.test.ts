@@ -1,6 +1,7 @@
 // `serve`'s live pipeline runs in a worker (server/offload.ts): while the main thread is blocked, a
 // flood is still read, decoded and correlated, so nothing is lost at the queue bound; the main thread
-// then gets the finished pings in batches, and the capture log, kept in the worker, downloads whole.
+// is sent the stream's pings in batches, the list routes search the worker's store, and the capture
+// log, kept in the worker, downloads whole.
 // With the Correlator on the main thread the same stall loses most of the flood (test/accounting.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { KERNEL_BTF } from "../server/capture/btf.ts";
 import { OffloadedPipeline } from "../server/offload.ts";
 import { startServer } from "../server/serve.ts";
 import type { CaptureStats, LostByCause } from "../shared/protocol.ts";
+import type { Ping } from "../shared/types.ts";
 import { captureFilter } from "./support/filter.ts";
 import { Topology } from "./lib/netns.ts";
 
@@ -40,8 +42,11 @@ test("a flood while the main thread is blocked is correlated in the worker: noth
   const server = await startServer(pipeline, { host: "127.0.0.1", port: 0 });
   t.after(() => server.close());
   const streamed: number[] = [];
-  pipeline.onPings((pings) => {
-    for (const p of pings) if (p.icmpId === 4812) streamed.push(p.seq);
+  pipeline.onStream((pings) => {
+    for (const { json } of pings) {
+      const p = JSON.parse(json) as Ping;
+      if (p.icmpId === 4812) streamed.push(p.seq);
+    }
   });
   // Synchronous: the main thread does nothing at all while ping floods the namespace's loopback.
   // Paced at 2,000 pings/s (about 36,000 records/s, for 1.5 s), well within what the worker correlates
@@ -67,8 +72,14 @@ test("a flood while the main thread is blocked is correlated in the worker: noth
   assert.deepEqual(settled.lostBy, { ring: 0, queue: 0, malformed: 0 }, "nothing lost while the main thread was blocked");
   await until("the echo after the flood", async () => (streamed.length > 0 ? true : undefined));
   assert.deepEqual(streamed, [1]);
-  assert.equal(pipeline.store.size, FLOOD + 1, "every ping of the flood reached the main thread's store");
-  assert.ok(pipeline.store.newest(FLOOD + 1).every((p) => p.status === "complete"));
+  assert.equal(pipeline.held(), FLOOD + 1, "every ping of the flood reached the worker's store");
+  const newest = await pipeline.query({ type: "newest", limit: FLOOD + 1 });
+  const held = JSON.parse(newest.body) as Ping[];
+  assert.equal(held.length, FLOOD + 1);
+  assert.ok(held.every((p) => p.status === "complete"));
+  const listed = await fetch(`${server.url}/api/pings?limit=1000`);
+  assert.equal(listed.headers.get("x-total-count"), String(FLOOD + 1), "the list route searches the worker's store");
+  assert.equal(((await listed.json()) as Ping[]).length, 1000);
 
   const capture = await fetch(`${server.url}/api/capture`);
   const lines = (await capture.text()).trimEnd().split("\n");
