@@ -4,16 +4,18 @@
 import type { ServerResponse } from "node:http";
 import type { RawEvent } from "../shared/types.ts";
 import { captureHeaderLine } from "./capture/file.ts";
+import type { RawBatch } from "./capture/source.ts";
 import { isoMicros } from "../shared/wallclock.ts";
 import type { Pipeline } from "./pipeline.ts";
 
 /**
- * About the events of the store's 10 000 pings (an echo is 8-16 hops and 2 frees). Events are kept as
- * objects, roughly 1.3 KB each in the heap (bench/soak.ts): 500 000 of them held a gigabyte under a flood.
+ * About the events of the store's 10 000 pings (an echo is 8-20 hops and 2 frees). A live eBPF
+ * source's events are kept as the kernel wrote them (its ring's bytes, about 210 per record: 30 MiB),
+ * and made into events again only for a download; other sources' events are kept as objects.
  */
 export const DEFAULT_CAPTURE_LOG_EVENTS = 150_000;
 
-/** Events per block of the log: what a download's view copies is one reference per block. */
+/** Events per block of the log (objects): what a download's view copies is one reference per block. */
 const BLOCK_EVENTS = 1024;
 
 /** Lines per res.write: big enough to be cheap, small enough that a reader that stops holds little. */
@@ -23,19 +25,41 @@ const LINES_PER_CHUNK = 256;
 export const DEFAULT_STALL_MS = 30_000;
 
 /**
+ * Events kept as objects (appended to until full), or a source's raw batch with the netns names the
+ * pipeline gave its events (a namespace gone by the time of the download keeps its name).
+ */
+type Block =
+  | { events: RawEvent[]; raw?: undefined; count: number }
+  | { events?: undefined; raw: RawBatch; names: Map<number, string>; count: number };
+
+/**
  * The log as it was when a download began, without a copy of it: the blocks it spanned and where in
  * them it began and ended. Blocks are only ever appended to, so later events are not in it, and ones
- * that fall off the log meanwhile stay readable through it until the download is done.
+ * that fall off the log meanwhile stay readable through it until the download is done. A part of raw
+ * records is made into events when its `events` are read.
  */
 export interface CaptureView {
   size: number;
   dropped: number;
-  parts: { events: readonly RawEvent[]; from: number; to: number }[];
+  parts: { readonly events: readonly RawEvent[]; from: number; to: number }[];
+}
+
+/** A raw block's events, named as they were when they were correlated. */
+function eventsOf(block: Extract<Block, { raw: RawBatch }>): RawEvent[] {
+  const events = block.raw.decode(block.raw.bytes);
+  if (block.names.size > 0) {
+    for (const ev of events) {
+      if (ev.netns === undefined || ev.netnsName !== undefined) continue;
+      const name = block.names.get(ev.netns);
+      if (name !== undefined) ev.netnsName = name;
+    }
+  }
+  return events;
 }
 
 export class CaptureLog implements CaptureFeedSource {
-  /** blocks of events, oldest first; only the last one grows */
-  private readonly blocks: RawEvent[][] = [];
+  /** oldest first; only the last one grows, if it holds objects */
+  private readonly blocks: Block[] = [];
   /** index in blocks[0] of the oldest event kept */
   private first = 0;
   private kept = 0;
@@ -57,35 +81,53 @@ export class CaptureLog implements CaptureFeedSource {
   static follow(pipeline: Pipeline, capacity?: number): { log: CaptureLog; detach: () => void } {
     const log = new CaptureLog(capacity);
     log.originUs = () => pipeline.source.originUs?.();
-    return { log, detach: pipeline.onEvents((events) => log.add(events)) };
+    return { log, detach: pipeline.onEvents((events, raw) => log.add(events, raw)) };
   }
 
   get size(): number {
     return this.kept;
   }
 
-  add(events: RawEvent[]): void {
-    if (events.length > 0) this.zeroMs ??= Date.now() - (events[0]?.tNs ?? 0) / 1e6;
-    for (const ev of events) {
-      let last = this.blocks[this.blocks.length - 1];
-      if (last === undefined || last.length === this.blockEvents) this.blocks.push((last = []));
-      last.push(ev);
-      if (this.kept < this.capacity) {
-        this.kept++;
-        continue;
+  /** `raw`: the records these events were made from, kept instead of them. */
+  add(events: RawEvent[], raw?: RawBatch): void {
+    if (events.length === 0) return;
+    this.zeroMs ??= Date.now() - (events[0]?.tNs ?? 0) / 1e6;
+    if (raw !== undefined) {
+      const names = new Map<number, string>();
+      for (const ev of events) if (ev.netns !== undefined && ev.netnsName !== undefined) names.set(ev.netns, ev.netnsName);
+      this.blocks.push({ raw, names, count: events.length });
+    } else {
+      for (const ev of events) {
+        let last = this.blocks[this.blocks.length - 1];
+        if (last?.events === undefined || last.count === this.blockEvents) this.blocks.push((last = { events: [], count: 0 }));
+        last.events.push(ev);
+        last.count++;
       }
-      this.dropped++;
-      // A block leaves whole once its last event fell off; a view may still hold it.
-      if (++this.first === this.blockEvents) {
+    }
+    this.kept += events.length;
+    // Whole blocks leave once their last event fell off; a view may still hold them.
+    while (this.kept > this.capacity) {
+      const oldest = this.blocks[0]!;
+      const over = this.kept - this.capacity, left = oldest.count - this.first;
+      const off = Math.min(over, left);
+      this.kept -= off;
+      this.dropped += off;
+      if (off === left) {
         this.blocks.shift();
         this.first = 0;
+      } else {
+        this.first += off;
       }
     }
   }
 
   /** What a download sends: O(blocks), not O(events). */
   view(): CaptureView {
-    const parts = this.blocks.map((events, i) => ({ events, from: i === 0 ? this.first : 0, to: events.length }));
+    const parts = this.blocks.map((block, i) => {
+      const from = i === 0 ? this.first : 0, to = block.count;
+      if (block.events !== undefined) return { events: block.events, from, to };
+      return { get events() { return eventsOf(block); }, from, to };
+    });
     return { size: this.kept, dropped: this.dropped, parts };
   }
 
@@ -136,9 +178,10 @@ export interface CaptureFeedSource {
 /** The lines of a view, LINES_PER_CHUNK at a time. */
 export function* viewChunks(view: CaptureView): Generator<string> {
   for (const part of view.parts) {
+    const { events } = part;
     for (let i = part.from; i < part.to; i += LINES_PER_CHUNK) {
       let chunk = "";
-      for (let k = i; k < Math.min(i + LINES_PER_CHUNK, part.to); k++) chunk += JSON.stringify(part.events[k]) + "\n";
+      for (let k = i; k < Math.min(i + LINES_PER_CHUNK, part.to); k++) chunk += JSON.stringify(events[k]) + "\n";
       yield chunk;
     }
   }

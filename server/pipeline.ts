@@ -3,7 +3,7 @@
 import type { CaptureStats } from "../shared/protocol.ts";
 import { Correlator, idPrefixFor, type CorrelatorOptions, type CorrelatorOutput } from "../shared/correlate.ts";
 import type { Exchange, Journey, Ping, RawEvent } from "../shared/types.ts";
-import type { CaptureSource } from "./capture/source.ts";
+import type { CaptureSource, RawBatch } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
 import { ExchangeStore, PingStore } from "./store.ts";
 import { isPing } from "../shared/pings.ts";
@@ -50,8 +50,8 @@ export interface PipelineOptions {
 export type PingListener = (pings: Ping[], summarised?: Summarised) => void;
 export type ExchangeListener = (exchanges: Exchange[]) => void;
 export type JourneyListener = (journeys: Journey[]) => void;
-/** Events after naming, before correlation: what `record` writes. */
-export type EventListener = (events: RawEvent[]) => void;
+/** Events after naming, before correlation: what `record` writes; `raw`, the records they were made from (eBPF). */
+export type EventListener = (events: RawEvent[], raw?: RawBatch) => void;
 
 export class Pipeline implements ServedPipeline {
   readonly store: PingStore;
@@ -131,7 +131,7 @@ export class Pipeline implements ServedPipeline {
     await this.opts.namer?.refresh();
     const maxQueued = this.opts.maxQueuedEvents ?? 65_536;
     const fits = (n: number): boolean => this.queuedEvents + n <= maxQueued;
-    await this.source.start((events, release) => {
+    await this.source.start((events, release, raw) => {
       if (!fits(events.length)) {
         this.overflow += events.length;
         return release?.();
@@ -140,7 +140,7 @@ export class Pipeline implements ServedPipeline {
       this.enqueue(async () => {
         this.queuedEvents -= events.length;
         try {
-          await this.ingest(events);
+          await this.ingest(events, raw);
         } finally {
           release?.();
         }
@@ -233,7 +233,7 @@ export class Pipeline implements ServedPipeline {
     });
   }
 
-  private async ingest(events: RawEvent[]): Promise<void> {
+  private async ingest(events: RawEvent[], raw: RawBatch | undefined): Promise<void> {
     const namer = this.opts.namer;
     if (namer) {
       const inodes = new Set<number>();
@@ -245,7 +245,7 @@ export class Pipeline implements ServedPipeline {
         if (name !== undefined) ev.netnsName = name;
       }
     }
-    for (const l of this.eventListeners) l(events);
+    for (const l of this.eventListeners) l(events, raw);
     this.correlated += events.length;
     const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
     for (const ev of events) if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;

@@ -14,7 +14,7 @@ import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
-import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, SourceCounters } from "./source.ts";
+import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, RawBatch, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
 /** The same program for kernels before 6.2, which copies packet headers with bpf_probe_read_kernel. */
@@ -119,16 +119,22 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       netfilter: nfLayout,
     };
     const decoder = new RecordDecoder(layout.value, ctx);
+    // The capture log keeps the bytes and makes them events again for a download, with a decoder of
+    // its own and the netfilter layout as it was when they were read (kept as a snapshot).
+    const rawBatch = (bytes: ArrayBuffer): RawBatch => {
+      const netfilter = nfLayout.snapshot();
+      return { bytes, decode: (b) => new RecordDecoder(layout.value, { ...ctx, netfilter }).decodeBytes(b).events };
+    };
     // A drop by a chain added since its namespace was looked at: look again, name it, then hand it on.
     // Batches wait behind it, in order (drops are rare; looking takes a process, some milliseconds).
-    const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[], release: () => void): void => {
-      if (unresolved.length === 0 && observers === undefined) return sink(events, release);
+    const deliver = (events: RawEvent[], unresolved: UnresolvedDrop[], release: () => void, raw: () => RawBatch): void => {
+      if (unresolved.length === 0 && observers === undefined) return sink(events, release, raw());
       delivered = delivered.then(async () => {
         if (unresolved.length > 0 && observers) {
           await observers.refresh([...new Set(unresolved.map((u) => u.netns))]);
           for (const u of unresolved) resolveDrop(u.event, u, nfLayout);
         }
-        sink(events, release);
+        sink(events, release, raw());
       });
     };
     const data: RingWorkerData = {
@@ -173,8 +179,10 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             counters.events += out.events.length;
-            if (out.events.length && intake) return deliver(out.events, out.unresolved, release);
-            if (out.events.length) deliver(out.events, out.unresolved, () => undefined);
+            // Its snapshot of the netfilter layout is taken as it is handed on (after drops were named).
+            const raw = (): RawBatch => rawBatch(msg.bytes);
+            if (out.events.length && intake) return deliver(out.events, out.unresolved, release, raw);
+            if (out.events.length) deliver(out.events, out.unresolved, () => undefined, raw);
             return release();
           }
           case "counters":

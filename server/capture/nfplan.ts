@@ -153,14 +153,31 @@ function stepOf(chains: Chain[], hook: number, verdict: string): { netfilter: Ne
 
 /** What the observers of many namespaces mean: the decoder's NetfilterResolver. */
 export class NetfilterLayout {
-  private readonly plans = new Map<number, Map<number, HookPlan>>();
+  private readonly plans: Map<number, Map<number, HookPlan>>;
+  /** the layout as it is now, for records kept to be decoded later; made again after a change */
+  private frozen: NetfilterLayout | undefined;
+
+  constructor(plans?: Map<number, Map<number, HookPlan>>) {
+    this.plans = plans ?? new Map();
+  }
 
   set(netns: number, plans: HookPlan[]): void {
     this.plans.set(netns, new Map(plans.map((p) => [p.pf * 8 + p.hook, p])));
+    this.frozen = undefined;
   }
 
   delete(netns: number): void {
     this.plans.delete(netns);
+    this.frozen = undefined;
+  }
+
+  /**
+   * What the records read now mean, kept unchanged whatever the observers learn later (a namespace
+   * deleted, its rules replaced): the capture log decodes its records again with it. Each namespace's
+   * plan is never changed once made, so this is a copy of the map of them, shared until a change.
+   */
+  snapshot(): NetfilterLayout {
+    return (this.frozen ??= new NetfilterLayout(new Map(this.plans)));
   }
 
   get(netns: number): HookPlan[] | undefined {

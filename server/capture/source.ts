@@ -43,7 +43,17 @@ export interface IntakeControl {
  * has been correlated (or dropped): a live reader reads ahead only that far, so a flood waits in the
  * kernel's ring (and is lost there, counted, when it is full) rather than in memory, decoded.
  */
-export type EventSink = (events: RawEvent[], release?: () => void) => void;
+/**
+ * A batch of records as the source read them, and how to make them its events again (the same ones,
+ * in the same order, as the source made when it read them).
+ */
+export interface RawBatch {
+  readonly bytes: ArrayBuffer;
+  decode(bytes: ArrayBuffer): RawEvent[];
+}
+
+/** `raw`: the records the events were made from, when the source can make them again (the capture log keeps those). */
+export type EventSink = (events: RawEvent[], release?: () => void, raw?: RawBatch) => void;
 
 export interface CaptureSource {
   /** "ebpf", "tracefs", "demo" or a file path: what /api/health reports */
