@@ -2,6 +2,7 @@
 // their init pid and pod, and `podman events --format json` announces starts and stops. Podman has
 // no daemon to ask (its API socket is opt-in), so the CLI is what every installation has.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { Socket } from "node:net";
 import { keepListening, lineReader } from "./eventStream.ts";
 import { arrayAt, booleanAt, numberAt, parseJson, stringAt } from "./json.ts";
@@ -10,6 +11,9 @@ import type { ContainerInfo, Runtime, RuntimeList } from "./runtime.ts";
 /** Children still running when the process exits are ended with it, not left behind. */
 const children = new Set<ChildProcess>();
 let exitHook = false;
+/** util-linux's setpriv (Debian's util-linux has it), to give a child a parent-death signal. */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+
 function track(child: ChildProcess): void {
   children.add(child);
   child.once("exit", () => children.delete(child));
@@ -68,7 +72,11 @@ export class PodmanRuntime implements Runtime {
       if (NETNS_EVENTS.has(stringAt(parseJson(line), "Status") ?? "")) onChange();
     };
     return keepListening((lineOut, onEnd) => {
-      const c = spawn(this.command, ["events", "--format", "json", "--filter", "type=container"], { stdio: ["ignore", "pipe", "ignore"] });
+      const args = ["events", "--format", "json", "--filter", "type=container"];
+      // Through setpriv --pdeathsig: it ends with the thread that started it even when pktpath is
+      // killed (SIGKILL runs no exit hook, and a podman events left behind listens forever).
+      const c = SETPRIV ? spawn(SETPRIV, ["--pdeathsig", "TERM", "--", this.command, ...args], { stdio: ["ignore", "pipe", "ignore"] })
+        : spawn(this.command, args, { stdio: ["ignore", "pipe", "ignore"] });
       track(c);
       // It listens for the life of the namer and must not keep the process alive by itself.
       c.unref();
@@ -77,7 +85,8 @@ export class PodmanRuntime implements Runtime {
       c.stdout?.on("data", lineReader(lineOut));
       // No podman here: nothing to listen to, ever.
       c.on("error", (e: NodeJS.ErrnoException) => onEnd(e.code === "ENOENT"));
-      c.on("exit", () => onEnd());
+      // setpriv found no podman to run: 127, as a shell says.
+      c.on("exit", (code) => onEnd(SETPRIV !== undefined && code === 127));
       return { close: () => void c.kill("SIGTERM") };
     }, onLine, onChange);
   }
