@@ -1,12 +1,16 @@
 // `pktpath serve --source ebpf` under a flood: `ping -f` into a namespace over a veth for 60 s (or
 // argv[2] seconds), with one WebSocket client that reads and one that never does. Every 5 s: the
 // server's RSS, events, lost by cause, pings streamed (and summarised), /api/health's answer time and
-// the main thread's event-loop delay (bench/loop-delay.mjs, preloaded); at the end the peak RSS,
-// pings/s streamed, the worst event-loop delay p99 and the slow client's fate. Asserts nothing.
-// Usage (root, after `make -C bpf`): node --import tsx bench/soak.ts [seconds]
+// the main thread's event-loop delay (bench/loop-delay.mjs, preloaded), and the dashboard's own
+// health in Chromium (open the whole time): its frame time p95 and how long it takes to answer; at
+// the end the peak RSS, pings/s streamed, the worst event-loop delay p99, the worst frame time p95,
+// the slow client's fate, and a screenshot of the page (/tmp/pktpath-soak.png). Asserts nothing.
+// Usage (root, after `make -C bpf`, `vite build`): node --import tsx bench/soak.ts [seconds]
+// (PKTPATH_SOAK_BROWSER=0: no browser)
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { WebSocket } from "ws";
 
 const SECONDS = Number(process.argv[2] ?? 60);
@@ -68,6 +72,41 @@ async function main(): Promise<void> {
   slow.on("open", () => (slow as unknown as { _socket: { pause(): void } })._socket.pause());
   slow.on("close", (code) => (slowClosed = `closed ${code}`));
 
+  // The dashboard as a user has it open: frame intervals from requestAnimationFrame, read every 5 s.
+  let browser: Browser | undefined, page: Page | undefined;
+  if (process.env.PKTPATH_SOAK_BROWSER !== "0" && existsSync("/usr/bin/chromium")) {
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    await page.evaluate(() => {
+      const w = window as unknown as { frames: number[] };
+      w.frames = [];
+      let last = performance.now();
+      const tick = (now: number): void => {
+        w.frames.push(now - last);
+        last = now;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+  }
+  let worstFrameP95 = 0;
+  const pageHealth = async (): Promise<string> => {
+    if (!page) return "";
+    const asked = performance.now();
+    const frames = await page.evaluate(() => {
+      const w = window as unknown as { frames: number[] };
+      const f = w.frames;
+      w.frames = [];
+      return f;
+    });
+    const answerMs = performance.now() - asked;
+    frames.sort((a, b) => a - b);
+    const p95 = frames[Math.floor(frames.length * 0.95)] ?? NaN;
+    worstFrameP95 = Math.max(worstFrameP95, p95);
+    return ` page: ${frames.length} frames, p95 ${p95.toFixed(1)} ms, max ${(frames.at(-1) ?? NaN).toFixed(1)} ms, answered in ${answerMs.toFixed(0)} ms`;
+  };
+
   const flood = spawn("ping", ["-f", "-q", "-w", String(SECONDS), "10.237.0.2"], { stdio: ["ignore", "pipe", "inherit"] });
   let floodSummary = "";
   flood.stdout.on("data", (d: Buffer) => (floodSummary += String(d)));
@@ -84,13 +123,20 @@ async function main(): Promise<void> {
     const answerMs = performance.now() - asked;
     const by = health.lostBy ? ` (ring ${health.lostBy.ring}, queue ${health.lostBy.queue}, malformed ${health.lostBy.malformed})` : "";
     console.log(`t=${String(t).padStart(3)}s rss=${rssMiB(pid).toFixed(1)} MiB events=${health.events} lost=${health.lost}${by} ` +
-      `collisions=${health.collisions ?? "?"} pings-streamed=${pingsSeen} summarised=${summarised} health=${answerMs.toFixed(1)} ms loop ${loopDelay}`);
+      `collisions=${health.collisions ?? "?"} pings-streamed=${pingsSeen} summarised=${summarised} health=${answerMs.toFixed(1)} ms loop ${loopDelay}` +
+      await pageHealth());
   }
   clearInterval(sampler);
   await floodDone;
   console.log(floodSummary.trim().split("\n").slice(-2).join("\n"));
   console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s), ${summarised} summarised; slow client: ${slowClosed}`);
-  console.log(`peak RSS ${peak.toFixed(1)} MiB; event-loop delay p99, worst 5 s window: ${worstP99.toFixed(1)} ms`);
+  console.log(`peak RSS ${peak.toFixed(1)} MiB; event-loop delay p99, worst 5 s window: ${worstP99.toFixed(1)} ms` +
+    (page ? `; page frame time p95, worst 5 s window: ${worstFrameP95.toFixed(1)} ms` : ""));
+  if (page) {
+    await page.screenshot({ path: "/tmp/pktpath-soak.png" });
+    console.log(`page: ${await page.locator("[data-ping-id]").count()} ping rows drawn (screenshot /tmp/pktpath-soak.png)`);
+  }
+  await browser?.close();
   reader.close();
   slow.terminate();
   server.kill("SIGTERM");

@@ -71,7 +71,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   // correlation in a worker, so that no flood can hold up the thread that serves the page.
   const pipeline: ServedPipeline = typeof cmd.source === "object"
     ? new Pipeline(sourceFor(cmd.source, cmd.filter, onSkip, cmd.pace), { onError: say })
-    : new OffloadedPipeline(cmd.source, cmd.filter, { onError: say });
+    : new OffloadedPipeline(cmd.source, cmd.filter, { onError: say, onSkip });
   const source = pipeline.source;
   const stopper = stopWhen();
   // Bound before the capture starts: a busy port should not cost a BPF load.

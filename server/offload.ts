@@ -25,6 +25,8 @@ export interface OffloadOptions {
   /** complete pings sent for the stream per flush, at most (default 100): the newest */
   streamPerFlush?: number;
   onError?: (message: string) => void;
+  /** each live source `auto` tried and could not start, said before start() settles */
+  onSkip?: (name: string, why: string) => void;
 }
 
 type Reply = Extract<PipelineWorkerMessage, { id: number }>;
@@ -76,6 +78,7 @@ export class OffloadedPipeline implements ServedPipeline {
     }));
     await new Promise<void>((resolve, reject) => {
       w.on("message", (msg: PipelineWorkerMessage) => {
+        if (msg.type === "ready" || msg.type === "failed") for (const [name, why] of msg.skipped) this.opts.onSkip?.(name, why);
         if (msg.type === "ready") {
           this.source.name = msg.name;
           this.source.warnings.push(...msg.warnings);
@@ -87,7 +90,7 @@ export class OffloadedPipeline implements ServedPipeline {
         this.receive(msg);
       });
       w.on("error", (e) => {
-        this.opts.onError?.(`pktpath: pipeline worker: ${e.message}`);
+        this.opts.onError?.(`pipeline worker: ${e.message}`);
         reject(e);
       });
       w.once("exit", () => {

@@ -229,7 +229,7 @@ export class Pipeline implements ServedPipeline {
    */
   private enqueue(step: () => Promise<void>): void {
     this.chain = this.chain.then(() => new Promise<void>((r) => setImmediate(r))).then(step).catch((e: unknown) => {
-      this.opts.onError?.(`pktpath: pipeline: ${e instanceof Error ? e.message : String(e)}`);
+      this.opts.onError?.(`pipeline: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
 

@@ -36,6 +36,9 @@ export interface PipelineWorkerData {
   outstanding: SharedArrayBuffer;
 }
 
+/** A live source `auto` tried and could not start: its name and why (said by the main thread, in order). */
+export type Skipped = [name: string, why: string];
+
 export interface RemoteStats {
   stats: CaptureStats;
   correlated: number;
@@ -52,8 +55,8 @@ export type PipelineCommand =
   | { type: "query"; id: number; query: StoreQuery };
 
 export type PipelineWorkerMessage =
-  | { type: "ready"; name: string; warnings: string[]; remote: RemoteStats }
-  | { type: "failed"; message: string; badInput: boolean }
+  | { type: "ready"; name: string; warnings: string[]; skipped: Skipped[]; remote: RemoteStats }
+  | { type: "failed"; message: string; badInput: boolean; skipped: Skipped[] }
   | { type: "out"; pings: StreamedPing[]; summarised: Summarised; remote: RemoteStats }
   | { type: "answer"; id: number; answer: StoreAnswer }
   | { type: "stats"; remote: RemoteStats }
@@ -73,7 +76,8 @@ function post(msg: PipelineWorkerMessage): void {
 }
 
 async function run(data: PipelineWorkerData): Promise<void> {
-  const source = sourceFor(data.spec, data.filter, (name, why) => say(`${name} capture unavailable: ${why}`));
+  const skipped: Skipped[] = [];
+  const source = sourceFor(data.spec, data.filter, (name, why) => void skipped.push([name, why]));
   const pipeline = new Pipeline(source, {
     namer: new NetnsNamer(), capacity: data.capacity, onError: say,
     ...(data.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: data.maxQueuedEvents }),
@@ -109,9 +113,9 @@ async function run(data: PipelineWorkerData): Promise<void> {
     await pipeline.start();
   } catch (e) {
     capture.detach();
-    return post({ type: "failed", message: e instanceof Error ? e.message : String(e), badInput: e instanceof BadInputError });
+    return post({ type: "failed", message: e instanceof Error ? e.message : String(e), badInput: e instanceof BadInputError, skipped });
   }
-  post({ type: "ready", name: source.name, warnings: [...(source.warnings ?? [])], remote: remote() });
+  post({ type: "ready", name: source.name, warnings: [...(source.warnings ?? [])], skipped, remote: remote() });
   const timers = [
     setInterval(() => flush(), data.flushMs),
     setInterval(() => post({ type: "stats", remote: remote() }), STATS_EVERY_MS),
