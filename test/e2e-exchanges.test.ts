@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import type { Exchange } from "../shared/types.ts";
+import type { Exchange, Journey } from "../shared/types.ts";
 import { Topology } from "./lib/netns.ts";
 import { TraceChild } from "./lib/trace.ts";
 
@@ -85,6 +85,12 @@ for (const nat of [false, true]) {
     }
     const began = (x: Exchange): number => x.request?.hops[0]?.tNs ?? 0;
     const ours = trace.exchanges.filter((x) => x.src === "10.68.1.2" && x.kind !== "icmp-echo").sort((x, y) => began(x) - began(y));
+    // The DNS answer's path, hop by hop with the headers it carried: a rare run here once gave its
+    // journey no DNS id, and this is what to read when it happens again.
+    for (const x of ours.filter((y) => y.dport === 53)) {
+      const hops = (j: Journey | undefined): string => (j?.hops ?? []).map((h) => `${h.event}@${h.netns ?? "?"}${h.packet ? ` ${JSON.stringify(h.packet)}` : ""}`).join(" > ");
+      t.diagnostic(`dns reply ${x.reply?.id ?? "none"} ${JSON.stringify(x.reply?.packet)}: ${hops(x.reply)}`);
+    }
     assert.deepEqual(ours.map(line), [
       "tcp 10.68.1.2:8080 complete S/SA retries=0",
       "tcp 10.68.1.2:8081 refused S/RA retries=0",
