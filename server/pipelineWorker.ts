@@ -7,7 +7,7 @@
 // that falls behind costs bounded memory, not lost correlation.
 import { parentPort, workerData } from "node:worker_threads";
 import { MAX_SNAPSHOT, type CaptureStats } from "../shared/protocol.ts";
-import { addSummarised, NONE_SUMMARISED, sampleNewest, type Summarised } from "../shared/sample.ts";
+import { addSummarised, NONE_SUMMARISED, pingSession, sampleNewest, type Summarised } from "../shared/sample.ts";
 import { oneLine } from "../shared/shown.ts";
 import type { Ping } from "../shared/types.ts";
 import type { FilterProgram } from "../shared/filter/index.ts";
@@ -90,7 +90,7 @@ async function run(data: PipelineWorkerData): Promise<void> {
   const remote = (): RemoteStats => ({ stats: pipeline.stats(), correlated: pipeline.correlatedEvents(), held: pipeline.held() });
   // What waits for the stream is sampled as it comes: it stays bounded however long it waits.
   const sample = (): void => {
-    const s = sampleNewest(pings, data.streamPerFlush, MAX_SNAPSHOT);
+    const s = sampleNewest(pings, data.streamPerFlush, MAX_SNAPSHOT, pingSession);
     pings = s.pings;
     summarised = addSummarised(summarised, s.summarised);
   };

@@ -4,7 +4,7 @@
 // The queries carry values already checked (server/listRoutes.ts parses them).
 import { asExchange } from "../shared/describe.ts";
 import { groupFlows } from "../shared/flows.ts";
-import type { Summarised } from "../shared/sample.ts";
+import { pingSession, type Summarised } from "../shared/sample.ts";
 import type { Exchange, ExchangeKind, Journey, Ping, PingStatus } from "../shared/types.ts";
 import type { ExchangeStore, PingStore } from "./store.ts";
 
@@ -102,6 +102,8 @@ export const STORES_GONE: StoreAnswer = { status: 503, body: JSON.stringify({ er
 /** A finished ping as the stream passes it on: its status (to sample by) and its JSON text. */
 export interface StreamedPing {
   readonly status: PingStatus;
+  /** its ping session (shared/sample.ts), which sampling keeps one of */
+  readonly session: string;
   readonly json: string;
 }
 
@@ -110,10 +112,10 @@ export type StreamListener = (pings: StreamedPing[], summarised?: Summarised) =>
 
 /** A ping of this thread's store, as the stream passes it on: its text is made only if it is sent. */
 export function streamedPing(p: Ping): StreamedPing {
-  return { status: p.status, get json() { return JSON.stringify(p); } };
+  return { status: p.status, session: pingSession(p), get json() { return JSON.stringify(p); } };
 }
 
 /** A ping made into text where it was finished (the pipeline worker): what the main thread receives. */
 export function textPing(p: Ping): StreamedPing {
-  return { status: p.status, json: JSON.stringify(p) };
+  return { status: p.status, session: pingSession(p), json: JSON.stringify(p) };
 }

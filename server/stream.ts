@@ -209,7 +209,7 @@ export class StreamHub {
   }
 
   private sample(): void {
-    const s = sampleNewest(this.pending, this.opts.maxPingsPerBatch, MAX_SNAPSHOT);
+    const s = sampleNewest(this.pending, this.opts.maxPingsPerBatch, MAX_SNAPSHOT, (p) => p.session);
     this.pending = s.pings;
     this.summarised = addSummarised(this.summarised, s.summarised);
   }

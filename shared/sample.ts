@@ -1,6 +1,6 @@
 // What to pass on when more pings finish than the next stage can take: the newest, plus the ones that
-// did not complete (a drop, an error, no reply: what someone watching is there to see), and how many
-// were left out. Pure: the pipeline worker and the stream both sample with it (pings, or anything
+// did not complete (a drop, an error, no reply: what someone watching is there to see) and the newest
+// of every other ping session (someone's own ping amid another's flood), and how many were left out. Pure: the pipeline worker and the stream both sample with it (pings, or anything
 // that has a ping's status).
 import type { Ping } from "./types.ts";
 
@@ -16,20 +16,36 @@ export function addSummarised(a: Summarised, b: Summarised): Summarised {
   return { complete: a.complete + b.complete, other: a.other + b.other };
 }
 
+/** A ping's session: one `ping` process to one address (its ICMP id), what a user picks out. */
+export function pingSession(p: Pick<Ping, "family" | "src" | "dst" | "icmpId">): string {
+  return `${p.family} ${p.src} ${p.dst} ${p.icmpId}`;
+}
+
 /**
- * The newest `newest` pings, and before them the newest `maxOther` that did not complete, in their
- * order (completion order); what else there was, counted.
+ * The newest `newest` pings, and before them the newest `maxOther` that did not complete or are the
+ * newest of a session (`sessionOf`) not otherwise sent, in their order (completion order): a quiet
+ * ping amid someone else's flood is sent, not summarised. What else there was, counted.
  */
-export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[], newest: number, maxOther: number): { pings: T[]; summarised: Summarised } {
+export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[], newest: number, maxOther: number,
+  sessionOf?: (p: T) => string): { pings: T[]; summarised: Summarised } {
   if (pings.length <= newest) return { pings: [...pings], summarised: { ...NONE_SUMMARISED } };
   const cut = pings.length - newest;
   const older: T[] = [];
   const summarised = { complete: 0, other: 0 };
+  const sessions = new Set<string>();
+  if (sessionOf) for (let i = cut; i < pings.length; i++) sessions.add(sessionOf(pings[i]!));
   for (let i = cut - 1; i >= 0; i--) {
     const p = pings[i]!;
-    if (p.status === "complete") summarised.complete++;
-    else if (older.length < maxOther) older.push(p);
-    else summarised.other++;
+    if (p.status !== "complete") {
+      if (older.length < maxOther) older.push(p);
+      else summarised.other++;
+      continue;
+    }
+    const session = sessionOf?.(p);
+    if (session !== undefined && older.length < maxOther && !sessions.has(session)) {
+      sessions.add(session);
+      older.push(p);
+    } else summarised.complete++;
   }
   older.reverse();
   for (let i = cut; i < pings.length; i++) older.push(pings[i]!);

@@ -1,6 +1,7 @@
 // Under a flood of finished pings the stream samples what a page gets, never what the server keeps:
 // each batch carries at most maxPingsPerBatch complete pings (the newest), every ping that did not
-// complete, and `summarised`, the count of those left out, so that sent + summarised is every ping.
+// complete, the newest ping of every other ping session (someone's own ping amid another's flood),
+// and `summarised`, the count of those left out, so that sent + summarised is every ping.
 // The store keeps them all, up to its bound. Before, a batch was cut to its newest 1000, drops and
 // no-replies included.
 import { test } from "node:test";
@@ -8,7 +9,7 @@ import assert from "node:assert/strict";
 import type { CaptureSource } from "../server/capture/source.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
-import type { RawEvent } from "../shared/types.ts";
+import type { Ping, RawEvent } from "../shared/types.ts";
 import { hostToNsEvents } from "./support/capture-file.ts";
 import { waitFor } from "./support/cli-child.ts";
 import { TestClient } from "./support/ws-client.ts";
@@ -16,18 +17,23 @@ import { TestClient } from "./support/ws-client.ts";
 const COPIES = 3000;
 /** every this many copies of the first flood, the reply never comes: a no-reply amid the second flood */
 const UNANSWERED_EVERY = 300;
+/** the icmp id of one quiet ping session amid the second flood (+ the recording's) */
+const QUIET_ID_DELTA = 7;
 
-/** Copies of the recording's two pings, gapNs apart from offsetNs, icmp id + idDelta; `answered(k)` false: copy k's first reply is left out. */
-function copies(gapNs: number, offsetNs: number, idDelta: number, answered: (k: number) => boolean): RawEvent[] {
+/**
+ * Copies of the recording's two pings, gapNs apart from offsetNs, icmp id + idDelta; `answered(k)`
+ * false: copy k's first reply is left out. `skbTag` sets their skb addresses apart from other copies'.
+ */
+function copies(gapNs: number, offsetNs: number, idDelta: number, answered: (k: number) => boolean, count = COPIES, skbTag = ""): RawEvent[] {
   const base = hostToNsEvents(0);
   // The first reply's skb carries the second request later: only its first life is left out.
   const firstReply = base.find((e) => e.packet?.icmp?.type === 0)!;
   const firstReplyEnd = base.find((e) => e.skbaddr === firstReply.skbaddr && e.tNs > firstReply.tNs && e.event.endsWith("_skb") && !e.event.startsWith("netif"))!;
   const out: RawEvent[] = [];
-  for (let k = 0; k < COPIES; k++) {
+  for (let k = 0; k < count; k++) {
     for (const e of base) {
       if (!answered(k) && e.skbaddr === firstReply.skbaddr && e.tNs >= firstReply.tNs && e.tNs <= firstReplyEnd.tNs) continue;
-      const ev: RawEvent = { ...e, tNs: e.tNs + offsetNs + k * gapNs, skbaddr: `0x${k.toString(16)}${e.skbaddr.slice(2)}` };
+      const ev: RawEvent = { ...e, tNs: e.tNs + offsetNs + k * gapNs, skbaddr: `0x${skbTag}${k.toString(16)}${e.skbaddr.slice(2)}` };
       if (e.packet?.icmp) ev.packet = { ...e.packet, icmp: { ...e.packet.icmp, id: e.packet.icmp.id + idDelta, seq: e.packet.icmp.seq + 2 * k } };
       out.push(ev);
     }
@@ -39,7 +45,9 @@ function copies(gapNs: number, offsetNs: number, idDelta: number, answered: (k: 
 function floods(): RawEvent[][] {
   const first = copies(20_000, 800e6, 0, (k) => k % UNANSWERED_EVERY !== 0);
   const second = copies(100_000, 2700e6, 1, () => true);
-  return [first, second].map((f) => f.sort((a, b) => a.tNs - b.tNs));
+  // Someone's own ping (another icmp id) amid the second flood, 150 ms before its end.
+  const quiet = copies(0, 2850e6, QUIET_ID_DELTA, () => true, 1, "abc");
+  return [first, [...second, ...quiet]].map((f) => f.sort((a, b) => a.tNs - b.tNs));
 }
 
 /**
@@ -65,7 +73,7 @@ function floodSource(batches: RawEvent[][]): CaptureSource {
   };
 }
 
-test("a flood of finished pings: the newest and every non-complete one are sent, the rest counted; the store keeps all", { timeout: 30_000 }, async (t) => {
+test("a flood of finished pings: the newest, every non-complete one and the newest of each other ping session are sent, the rest counted; the store keeps all", { timeout: 30_000 }, async (t) => {
   // Time passes by the events' own clock: the second flood's events time the first's unanswered requests out.
   const twoFloods = floods();
   // Queued one at a time: the bound only has to take the larger flood.
@@ -79,7 +87,7 @@ test("a flood of finished pings: the newest and every non-complete one are sent,
   t.after(() => pipeline.stop());
 
   const t0 = performance.now();
-  const total = 4 * COPIES;
+  const total = 4 * COPIES + 2;
   const counted = (): number => client.arrivals.reduce((n, a) => n + (a.msg.type === "pings"
     ? a.msg.pings.length + (a.msg.summarised?.complete ?? 0) + (a.msg.summarised?.other ?? 0) : 0), 0);
   await waitFor(async () => (counted() >= total ? true : undefined), 20_000, "every ping sent or counted").catch((e: unknown) => {
@@ -94,7 +102,17 @@ test("a flood of finished pings: the newest and every non-complete one are sent,
   const summarised = batches.reduce((n, b) => n + (b.summarised?.complete ?? 0), 0);
   t.diagnostic(`${batches.length} batches, ${summarised} complete pings summarised`);
   assert.ok(summarised > 0, "some complete pings were summarised");
-  assert.ok(batches.every((b) => b.pings.filter((p) => p.status === "complete").length <= 100), "at most 100 complete pings a batch");
+  // The newest 100, and older ones only as the newest of a ping session (src, dst, icmp id) not among them.
+  const session = (p: Ping): string => `${p.src} ${p.dst} ${p.icmpId}`;
+  assert.ok(batches.every((b) => {
+    const complete = b.pings.filter((p) => p.status === "complete");
+    return complete.length <= 100 + new Set(complete.map(session)).size;
+  }), "at most 100 complete pings a batch, and one of each other session");
+  // Someone's own ping amid another's flood is sent, in a batch that summarised the flood around it.
+  const floodId = Math.min(...batches.flatMap((b) => b.pings.map((p) => p.icmpId)));
+  const quietIn = batches.filter((b) => b.pings.some((p) => p.icmpId === floodId + QUIET_ID_DELTA));
+  assert.equal(quietIn.length, 1, "the quiet session's newest ping was sent");
+  assert.ok((quietIn[0]!.summarised?.complete ?? 0) > 0);
   assert.ok(batches.every((b) => (b.summarised?.other ?? 0) === 0));
   const noReply = batches.flatMap((b) => b.pings.filter((p) => p.status !== "complete"));
   assert.deepEqual(noReply.map((p) => [p.status, p.seq]),

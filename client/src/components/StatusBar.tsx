@@ -66,7 +66,7 @@ function LiveItems({ live }: { live: LiveState }) {
         <b>{stats ? n(stats.lost) : "—"}</b> lost{stats?.lostBy && stats.lost > 0 && <LostCauses stats={stats} />}
       </span>
       {live.summarised !== undefined && live.summarised > 0 && (
-        <span className="item summarised" title="finished pings the server left out of the live stream under load: it sent the newest and every one that did not complete; the server holds them (search, links)">
+        <span className="item summarised" title="finished pings the server left out of the live stream under load: it sent the newest, every one that did not complete and the newest of each ping session; the server holds them (search, links)">
           <b>{n(live.summarised)}</b> complete pings summarised
         </span>
       )}
