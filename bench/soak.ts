@@ -4,7 +4,8 @@
 // the main thread's event-loop delay (bench/loop-delay.mjs, preloaded), and the dashboard's own
 // health in Chromium (open the whole time): its frame time p95 and how long it takes to answer; at
 // the end the peak RSS, pings/s streamed, the worst event-loop delay p99, the worst frame time p95,
-// the slow client's fate, and a screenshot of the page (/tmp/pktpath-soak.png). Asserts nothing.
+// one's own pings sent amid the flood (how many shown, how soon), the slow client's fate, and a
+// screenshot of the page (/tmp/pktpath-soak.png). Asserts nothing.
 // Usage (root, after `make -C bpf`, `vite build`): node --import tsx bench/soak.ts [seconds]
 // (PKTPATH_SOAK_BROWSER=0: no browser)
 import { execFileSync, spawn } from "node:child_process";
@@ -14,6 +15,9 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { WebSocket } from "ws";
 
 const SECONDS = Number(process.argv[2] ?? 60);
+const MARKER_ID = 4242;
+/** one every 0.5 s for most of the run */
+const MARKERS = Math.max(1, Math.floor((SECONDS - 2) * 2));
 const BIN = fileURLToPath(new URL("../bin/pktpath.js", import.meta.url));
 const LOOP_DELAY = fileURLToPath(new URL("./loop-delay.mjs", import.meta.url));
 const P = "ppS1";
@@ -52,6 +56,8 @@ async function main(): Promise<void> {
     }
   });
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { server.kill("SIGTERM"); teardown(); process.exit(1); });
+  // A failure below must not leave the server (or the browser) running, holding this process open.
+  onFailure = () => server.kill("SIGTERM");
   const url = await new Promise<string>((resolve) => server.stdout.on("data", (d: Buffer) => {
     const m = /serving (http:\S+)/.exec(String(d));
     if (m?.[1]) resolve(m[1]);
@@ -59,12 +65,20 @@ async function main(): Promise<void> {
   const pid = server.pid!;
   const wsUrl = url.replace("http", "ws") + "/api/stream";
   let received = 0, pingsSeen = 0, summarised = 0;
+  // Someone's own pings amid the flood (another ping, its own ICMP id): how many the page is shown,
+  // their status, and how long after each request began (its `at`) it was shown.
+  const markers = new Map<number, { status: string; shownMs: number }>();
   const reader = new WebSocket(wsUrl);
   reader.on("message", (d) => {
     received++;
-    const msg = JSON.parse(String(d)) as { type: string; pings?: unknown[]; summarised?: { complete: number; other: number } };
+    const msg = JSON.parse(String(d)) as { type: string; pings?: { icmpId: number; seq: number; status: string; at?: string }[];
+      summarised?: { complete: number; other: number } };
     if (msg.type !== "pings") return;
     pingsSeen += msg.pings?.length ?? 0;
+    for (const p of msg.pings ?? []) {
+      if (p.icmpId !== MARKER_ID) continue;
+      markers.set(p.seq, { status: p.status, shownMs: p.at === undefined ? NaN : Date.now() - Date.parse(p.at) });
+    }
     summarised += (msg.summarised?.complete ?? 0) + (msg.summarised?.other ?? 0);
   });
   const slow = new WebSocket(wsUrl);
@@ -75,31 +89,24 @@ async function main(): Promise<void> {
   // The dashboard as a user has it open: frame intervals from requestAnimationFrame, read every 5 s.
   let browser: Browser | undefined, page: Page | undefined;
   if (process.env.PKTPATH_SOAK_BROWSER !== "0" && existsSync("/usr/bin/chromium")) {
+    const server0 = onFailure;
+    onFailure = () => { server0(); void browser?.close(); };
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(url);
-    await page.evaluate(() => {
-      const w = window as unknown as { frames: number[] };
-      w.frames = [];
+    // As text: tsx would wrap a function's inner functions in a helper the page does not have.
+    await page.evaluate(`(() => {
+      window.frames_ = [];
       let last = performance.now();
-      const tick = (now: number): void => {
-        w.frames.push(now - last);
-        last = now;
-        requestAnimationFrame(tick);
-      };
+      const tick = (now) => { window.frames_.push(now - last); last = now; requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
-    });
+    })()`);
   }
   let worstFrameP95 = 0;
   const pageHealth = async (): Promise<string> => {
     if (!page) return "";
     const asked = performance.now();
-    const frames = await page.evaluate(() => {
-      const w = window as unknown as { frames: number[] };
-      const f = w.frames;
-      w.frames = [];
-      return f;
-    });
+    const frames = await page.evaluate<number[]>("(() => { const f = window.frames_; window.frames_ = []; return f; })()");
     const answerMs = performance.now() - asked;
     frames.sort((a, b) => a - b);
     const p95 = frames[Math.floor(frames.length * 0.95)] ?? NaN;
@@ -108,6 +115,7 @@ async function main(): Promise<void> {
   };
 
   const flood = spawn("ping", ["-f", "-q", "-w", String(SECONDS), "10.237.0.2"], { stdio: ["ignore", "pipe", "inherit"] });
+  const marker = spawn("ping", ["-q", "-c", String(MARKERS), "-i", "0.5", "-e", String(MARKER_ID), "10.237.0.2"], { stdio: "ignore" });
   let floodSummary = "";
   flood.stdout.on("data", (d: Buffer) => (floodSummary += String(d)));
   const floodDone = new Promise((r) => flood.on("close", r));
@@ -128,6 +136,13 @@ async function main(): Promise<void> {
   }
   clearInterval(sampler);
   await floodDone;
+  if (marker.exitCode === null) await new Promise((r) => marker.on("close", r));
+  await new Promise((r) => setTimeout(r, 1500));
+  const shown = [...markers.values()], byStatus = new Map<string, number>();
+  for (const m of shown) byStatus.set(m.status, (byStatus.get(m.status) ?? 0) + 1);
+  const late = shown.map((m) => m.shownMs).sort((a, b) => a - b);
+  console.log(`own pings amid the flood (id ${MARKER_ID}): ${shown.length} of ${MARKERS} shown (${[...byStatus].map(([k, v]) => `${v} ${k}`).join(", ")}), ` +
+    `shown after p50 ${(late[Math.floor(late.length / 2)] ?? NaN).toFixed(0)} ms, max ${(late.at(-1) ?? NaN).toFixed(0)} ms`);
   console.log(floodSummary.trim().split("\n").slice(-2).join("\n"));
   console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s), ${summarised} summarised; slow client: ${slowClosed}`);
   console.log(`peak RSS ${peak.toFixed(1)} MiB; event-loop delay p99, worst 5 s window: ${worstP99.toFixed(1)} ms` +
@@ -143,7 +158,11 @@ async function main(): Promise<void> {
   await new Promise((r) => server.on("close", r));
 }
 
+/** What a failure of main() must end: what it started. */
+let onFailure = (): void => undefined;
+
 main().catch((e: unknown) => {
+  onFailure();
   console.error(e);
   process.exitCode = 1;
 }).finally(teardown);

@@ -442,6 +442,14 @@ static __always_inline void put_dev2(struct pktpath_event *e, const struct net_d
 	__builtin_memcpy(e->ifname2, dev->name, sizeof(e->ifname2));
 }
 
+/* A record that reports no header: begin() leaves the header words to the caller, and a slot the
+ * ring used before still holds the last record's (another packet's header on this hop). */
+static __always_inline void no_headers(struct pktpath_event *e)
+{
+	__builtin_memset(&e->pkt, 0, sizeof(e->pkt));
+	__builtin_memset(&e->aux, 0, sizeof(e->aux));
+}
+
 static __always_inline void put_master(struct pktpath_event *e, const struct net_device *dev)
 {
 	__builtin_memset(e->ifname2, 0, sizeof(e->ifname2));
@@ -551,6 +559,7 @@ static __always_inline void handle_rx_handler(const struct sk_buff *skb)
 	if (!slot)
 		return;
 	e = begin(slot, PKTPATH_EV_RX_HANDLER, addr);
+	no_headers(e);
 	e->location = handler;
 	e->len = skb->len;
 	put_dev(e, dev);
@@ -635,6 +644,7 @@ int BPF_PROG(handle_net_dev_xmit, struct sk_buff *skb, int rc, struct net_device
 	if (!slot)
 		return 0;
 	e = begin(slot, PKTPATH_EV_NET_DEV_XMIT, addr);
+	no_headers(e);
 	e->len = skb_len;
 	put_dev(e, dev);
 	put_dev2(e, 0);
@@ -795,8 +805,7 @@ int BPF_PROG(handle_neigh_event_send_done, struct neighbour *n, int rc)
 	e = begin(slot, PKTPATH_EV_NEIGH_QUEUE, skb);
 	put_dev(e, n->dev);
 	put_dev2(e, 0);
-	__builtin_memset(&e->pkt, 0, sizeof(e->pkt));
-	__builtin_memset(&e->aux, 0, sizeof(e->aux));
+	no_headers(e);
 	family = n->tbl ? n->tbl->family : 0;
 	e->aux.aux_kind = PKTPATH_AUX_NEIGH;
 	e->aux.family = family == 10 ? 6 : 4;
