@@ -474,6 +474,7 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
 	struct pktpath_slot *slot;
 	struct pktpath_event *e;
 	__u64 clone_of = 0;
+	__u8 flags = 0;
 	int parsed;
 
 	parsed = parse_skb(&p, &aux, skb);
@@ -488,12 +489,14 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
 			return 0;
 		}
 		track(t, addr, skb);
+		flags = PKTPATH_REC_NEW_SKB;
 	}
 	t->nf_pf = 0; /* past any netfilter hook: a drop from here on is not a chain's */
 	slot = reserve();
 	if (!slot)
 		return 0;
 	e = begin(slot, kind, addr);
+	e->flags = flags;
 	e->clone_of = clone_of;
 	e->len = skb->len;
 	put_dev(e, skb->dev);
@@ -592,6 +595,8 @@ static __always_inline int free_body(const struct sk_buff *skb, __u8 kind, __u64
 	slot = reserve();
 	if (slot) {
 		e = begin(slot, kind, addr);
+		if (!was_tracked)
+			e->flags = PKTPATH_REC_NEW_SKB;
 		e->location = location;
 		e->clone_of = clone_of;
 		e->drop_reason = reason;
@@ -714,6 +719,7 @@ static __always_inline int nf_body(struct bpf_nf_ctx *ctx, int entering, __u64 a
 			return NF_ACCEPT;
 		}
 		track(t, addr, skb);
+		flags = PKTPATH_REC_NEW_SKB;
 	}
 	t->nf_index = entering ? 0 : t->nf_index + 1;
 	t->nf_pf = st->pf;

@@ -18,6 +18,7 @@ enum pktpath_event_kind {
 	PKTPATH_EV_NF_HOOK = 8,     /* a netfilter hook entered (nf_index 0) or a chain boundary passed */
 	PKTPATH_EV_RX_HANDLER = 9,  /* netif_receive_skb on a device whose rx_handler (location) takes it */
 	PKTPATH_EV_NEIGH_QUEUE = 10, /* queued until the neighbour (aux.daddr) resolves */
+	PKTPATH_EV_RECORDS_LOST = 11, /* this CPU's ring was full: len records lost, from location to ts_ns */
 };
 
 /* What a record's aux header is. */

@@ -29,10 +29,14 @@ struct {
 	__type(value, struct pktpath_ring_cursor);
 } ring_consumed SEC(".maps");
 
-/* Per CPU: slots reserved so far, and up to where reserving needs no look at ring_consumed. */
+/* Per CPU: slots reserved so far, up to where reserving needs no look at ring_consumed, and the
+ * records lost since the last one stored: how many, the first's and the last's time. */
 struct producer {
 	__u64 next;
 	__u64 limit;
+	__u64 lost;
+	__u64 lost_first_ns;
+	__u64 lost_last_ns;
 };
 
 struct {
@@ -65,31 +69,68 @@ static __always_inline void count_stat(__u32 which)
 /* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind.
  * The consumed position is read only when the cached limit is reached: it is a cache line the
  * reader writes, and reading it for every record would cost a miss each time. */
-static __always_inline struct pktpath_slot *reserve(void)
+static __always_inline struct pktpath_slot *take_slot(struct producer *pr, __u32 cpu)
 {
-	__u32 key = 0;
-	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
-	__u32 cpu = bpf_get_smp_processor_id();
 	__u64 slots = 1ULL << ring_slots_log2;
+	__u32 key;
 	__u64 pos;
 
-	if (!pr)
-		return 0;
 	if (pr->next >= pr->limit) {
 		struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
 
 		if (!c)
 			return 0;
 		pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
-		if (pr->next >= pr->limit) {
-			count_stat(PKTPATH_STAT_LOST);
+		if (pr->next >= pr->limit)
 			return 0;
-		}
 	}
 	pos = __sync_fetch_and_add(&pr->next, 1);
 	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
 	/* never 0: the loader sized the array for every possible CPU */
 	return bpf_map_lookup_elem(&ring, &key);
+}
+
+static __always_inline void commit(struct pktpath_slot *slot);
+
+/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind. The
+ * first record stored after lost ones is preceded by one that says so: how many, and when the
+ * first and the last were (so the reader knows which packets' journeys may lack hops). */
+static __always_inline struct pktpath_slot *reserve(void)
+{
+	__u32 key = 0;
+	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pktpath_slot *slot;
+	__u64 now;
+
+	if (!pr)
+		return 0;
+	slot = take_slot(pr, cpu);
+	if (!slot) {
+		count_stat(PKTPATH_STAT_LOST);
+		now = bpf_ktime_get_ns();
+		if (!pr->lost)
+			pr->lost_first_ns = now;
+		pr->lost_last_ns = now;
+		pr->lost++;
+		return 0;
+	}
+	if (!pr->lost)
+		return slot;
+	__builtin_memset(&slot->ev, 0, sizeof(slot->ev));
+	slot->ev.ts_ns = pr->lost_last_ns;
+	slot->ev.location = pr->lost_first_ns;
+	slot->ev.len = pr->lost > 0xffffffff ? 0xffffffff : (__u32)pr->lost;
+	slot->ev.kind = PKTPATH_EV_RECORDS_LOST;
+	commit(slot);
+	pr->lost = 0;
+	slot = take_slot(pr, cpu);
+	if (!slot) {
+		count_stat(PKTPATH_STAT_LOST);
+		pr->lost_first_ns = pr->lost_last_ns = bpf_ktime_get_ns();
+		pr->lost = 1;
+	}
+	return slot;
 }
 
 /* The slot's record with its time, skb and kind set and everything else zero: a slot is reused, and

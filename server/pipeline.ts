@@ -6,6 +6,7 @@ import type { Exchange, Journey, Ping, RawEvent } from "../shared/types.ts";
 import type { CaptureSource, RawBatch } from "./capture/source.ts";
 import type { NetnsNamer } from "./names.ts";
 import { ExchangeStore, PingStore } from "./store.ts";
+import { RECORDS_LOST } from "../shared/gaps.ts";
 import { isPing } from "../shared/pings.ts";
 import type { Summarised } from "../shared/sample.ts";
 import { CaptureLog, type CaptureFeedSource } from "./captureLog.ts";
@@ -134,6 +135,8 @@ export class Pipeline implements ServedPipeline {
     await this.source.start((events, release, raw) => {
       if (!fits(events.length)) {
         this.overflow += events.length;
+        const first = events[0], last = events[events.length - 1];
+        if (first && last) this.lost(first.tNs, last.tNs);
         return release?.();
       }
       this.queuedEvents += events.length;
@@ -145,7 +148,10 @@ export class Pipeline implements ServedPipeline {
           release?.();
         }
       });
-    }, { fits, shed: (records) => void (this.shedRecords += records) });
+    }, { fits, shed: (records, span) => {
+      this.shedRecords += records;
+      if (span) this.lost(span.fromNs, span.toNs);
+    } });
     // Taken after the source is ready: a clock that lags the source only delays timeouts, one that
     // leads would expire requests whose replies are still on their way.
     this.startHr = process.hrtime.bigint();
@@ -206,6 +212,14 @@ export class Pipeline implements ServedPipeline {
   }
 
   /**
+   * Events dropped here (the queue was full), made from fromNs to toNs: the Correlator hears of it in
+   * turn with the batches, so what is open across it says its records were lost.
+   */
+  private lost(fromNs: number, toNs: number): void {
+    this.enqueue(async () => this.correlator.noteLoss(fromNs, toNs));
+  }
+
+  /**
    * Time passes only when no batch waits: a backlog's own events advance time as they are pushed,
    * and a clock ahead of them would expire requests whose replies are queued behind.
    */
@@ -246,9 +260,14 @@ export class Pipeline implements ServedPipeline {
       }
     }
     for (const l of this.eventListeners) l(events, raw);
-    this.correlated += events.length;
     const all: CorrelatorOutput = { journeys: [], exchanges: [], pings: [] };
-    for (const ev of events) if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
+    let reports = 0;
+    for (const ev of events) {
+      if (ev.tNs > this.lastEventTNs) this.lastEventTNs = ev.tNs;
+      if (ev.event === RECORDS_LOST) reports++;
+    }
+    // Reports of lost records are not records (the source counts them neither).
+    this.correlated += events.length - reports;
     this.correlator.pushAll(events, all);
     this.emit(all);
   }

@@ -3,6 +3,7 @@
 // and advance() say. The tables return what they decided; this class passes it on, one way.
 import { ExchangeTable } from "./exchanges.ts";
 import { emptyJourneyOutput, JourneyTable, type JourneyOutput, type ReuseGuess } from "./journeys.ts";
+import { Gaps, RECORDS_LOST } from "./gaps.ts";
 import { isPing } from "./pings.ts";
 import type { Exchange, Journey, Ping, RawEvent } from "./types.ts";
 import { isoMicros, type UnixMicros } from "./wallclock.ts";
@@ -61,6 +62,7 @@ export class Correlator {
   private originUs: UnixMicros | undefined;
   // Events may lag one another by a few ns (see journeys.ts); time never runs backwards here.
   private nowNs = -Infinity;
+  private readonly gaps = new Gaps();
 
   constructor(opts: CorrelatorOptions = {}) {
     this.originUs = opts.originUs;
@@ -80,6 +82,11 @@ export class Correlator {
       idPrefix: opts.idPrefix ?? "",
       udpFlowIdleNs: 30e9,
     });
+  }
+
+  /** Records the source (or the pipeline) lost, from fromNs to toNs: what is then open says so when it ends. */
+  noteLoss(fromNs: number, toNs = fromNs): void {
+    this.gaps.note(fromNs, toNs);
   }
 
   /** How this capture's journeys are told apart: set by its source (a text capture may lack lifetime events). */
@@ -102,7 +109,7 @@ export class Correlator {
   push(ev: RawEvent): CorrelatorOutput {
     const out = emptyOutput();
     this.pushInto(ev, out);
-    finish(out);
+    this.finish(out, 0);
     return out;
   }
 
@@ -113,6 +120,7 @@ export class Correlator {
   pushAll(events: readonly RawEvent[], out: CorrelatorOutput): void {
     const from = out.exchanges.length;
     for (const ev of events) this.pushInto(ev, out);
+    this.gaps.mark(out.exchanges, from, this.nowNs);
     for (let i = from; i < out.exchanges.length; i++) {
       const ex = out.exchanges[i]!;
       if (isPing(ex)) out.pings.push(ex);
@@ -120,6 +128,13 @@ export class Correlator {
   }
 
   private pushInto(ev: RawEvent, out: CorrelatorOutput): void {
+    // Records the source lost: not a packet's. Noted before time passes, so an exchange that
+    // passing time ends was open across the loss too.
+    if (ev.event === RECORDS_LOST) {
+      this.gaps.note(ev.lostFromNs ?? ev.tNs, ev.tNs);
+      this.sweep(ev.tNs, out);
+      return;
+    }
     this.sweep(ev.tNs, out);
     this.journeys.apply(ev, this.step);
     this.pass(out, ev.tNs);
@@ -129,7 +144,8 @@ export class Correlator {
   advance(nowNs: number): CorrelatorOutput {
     const out = emptyOutput();
     this.sweep(nowNs, out);
-    finish(out);
+    this.gaps.prune(this.nowNs);
+    this.finish(out, 0);
     return out;
   }
 
@@ -139,7 +155,7 @@ export class Correlator {
     this.journeys.flush(this.step);
     this.pass(out, this.nowNs);
     this.exchanges.flush(out.exchanges);
-    finish(out);
+    this.finish(out, 0);
     return out;
   }
 
@@ -172,12 +188,13 @@ export class Correlator {
     if (s.fragmented.length > 0) s.fragmented.length = 0;
     if (s.ended.length > 0) s.ended.length = 0;
   }
-}
 
-/** Pings are the icmp-echo exchanges; collected once per output. */
-function finish(out: CorrelatorOutput): void {
-  out.pings.length = 0;
-  for (const ex of out.exchanges) if (isPing(ex)) out.pings.push(ex);
+  /** Marks what was open across a gap; pings are the icmp-echo exchanges, collected once per output. */
+  private finish(out: CorrelatorOutput, from: number): void {
+    this.gaps.mark(out.exchanges, from, this.nowNs);
+    out.pings.length = 0;
+    for (const ex of out.exchanges) if (isPing(ex)) out.pings.push(ex);
+  }
 }
 
 /**
@@ -199,7 +216,7 @@ export function correlateAll(events: Iterable<RawEvent>, opts?: CorrelatorOption
   };
   for (const ev of events) take(c.push(ev));
   take(c.flush());
-  finish(all);
+  for (const ex of all.exchanges) if (isPing(ex)) all.pings.push(ex);
   return all;
 }
 

@@ -14,6 +14,8 @@ export interface PathSubject {
   error?: IcmpErrorInfo;
   fragments?: Journey[];
   retries?: Journey[];
+  /** the capture lost records while it was open */
+  recordsLost?: boolean;
 }
 
 export interface Lane {

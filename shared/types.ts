@@ -145,6 +145,8 @@ export interface Ping {
   fragments?: Journey[];
   error?: IcmpErrorInfo;
   status: PingStatus;
+  /** the source lost records while this was open (a full kernel ring): its path and status may be incomplete */
+  recordsLost?: boolean;
 }
 
 export type ExchangeKind = "icmp-echo" | "tcp" | "udp";
@@ -168,6 +170,8 @@ export interface Exchange {
   rttNs?: number;
   error?: IcmpErrorInfo;
   status: ExchangeStatus;
+  /** the source lost records while this was open (a full kernel ring): its path and status may be incomplete */
+  recordsLost?: boolean;
   /** icmp-echo only, as on Ping */
   icmpId?: number;
   seq?: number;
@@ -208,6 +212,8 @@ export interface RawEvent {
   cloneOf?: string;
   /** a new packet at this address (the kernel freed the last one without saying): its journey is over */
   newSkb?: boolean;
+  /** records_lost only (`len` records a full kernel ring lost, the last at tNs): when the first was */
+  lostFromNs?: number;
   /** kfree_skb only */
   dropReason?: string;
   /** kfree_skb: the netfilter family, table and chain that dropped it */

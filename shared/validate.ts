@@ -39,7 +39,7 @@ const error = object({ from: text, type: num, code: num, text }, { journey: pars
 const journeys = arrayOf(parseJourney);
 
 const exchangeOptional = { sport: num, dport: num, at: str(40), request: parseJourney, reply: parseJourney, retries: journeys,
-  rttNs: num, error, icmpId: num, seq: num, fragments: journeys };
+  rttNs: num, error, icmpId: num, seq: num, fragments: journeys, recordsLost: bool };
 
 const exchangeParser: Parser<Exchange> = object(
   { id: text, kind: oneOf("icmp-echo", "tcp", "udp"), family, src: text, dst: text,
@@ -53,7 +53,8 @@ export function parseExchange(v: unknown, path = "exchange"): Result<Exchange> {
 
 const pingParser = object(
   { id: text, family, src: text, dst: text, icmpId: num, seq: num, status: oneOf("complete", "no-reply", "dropped", "error") },
-  { at: str(40), request: parseJourney, reply: parseJourney, rttNs: num, fragments: journeys, error, kind: oneOf("icmp-echo") },
+  { at: str(40), request: parseJourney, reply: parseJourney, rttNs: num, fragments: journeys, error, kind: oneOf("icmp-echo"),
+    recordsLost: bool },
 );
 
 export function parsePing(v: unknown, path = "ping"): Result<Ping> {
@@ -68,7 +69,7 @@ const rawEvent = object(
   { event: str(64), tNs: num, skbaddr: matching(/^0x[0-9a-f]+$/, "0x-prefixed lowercase hex", str(24)) },
   { ifname: text, ifindex: num, netns: num, netnsName: text, len: num, packet, outer, ttl: num, fragment, netfilter,
     natKind: str(32), toIfname: str(32), neighbour, cloneOf: matching(/^0x[0-9a-f]+$/, "0x-prefixed lowercase hex", str(24)),
-    newSkb: bool, dropReason: text, rule: str(1024), location: text },
+    newSkb: bool, lostFromNs: num, dropReason: text, rule: str(1024), location: text },
 );
 
 export function parseRawEvent(v: unknown, path = "event"): Result<RawEvent> {

@@ -9,7 +9,7 @@ import { KERNEL_BTF } from "../server/capture/btf.ts";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
-import type { RawEvent } from "../shared/types.ts";
+import type { Ping, RawEvent } from "../shared/types.ts";
 import type { CaptureStats, LostByCause } from "../shared/protocol.ts";
 import { captureFilter } from "./support/filter.ts";
 import { Topology } from "./lib/netns.ts";
@@ -28,12 +28,18 @@ test("a flood while the main thread is stalled: events − lost is what was corr
   // batches (they pile up in the port, and the queue bound drops some when the thread wakes up).
   const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 2048, netfilter: false });
   const pipeline = new Pipeline(source, { maxQueuedEvents: 3000 });
-  let correlated = 0;
+  let correlated = 0, afterLoss = 0;
   const echoIds = new Set<number>();
   pipeline.onEvents((events: RawEvent[]) => {
-    correlated += events.length;
-    for (const e of events) if (e.packet?.icmp) echoIds.add(e.packet.icmp.id);
+    // Reports of lost records (the kernel's, after its ring was full) are no packet's records.
+    for (const e of events) {
+      if (e.packet?.icmp) echoIds.add(e.packet.icmp.id);
+      if (e.event === "records_lost") afterLoss++;
+      else correlated++;
+    }
   });
+  const pings: Ping[] = [];
+  pipeline.onPings((batch) => void pings.push(...batch));
   await pipeline.start();
   const server = await startServer(pipeline, { host: "127.0.0.1", port: 0 });
   t.after(() => server.close());
@@ -59,4 +65,16 @@ test("a flood while the main thread is stalled: events − lost is what was corr
   assert.equal(health.correlated, correlated);
   assert.equal(typeof health.collisions, "number");
   assert.ok(echoIds.has(4811), "the echo after the flood was correlated");
+
+  // Where records were lost, the pings then open say so: none that did not complete (its reply's
+  // records lost, or its free's) is shown as a plain no-reply or drop; the echo after the flood,
+  // half a second after the last loss, is not marked.
+  assert.ok(afterLoss > 0, "the kernel program reported when it lost records");
+  const flood = pings.filter((p) => p.icmpId !== 4811);
+  const marked = flood.filter((p) => p.recordsLost);
+  t.diagnostic(`${flood.length} flood pings, ${marked.length} marked recordsLost, statuses ${JSON.stringify(Object.fromEntries(
+    ["complete", "no-reply", "dropped", "error"].map((s) => [s, flood.filter((p) => p.status === s).length])))}`);
+  assert.deepEqual(flood.filter((p) => p.status !== "complete" && !p.recordsLost).map((p) => [p.seq, p.status]), [],
+    "every flood ping that did not complete was open while records were lost");
+  assert.deepEqual(pings.filter((p) => p.icmpId === 4811).map((p) => [p.status, p.recordsLost ?? false]), [["complete", false]]);
 });

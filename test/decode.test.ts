@@ -36,11 +36,13 @@ test("the record layout comes from the object's BTF: every field the decoder rea
   // the per-CPU ring's slot and cursor, as server/capture/rings.ts reads them
   const slot = btf.value.struct("pktpath_slot");
   assert.deepEqual(slot && [slot.size, slot.members.map((m) => [m.name, m.offset])], [8 + L.eventSize, [["len", 0], ["pad", 4], ["ev", 8]]]);
-  assert.deepEqual(slotLayout(L), { bytes: 8 + L.eventSize, tsOffset: 8 + L.ev.ts_ns });
+  assert.deepEqual(slotLayout(L), { bytes: 8 + L.eventSize, tsOffset: 8 + L.ev.ts_ns,
+    lost: { eventSize: L.eventSize, kind: 11, kindOffset: 8 + L.ev.kind, locationOffset: 8 + L.ev.location, lenOffset: 8 + L.ev.len } });
+  assert.equal(L.kinds.get(11), "records_lost");
   assert.equal(btf.value.struct("pktpath_ring_cursor")?.size, CURSOR_BYTES);
   // every kind the decoder gives a meaning to is in the enum, under that name
   assert.deepEqual([...L.kinds.values()], ["net_dev_queue", "net_dev_xmit", "netif_rx", "netif_receive_skb",
-    "napi_gro_receive_entry", "kfree_skb", "consume_skb", "nf_hook", "rx_handler", "neigh_queue"]);
+    "napi_gro_receive_entry", "kfree_skb", "consume_skb", "nf_hook", "rx_handler", "neigh_queue", "records_lost"]);
   assert.deepEqual([...L.auxKinds.values()], ["none", "vxlan", "geneve", "gre", "ipip", "sit", "ip6tnl", "quoted", "neigh"]);
   assert.deepEqual([...L.stats], [["lost", 0], ["collisions", 1], ["max", 2]]);
 });

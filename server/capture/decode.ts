@@ -90,19 +90,6 @@ export interface RingDecodeResult {
   unresolved: UnresolvedDrop[];
 }
 
-/** Records in ring bytes (what decodeBytes would look at), without decoding them. */
-export function countRecords(buf: ArrayBuffer): number {
-  const dv = new DataView(buf);
-  let n = 0;
-  for (let at = 0; at + RINGBUF_HDR <= buf.byteLength;) {
-    const hdr = dv.getUint32(at, true);
-    if (hdr & RINGBUF_BUSY) break;
-    if (!(hdr & RINGBUF_DISCARD)) n++;
-    at += ((hdr & ~(RINGBUF_BUSY | RINGBUF_DISCARD)) + RINGBUF_HDR + 7) & ~7;
-  }
-  return n;
-}
-
 export class RecordDecoder {
   private readonly o: RecordLayout["ev"];
   private readonly p: RecordLayout["pkt"];
@@ -161,8 +148,39 @@ export class RecordDecoder {
         break;
       case "kfree_skb": this.free(dv, at, ev, true); break;
       case "consume_skb": this.free(dv, at, ev, false); break;
+      case "records_lost": {
+        // len records lost on one CPU, the first at `location` (a ktime), the last at ts_ns
+        const lo = dv.getUint32(at + o.location, true), hi = dv.getUint32(at + o.location + 4, true);
+        ev.lostFromNs = (hi - this.startHi) * 0x100000000 + (lo - this.startLo);
+        break;
+      }
     }
     return ev;
+  }
+
+  /**
+   * The records in ring bytes, without decoding them: how many are of packets (reports of lost
+   * records are not), and when the earliest and latest were made (a report's first loss included).
+   */
+  survey(buf: ArrayBuffer): { records: number; span?: { fromNs: number; toNs: number } } {
+    const dv = new DataView(buf);
+    let records = 0, fromNs = Infinity, toNs = -Infinity;
+    const time = (at: number): number => (dv.getUint32(at + 4, true) - this.startHi) * 0x100000000 + (dv.getUint32(at, true) - this.startLo);
+    for (let at = 0; at + RINGBUF_HDR <= buf.byteLength;) {
+      const hdr = dv.getUint32(at, true);
+      const len = hdr & ~(RINGBUF_BUSY | RINGBUF_DISCARD);
+      if (hdr & RINGBUF_BUSY) break;
+      const data = at + RINGBUF_HDR;
+      if (!(hdr & RINGBUF_DISCARD) && len === this.layout.eventSize && data + len <= buf.byteLength) {
+        const report = this.kinds[dv.getUint8(data + this.o.kind)] === "records_lost";
+        if (!report) records++;
+        const t = time(data + this.o.ts_ns), first = report ? time(data + this.o.location) : t;
+        if (first < fromNs) fromNs = first;
+        if (t > toNs) toNs = t;
+      }
+      at += (len + RINGBUF_HDR + 7) & ~7;
+    }
+    return fromNs <= toNs ? { records, span: { fromNs, toNs } } : { records };
   }
 
   /** Record bytes as the reader hands them over (server/capture/rings.ts), sorted by time. */

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { RawEvent } from "../../shared/types.ts";
 import { MessageChannel } from "node:worker_threads";
 import { readKernelFacts } from "./btf.ts";
-import { countRecords, RecordDecoder, resolveDrop, type DecodeContext, type UnresolvedDrop } from "./decode.ts";
+import { RecordDecoder, resolveDrop, type DecodeContext, type UnresolvedDrop } from "./decode.ts";
 import { loadKallsyms } from "./kallsyms.ts";
 import { readRecordLayout } from "./layout.ts";
 import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
@@ -14,6 +14,7 @@ import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
+import { RECORDS_LOST } from "../../shared/gaps.ts";
 import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, RawBatch, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
@@ -23,6 +24,13 @@ const WORKER = new URL("./ringWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
 const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry", "neigh_event_send_done"];
 
+
+/** Reports of lost records among events (the kernel's ring was full). */
+function lossReports(events: readonly RawEvent[]): number {
+  let n = 0;
+  for (const ev of events) if (ev.event === RECORDS_LOST) n++;
+  return n;
+}
 
 /** The BPF object for this kernel: pktpath.bpf.o reads headers through bpf_rdonly_cast (Linux 6.2+). */
 export function objectForKernel(hasRdonlyCast = kernelHasFunction("bpf_rdonly_cast")): string {
@@ -171,14 +179,15 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
               Atomics.sub(taken, 0, kib);
               Atomics.notify(taken, 0);
             };
-            const records = intake ? countRecords(msg.bytes) : 0;
-            if (intake && !intake.fits(records)) {
-              intake.shed(records);
+            const survey = intake ? decoder.survey(msg.bytes) : { records: 0 };
+            if (intake && !intake.fits(survey.records)) {
+              intake.shed(survey.records, survey.span);
               return release();
             }
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
-            counters.events += out.events.length;
+            // A report of records lost is no record of a packet: what the kernel made are those it lost, counted there.
+            counters.events += out.events.length - lossReports(out.events);
             // Its snapshot of the netfilter layout is taken as it is handed on (after drops were named).
             const raw = (): RawBatch => rawBatch(msg.bytes);
             if (out.events.length && intake) return deliver(out.events, out.unresolved, release, raw);

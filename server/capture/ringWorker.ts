@@ -6,7 +6,7 @@
 // holds the programs). The layout is bpf/pktpath.h's struct pktpath_slot and pktpath_ring_cursor.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { mmapArray, openAndAttach, possibleCpus, type BpfSession, type MapMemory, type NetfilterPlace } from "./libbpf.ts";
-import { CURSOR_BYTES, PerCpuRings, ringSlotsLog2, type SlotLayout } from "./rings.ts";
+import { CURSOR_BYTES, lossRecord, PerCpuRings, PRODUCER_BYTES, ringSlotsLog2, type SlotLayout } from "./rings.ts";
 
 export interface RingWorkerData {
   objPath: string;
@@ -171,6 +171,26 @@ function run(data: RingWorkerData): void {
     post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
     return bytes;
   };
+  // Losses a CPU has not reported (it stored no record since): reported here, once each.
+  const reported: bigint[] = [];
+  const reportQuietLosses = (): void => {
+    const v = session.value.lookupMap("producer", 0, cpus.value * PRODUCER_BYTES);
+    if (!v.ok) return;
+    const dv = new DataView(v.value.buffer, v.value.byteOffset, v.value.byteLength);
+    const records: Uint8Array[] = [];
+    for (let c = 0; c < cpus.value; c++) {
+      const base = c * PRODUCER_BYTES;
+      const lost = dv.getBigUint64(base + 16, true), last = dv.getBigUint64(base + 32, true);
+      if (lost === 0n || reported[c] === last) continue;
+      reported[c] = last;
+      records.push(lossRecord(data.slot, dv.getBigUint64(base + 24, true), last, lost));
+    }
+    if (records.length === 0) return;
+    const out = new Uint8Array(records.length * data.slot.bytes);
+    records.forEach((r, i) => out.set(r, i * data.slot.bytes));
+    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
+    post({ type: "batch", bytes: out.buffer }, [out.buffer]);
+  };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   const counter = (key: number): number => {
     const r = session.value.percpuSum("stats", key);
@@ -203,12 +223,14 @@ function run(data: RingWorkerData): void {
     }
     if (Date.now() - countedAt < COUNTERS_EVERY_MS) continue;
     countedAt = Date.now();
+    reportQuietLosses();
     const now = readCounters();
     if (now.lost !== last.lost || now.collisions !== last.collisions) post({ type: "counters", ...(last = now) });
   }
   last = readCounters();
   // Detach so nothing new arrives, then hand over what is left; the mappings keep the maps alive.
   observers.closeAll();
+  reportQuietLosses();
   session.value.close();
   while (drain() > 0);
   for (const m of maps) m.unmap();

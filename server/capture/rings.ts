@@ -8,10 +8,33 @@ export interface SlotLayout {
   bytes: number;
   /** byte offset of ts_ns (u64, little-endian) inside a slot */
   tsOffset: number;
+  /** what the reader needs to write a records_lost record itself (lossRecord) */
+  lost: { eventSize: number; kind: number; kindOffset: number; locationOffset: number; lenOffset: number };
 }
 
 export function slotLayout(layout: RecordLayout): SlotLayout {
-  return { bytes: layout.slotSize, tsOffset: layout.slotEvent + layout.ev.ts_ns };
+  const at = (f: keyof RecordLayout["ev"]): number => layout.slotEvent + layout.ev[f];
+  const kind = [...layout.kinds].find(([, name]) => name === "records_lost")?.[0] ?? 0;
+  return { bytes: layout.slotSize, tsOffset: at("ts_ns"),
+    lost: { eventSize: layout.eventSize, kind, kindOffset: at("kind"), locationOffset: at("location"), lenOffset: at("len") } };
+}
+
+/**
+ * struct producer (bpf/ring.h), per CPU: next, limit, lost, lost_first_ns, lost_last_ns. A CPU that
+ * lost records and stored none since has not reported them yet: the reader does (lossRecord).
+ */
+export const PRODUCER_BYTES = 40;
+
+/** A slot holding a records_lost record: `count` records lost on one CPU, from firstNs to lastNs (ktime). */
+export function lossRecord(slot: SlotLayout, firstNs: bigint, lastNs: bigint, count: bigint): Uint8Array {
+  const out = new Uint8Array(slot.bytes);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, slot.lost.eventSize, true);
+  dv.setBigUint64(slot.tsOffset, lastNs, true);
+  dv.setBigUint64(slot.lost.locationOffset, firstNs, true);
+  dv.setUint32(slot.lost.lenOffset, count > 0xffffffffn ? 0xffffffff : Number(count), true);
+  dv.setUint8(slot.lost.kindOffset, slot.lost.kind);
+  return out;
 }
 
 /** struct pktpath_ring_cursor: one cache line per CPU */

@@ -34,8 +34,8 @@ export interface SourceCounters {
  */
 export interface IntakeControl {
   fits(events: number): boolean;
-  /** records read and not decoded because fits() said no (lost at the queue bound) */
-  shed(records: number): void;
+  /** records read and not decoded because fits() said no (lost at the queue bound), and when they were made */
+  shed(records: number, span?: { fromNs: number; toNs: number }): void;
 }
 
 /**

@@ -1,10 +1,14 @@
-// What the path says in words, over the map: the drop and its rule, a reply freed after delivery,
+// What the path says in words, over the map: records the capture lost meanwhile, the drop and its rule, a reply freed after delivery,
 // a routing loop, the ICMP error, fragments, NAT and tunnels.
 import { fragmentation, headerChanges, routingLoop, tunnelSegments } from "../../../shared/pathNotes.ts";
 import { deliveredFree, dropPointOf, dropText, laneLabel, type PathSubject } from "../../../shared/topology.ts";
 
 export function pathNoteLines(s: PathSubject): { kind: string; text: string }[] {
   const out: { kind: string; text: string }[] = [];
+  if (s.recordsLost) {
+    out.push({ kind: "lost", text: `The capture lost records while this was open (the kernel's ring was full): hops${
+      s.status === "complete" ? "" : ", or the answer,"} may be missing, and "${s.status}" is what was left to see.` });
+  }
   const drop = dropPointOf(s);
   if (drop) {
     const where = drop.lane ? ` in ${laneLabel(drop.lane)}` : "";

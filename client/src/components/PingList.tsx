@@ -149,6 +149,7 @@ const Row = memo(function Row({ row, top, zone, selected, onSelect, onToggle }: 
       </span>
       <span className="row-sub">
         <StatusBadge status={x.status} />
+        {x.recordsLost && <span className="lost" title="the capture lost records while this was open (the kernel's ring was full): its path and status may be incomplete">records lost</span>}
         {x.kind !== "icmp-echo" && x.dport !== undefined && <span className="flags" title="destination port">:{x.dport}</span>}
         {flags && <span className="flags">{flags}</span>}
         {reason && <span className="reason" title={reason}>{reason}</span>}
