@@ -66,9 +66,9 @@ static __always_inline void count_stat(__u32 which)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind.
- * The consumed position is read only when the cached limit is reached: it is a cache line the
- * reader writes, and reading it for every record would cost a miss each time. */
+/* A free slot in this CPU's ring, or 0 when the reader is that far behind. The consumed position
+ * is read only when the cached limit is reached: it is a cache line the reader writes, and reading
+ * it for every record would cost a miss each time. */
 static __always_inline struct pktpath_slot *take_slot(struct producer *pr, __u32 cpu)
 {
 	__u64 slots = 1ULL << ring_slots_log2;
@@ -88,49 +88,6 @@ static __always_inline struct pktpath_slot *take_slot(struct producer *pr, __u32
 	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
 	/* never 0: the loader sized the array for every possible CPU */
 	return bpf_map_lookup_elem(&ring, &key);
-}
-
-static __always_inline void commit(struct pktpath_slot *slot);
-
-/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind. The
- * first record stored after lost ones is preceded by one that says so: how many, and when the
- * first and the last were (so the reader knows which packets' journeys may lack hops). */
-static __always_inline struct pktpath_slot *reserve(void)
-{
-	__u32 key = 0;
-	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct pktpath_slot *slot;
-	__u64 now;
-
-	if (!pr)
-		return 0;
-	slot = take_slot(pr, cpu);
-	if (!slot) {
-		count_stat(PKTPATH_STAT_LOST);
-		now = bpf_ktime_get_ns();
-		if (!pr->lost)
-			pr->lost_first_ns = now;
-		pr->lost_last_ns = now;
-		pr->lost++;
-		return 0;
-	}
-	if (!pr->lost)
-		return slot;
-	__builtin_memset(&slot->ev, 0, sizeof(slot->ev));
-	slot->ev.ts_ns = pr->lost_last_ns;
-	slot->ev.location = pr->lost_first_ns;
-	slot->ev.len = pr->lost > 0xffffffff ? 0xffffffff : (__u32)pr->lost;
-	slot->ev.kind = PKTPATH_EV_RECORDS_LOST;
-	commit(slot);
-	pr->lost = 0;
-	slot = take_slot(pr, cpu);
-	if (!slot) {
-		count_stat(PKTPATH_STAT_LOST);
-		pr->lost_first_ns = pr->lost_last_ns = bpf_ktime_get_ns();
-		pr->lost = 1;
-	}
-	return slot;
 }
 
 /* The slot's record with its time, skb and kind set and everything else zero: a slot is reused, and
@@ -158,6 +115,50 @@ static __always_inline void commit(struct pktpath_slot *slot)
 #else
 	__sync_lock_test_and_set(&slot->len, (__u32)sizeof(slot->ev));
 #endif
+}
+
+/* A record this CPU could not store: counted, and remembered for the next one it stores. */
+static __always_inline void lost_one(struct producer *pr)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	count_stat(PKTPATH_STAT_LOST);
+	if (!pr->lost)
+		pr->lost_first_ns = now;
+	pr->lost_last_ns = now;
+	pr->lost++;
+}
+
+/* A free slot in this CPU's ring, or 0 (counted as lost) when the reader is that far behind. The
+ * first record stored after lost ones is preceded by one that says so: how many, and when the
+ * first and the last were (so the reader knows which packets' journeys may lack hops). */
+static __always_inline struct pktpath_slot *reserve(void)
+{
+	__u32 key = 0;
+	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pktpath_slot *slot;
+
+	if (!pr)
+		return 0;
+	slot = take_slot(pr, cpu);
+	if (!slot) {
+		lost_one(pr);
+		return 0;
+	}
+	if (!pr->lost)
+		return slot;
+	__builtin_memset(&slot->ev, 0, sizeof(slot->ev));
+	slot->ev.ts_ns = pr->lost_last_ns;
+	slot->ev.location = pr->lost_first_ns;
+	slot->ev.len = pr->lost > 0xffffffff ? 0xffffffff : (__u32)pr->lost;
+	slot->ev.kind = PKTPATH_EV_RECORDS_LOST;
+	commit(slot);
+	pr->lost = 0;
+	slot = take_slot(pr, cpu);
+	if (!slot)
+		lost_one(pr);
+	return slot;
 }
 
 #endif
