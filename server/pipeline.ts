@@ -95,11 +95,7 @@ export class Pipeline implements ServedPipeline {
   }
 
   query(q: StoreQuery): Promise<StoreAnswer> {
-    try {
-      return Promise.resolve(answerQuery(this, q));
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    return Promise.resolve(answerQuery(this, q));
   }
 
   onStream(listener: StreamListener): () => void {

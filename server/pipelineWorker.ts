@@ -144,15 +144,8 @@ async function run(data: PipelineWorkerData): Promise<void> {
         feeds.get(cmd.id)?.cancel();
         feeds.delete(cmd.id);
         return;
-      case "query": {
-        let answer: StoreAnswer;
-        try {
-          answer = answerQuery(pipeline, cmd.query);
-        } catch (e) {
-          answer = { status: 500, body: JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) };
-        }
-        return post({ type: "answer", id: cmd.id, answer });
-      }
+      case "query":
+        return post({ type: "answer", id: cmd.id, answer: answerQuery(pipeline, cmd.query) });
       case "stop":
         for (const t of timers) clearInterval(t);
         await pipeline.stop();

@@ -59,7 +59,16 @@ const ok = (value: unknown, headers?: Record<string, string>): StoreAnswer =>
 const notFound = (what: string, id: string): StoreAnswer =>
   ({ status: 404, body: JSON.stringify({ error: `no ${what} ${JSON.stringify(id)}` }) });
 
-export function answerQuery({ store, exchanges }: Stores, q: StoreQuery): StoreAnswer {
+/** What the stores answer; a failure inside is a 500 answer, never a throw. */
+export function answerQuery(stores: Stores, q: StoreQuery): StoreAnswer {
+  try {
+    return answer(stores, q);
+  } catch (e) {
+    return { status: 500, body: JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) };
+  }
+}
+
+function answer({ store, exchanges }: Stores, q: StoreQuery): StoreAnswer {
   switch (q.type) {
     case "pings": {
       const found = store.search(q.words, q.limit);

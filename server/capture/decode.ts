@@ -1,6 +1,7 @@
 // Decodes struct pktpath_event records (bpf/pktpath.h) into RawEvents, at the offsets the compiled
 // object's BTF gives (layout.ts). Pure apart from its own caches: no I/O.
 import type { FragmentInfo, NetfilterStep, OuterHeader, PacketInfo, RawEvent } from "../../shared/types.ts";
+import { RECORDS_LOST } from "../../shared/gaps.ts";
 import { dropReasonName, ipText, protoName, tcpFlagsText } from "./addr.ts";
 import type { RecordLayout } from "./layout.ts";
 
@@ -88,6 +89,8 @@ export interface RingDecodeResult {
   malformed: number;
   /** netfilter drops to name once the namespace's chains are looked at again */
   unresolved: UnresolvedDrop[];
+  /** of the events, reports of records lost (no packet's records: the kernel counted those it lost) */
+  reports: number;
 }
 
 export class RecordDecoder {
@@ -148,7 +151,7 @@ export class RecordDecoder {
         break;
       case "kfree_skb": this.free(dv, at, ev, true); break;
       case "consume_skb": this.free(dv, at, ev, false); break;
-      case "records_lost": {
+      case RECORDS_LOST: {
         // len records lost on one CPU, the first at `location` (a ktime), the last at ts_ns
         const lo = dv.getUint32(at + o.location, true), hi = dv.getUint32(at + o.location + 4, true);
         ev.lostFromNs = (hi - this.startHi) * 0x100000000 + (lo - this.startLo);
@@ -172,7 +175,7 @@ export class RecordDecoder {
       if (hdr & RINGBUF_BUSY) break;
       const data = at + RINGBUF_HDR;
       if (!(hdr & RINGBUF_DISCARD) && len === this.layout.eventSize && data + len <= buf.byteLength) {
-        const report = this.kinds[dv.getUint8(data + this.o.kind)] === "records_lost";
+        const report = this.kinds[dv.getUint8(data + this.o.kind)] === RECORDS_LOST;
         if (!report) records++;
         const t = time(data + this.o.ts_ns), first = report ? time(data + this.o.location) : t;
         if (first < fromNs) fromNs = first;
@@ -187,7 +190,7 @@ export class RecordDecoder {
   decodeBytes(buf: ArrayBuffer): RingDecodeResult {
     const dv = new DataView(buf);
     const events: RawEvent[] = [];
-    let malformed = 0;
+    let malformed = 0, reports = 0;
     let sorted = true;
     let lastT = -Infinity;
     for (let at = 0; at + RINGBUF_HDR <= buf.byteLength;) {
@@ -200,6 +203,7 @@ export class RecordDecoder {
         if (ev) {
           if (ev.tNs < lastT) sorted = false;
           lastT = ev.tNs;
+          if (ev.event === RECORDS_LOST) reports++;
           events.push(ev);
         } else malformed++;
       }
@@ -208,7 +212,7 @@ export class RecordDecoder {
     if (!sorted) events.sort((a, b) => a.tNs - b.tNs);
     const unresolved = this.unresolved;
     this.unresolved = [];
-    return { events, malformed, unresolved };
+    return { events, malformed, unresolved, reports };
   }
 
   /** A hook's continuation, named once per address: every stack step of every packet asks, from a handful of them. */

@@ -14,7 +14,6 @@ import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
-import { RECORDS_LOST } from "../../shared/gaps.ts";
 import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, RawBatch, SourceCounters } from "./source.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
@@ -24,13 +23,6 @@ const WORKER = new URL("./ringWorker.ts", import.meta.url);
 const TSX_API = import.meta.resolve("tsx/esm/api");
 const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry", "neigh_event_send_done"];
 
-
-/** Reports of lost records among events (the kernel's ring was full). */
-function lossReports(events: readonly RawEvent[]): number {
-  let n = 0;
-  for (const ev of events) if (ev.event === RECORDS_LOST) n++;
-  return n;
-}
 
 /** The BPF object for this kernel: pktpath.bpf.o reads headers through bpf_rdonly_cast (Linux 6.2+). */
 export function objectForKernel(hasRdonlyCast = kernelHasFunction("bpf_rdonly_cast")): string {
@@ -187,7 +179,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             const out = decoder.decodeBytes(msg.bytes);
             malformed += out.malformed;
             // A report of records lost is no record of a packet: what the kernel made are those it lost, counted there.
-            counters.events += out.events.length - lossReports(out.events);
+            counters.events += out.events.length - out.reports;
             // Its snapshot of the netfilter layout is taken as it is handed on (after drops were named).
             const raw = (): RawBatch => rawBatch(msg.bytes);
             if (out.events.length && intake) return deliver(out.events, out.unresolved, release, raw);

@@ -1,6 +1,7 @@
 // The per-CPU rings of bpf/pktpath.bpf.c, read from the array they live in (mapped into this
 // process by the worker): struct pktpath_slot and struct pktpath_ring_cursor of bpf/pktpath.h.
 // Pure apart from the shared memory it is given; test/rings.test.ts drives it with plain buffers.
+import { RECORDS_LOST } from "../../shared/gaps.ts";
 import type { RecordLayout } from "./layout.ts";
 
 /** What the reader needs of struct pktpath_slot: its size and where the event's ts_ns is in it. */
@@ -14,7 +15,7 @@ export interface SlotLayout {
 
 export function slotLayout(layout: RecordLayout): SlotLayout {
   const at = (f: keyof RecordLayout["ev"]): number => layout.slotEvent + layout.ev[f];
-  const kind = [...layout.kinds].find(([, name]) => name === "records_lost")?.[0] ?? 0;
+  const kind = [...layout.kinds].find(([, name]) => name === RECORDS_LOST)?.[0] ?? 0;
   return { bytes: layout.slotSize, tsOffset: at("ts_ns"),
     lost: { eventSize: layout.eventSize, kind, kindOffset: at("kind"), locationOffset: at("location"), lenOffset: at("len") } };
 }
