@@ -186,9 +186,10 @@ export class Pipeline implements ServedPipeline {
    */
   stats(): CaptureStats {
     const c = this.source.counters();
-    const lostBy = { ring: c.lost, queue: this.overflow + this.shedRecords, malformed: c.malformed ?? 0 };
+    const discarded = c.discarded ?? 0;
+    const lostBy = { ring: c.lost, queue: this.overflow + this.shedRecords + discarded, malformed: c.malformed ?? 0 };
     return {
-      source: this.source.name, live: this.source.live, events: c.events + this.shedRecords + lostBy.ring + lostBy.malformed,
+      source: this.source.name, live: this.source.live, events: c.events + this.shedRecords + discarded + lostBy.ring + lostBy.malformed,
       lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0, eventsPerSec: this.rate.perSec,
     };
   }

@@ -78,3 +78,34 @@ test("a flood while the main thread is stalled: events − lost is what was corr
     "every flood ping that did not complete was open while records were lost");
   assert.deepEqual(pings.filter((p) => p.icmpId === 4811).map((p) => [p.status, p.recordsLost ?? false]), [["complete", false]]);
 });
+
+test("after a long stall, what is read first is the present: records that waited too long are let go, counted, and the newest ping is whole", { skip, timeout: 60_000 }, async (t) => {
+  const topo = new Topology("ppFs");
+  t.after(() => topo.destroy());
+  topo.netns("lo");
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 1024, netfilter: false });
+  const pipeline = new Pipeline(source);
+  let correlated = 0;
+  pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));
+  const pings: Ping[] = [];
+  pipeline.onPings((batch) => void pings.push(...batch));
+  await pipeline.start();
+  let stopped = false;
+  t.after(async () => (stopped ? undefined : pipeline.stop()));
+  // The main thread (decode, correlation) is blocked for the whole of it: a flood that fills the
+  // rings, a second in which it all grows old, then one echo. A reader that kept the past in full
+  // rings would find no room for that echo; the kernel would lose it.
+  topo.exec("lo", "sh", "-c", "ping -f -c 5000 -q 127.0.0.1; sleep 1; ping -c 1 -e 4812 127.0.0.1");
+  await new Promise((r) => setTimeout(r, 1000));
+  await pipeline.stop();
+  stopped = true;
+  const stats = pipeline.stats();
+  t.diagnostic(JSON.stringify(stats));
+  const lostBy = stats.lostBy!;
+  assert.deepEqual(pings.filter((p) => p.icmpId === 4812).map((p) => [p.status, p.request?.hops.length, p.reply?.hops.length, p.recordsLost ?? false]), [["complete", 4, 4, false]],
+    "the echo made after the stall is whole: request and reply, four hops each");
+  assert.ok(lostBy.queue > 0, "the stale records were let go at the reader, and counted where correlation fell behind");
+  assert.equal(stats.events, 5 * 10_002, "every record the kernel made: read, let go or lost");
+  assert.equal(stats.lost, lostBy.ring + lostBy.queue + lostBy.malformed);
+  assert.equal(stats.events - stats.lost, correlated, "events − lost = what the Correlator was handed");
+});

@@ -120,3 +120,30 @@ test("ring size: 64 KiB slots per CPU at most, 4 KiB at least, within the budget
   assert.equal(ringSlotsLog2(32, SLOT_BYTES), 13);
   assert.equal(ringSlotsLog2(4096, SLOT_BYTES), 12);
 });
+
+test("a reader far behind lets go of what is stamped up to the cut, on every CPU, and says how many and when", () => {
+  const r = rings([6, 0]);
+  [100, 200, 300, 400].forEach((ts, i) => r.fill(0, 6 + i, ts)); // across the wrap
+  [150, 160, 350].forEach((ts, i) => r.fill(1, i, ts));
+  // CPU 1's second slot: the kernel's report of records it lost from 50 to 160, not a record itself
+  const report = new DataView(r.ring, ((1 << LOG2) + 1) * SLOT_BYTES);
+  report.setUint8(SLOT.lost.kindOffset, SLOT.lost.kind);
+  report.setBigUint64(SLOT.lost.locationOffset, 50n, true);
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  assert.deepEqual(reader.discard(320n), { count: 4, firstNs: 50n, lastNs: 300n });
+  assert.deepEqual([r.cursor(0), r.cursor(1)], [9n, 2n], "handed back to the kernel");
+  assert.deepEqual([r.len(0, 6), r.len(0, 8), r.len(1, 0)], [0, 0, 0]);
+  assert.equal(reader.discard(320n), undefined, "nothing twice");
+  assert.deepEqual(times(reader.drain()), [350, 400], "what is newer is read as before");
+});
+
+test("a ring is half full once the slot half a ring past the reader is filled", () => {
+  const r = rings([5, 0]);
+  const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
+  [5, 6, 7].forEach((pos) => r.fill(0, pos, pos));
+  assert.equal(reader.halfFull(), false, "3 of 8");
+  r.fill(0, 9, 9); // half a ring past position 5, across the wrap
+  assert.equal(reader.halfFull(), true);
+  reader.drain();
+  assert.equal(reader.halfFull(), false, "read");
+});

@@ -74,6 +74,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let stopped: Promise<void> | undefined;
   let malformed = 0;
   let collisions = 0;
+  let discarded = 0;
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
   let delivered: Promise<void> = Promise.resolve();
@@ -140,7 +141,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const data: RingWorkerData = {
       objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
       filter: program.value, control: control.port2, stop: stopFlag,
-      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 8 * 1024,
+      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 4 * 1024,
       slotsLog2: opts.ringSlotsLog2,
     };
     const taken = new Int32Array(inflight);
@@ -189,10 +190,12 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
           case "counters":
             counters.lost = msg.lost;
             collisions = msg.collisions;
+            discarded = msg.discarded;
             return;
           case "stopped":
             counters.lost = msg.lost;
             collisions = msg.collisions;
+            discarded = msg.discarded;
             return onStopped();
         }
       });
@@ -227,7 +230,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     warnings,
     start,
     stop,
-    counters: () => ({ ...counters, malformed, collisions }),
+    counters: () => ({ ...counters, malformed, collisions, discarded }),
     malformed: () => malformed,
     collisions: () => collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,

@@ -28,8 +28,9 @@ export interface RingWorkerData {
   /**
    * Int32 at index 0: KiB posted and not yet taken by the thread that decodes them, which subtracts
    * what its pipeline has correlated (or dropped) and notifies. Past maxInflightKiB the worker stops
-   * reading: the rings fill, the kernel counts what it cannot store as lost, and memory stays bounded
-   * when correlation falls behind.
+   * reading, and memory stays bounded when correlation falls behind: the rings fill (the kernel counts
+   * what it cannot store as lost), and what waits there longer than STALE_NS
+   * is let go unread once they are half full.
    */
   inflight: SharedArrayBuffer;
   maxInflightKiB: number;
@@ -55,12 +56,20 @@ export type RingWorkerMessage =
   | { type: "ready"; attached: string[]; warnings: string[] }
   | { type: "error"; message: string }
   | { type: "batch"; bytes: ArrayBuffer }
-  | { type: "counters"; lost: number; collisions: number }
-  | { type: "stopped"; lost: number; collisions: number };
+  | { type: "counters"; lost: number; collisions: number; discarded: number }
+  | { type: "stopped"; lost: number; collisions: number; discarded: number };
 
 const COUNTERS_EVERY_MS = 250;
 const SMALL_READ_BYTES = 256 * 1024;
 const GATHER_MS = 5;
+/**
+ * While correlation is behind and a ring is half full, records older than this wait no longer in
+ * the rings: they are let go unread (and reported lost), so that what is read once it catches up is
+ * the present. Full rings would otherwise hold a second or more of the past, and a ping made now
+ * would be shown that late; the kernel would lose the new records instead. A lag the rings can
+ * hold (less than half of them) loses nothing.
+ */
+const STALE_NS = 250_000_000n;
 
 function post(msg: RingWorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer);
@@ -191,13 +200,24 @@ function run(data: RingWorkerData): void {
     Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
     post({ type: "batch", bytes: out.buffer }, [out.buffer]);
   };
+  /** Lets go of what has waited too long in the rings while correlation is behind: reported as one loss. */
+  let discarded = 0;
+  const discardStale = (): void => {
+    if (!rings.halfFull()) return;
+    const gone = rings.discard(process.hrtime.bigint() - STALE_NS);
+    if (!gone) return;
+    discarded += gone.count;
+    const out = lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count));
+    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
+    post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
+  };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   const counter = (key: number): number => {
     const r = session.value.percpuSum("stats", key);
     return r.ok ? Number(r.value) : 0;
   };
-  const readCounters = (): { lost: number; collisions: number } => ({ lost: counter(0), collisions: counter(1) });
-  let last = { lost: 0, collisions: 0 };
+  const readCounters = (): { lost: number; collisions: number; discarded: number } => ({ lost: counter(0), collisions: counter(1), discarded });
+  let last = { lost: 0, collisions: 0, discarded: 0 };
   let countedAt = Date.now();
   const [idleMin, idleMax] = data.idleMs;
   let idle = idleMin;
@@ -206,8 +226,10 @@ function run(data: RingWorkerData): void {
       handleCommand(m.message as WorkerCommand, session.value, observers, filter, data.control);
     }
     const pending = Atomics.load(inflight, 0);
-    if (pending > data.maxInflightKiB) Atomics.wait(inflight, 0, pending, idleMin);
-    else {
+    if (pending > data.maxInflightKiB) {
+      Atomics.wait(inflight, 0, pending, idleMin);
+      discardStale();
+    } else {
       // process.hrtime is CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns()
       const read = drain(process.hrtime.bigint());
       // Quiet rings are looked at less and less often (the first record after a lull waits at most
@@ -225,7 +247,7 @@ function run(data: RingWorkerData): void {
     countedAt = Date.now();
     reportQuietLosses();
     const now = readCounters();
-    if (now.lost !== last.lost || now.collisions !== last.collisions) post({ type: "counters", ...(last = now) });
+    if (now.lost !== last.lost || now.collisions !== last.collisions || now.discarded !== last.discarded) post({ type: "counters", ...(last = now) });
   }
   last = readCounters();
   // Detach so nothing new arrives, then hand over what is left; the mappings keep the maps alive.

@@ -65,12 +65,14 @@ export class PerCpuRings {
   private readonly slotBytes: number;
   private readonly tsLo: number;
   private readonly tsHi: number;
+  private readonly lost: SlotLayout["lost"];
 
   constructor(ring: ArrayBuffer, cursors: ArrayBuffer, private readonly cpus: number, private readonly log2: number,
     maxBatchBytes: number, slot: SlotLayout) {
     this.slotBytes = slot.bytes;
     this.tsLo = slot.tsOffset;
     this.tsHi = slot.tsOffset + 4;
+    this.lost = slot.lost;
     this.u32 = new Uint32Array(ring);
     this.bytes = new Uint8Array(ring);
     this.consumed = new BigUint64Array(cursors);
@@ -97,6 +99,45 @@ export class PerCpuRings {
   /** Whether slot a is stamped no later than slot b. */
   private tsBefore(a: number, b: number): boolean {
     return this.stampedBy(a, this.u32[(b + this.tsHi) / 4]!, this.u32[(b + this.tsLo) / 4]!);
+  }
+
+  /** Whether some CPU's ring is at least half full (its slot half a ring past the reader is filled). */
+  halfFull(): boolean {
+    const half = (this.mask + 1) >> 1;
+    for (let c = 0; c < this.cpus; c++) if (Atomics.load(this.u32, this.slotAt(c, this.pos[c]! + half) / 4) !== 0) return true;
+    return false;
+  }
+
+  /**
+   * Frees, unread, every filled slot stamped no later than untilNs, on every CPU: what a reader too
+   * far behind lets go, so that what it reads next is recent. How many records of packets, and the
+   * first and last time among them and among the losses the kernel reported in them; undefined
+   * when nothing was there.
+   */
+  discard(untilNs: bigint): { count: number; firstNs: bigint; lastNs: bigint } | undefined {
+    const hi = Number(untilNs >> 32n), lo = Number(untilNs & 0xffffffffn);
+    let count = 0, first: bigint | undefined, last: bigint | undefined;
+    const word = (at: number, off: number): bigint => (BigInt(this.u32[(at + off + 4) / 4]!) << 32n) | BigInt(this.u32[(at + off) / 4]!);
+    const earliest = (ts: bigint): void => void (first === undefined || ts < first ? (first = ts) : undefined);
+    for (let c = 0; c < this.cpus; c++) {
+      let n = 0, at = this.slotAt(c, this.pos[c]!), end = at;
+      // One CPU's ring is in time order: its first and last are the oldest and newest let go.
+      if (this.ready(at, hi, lo)) earliest(word(at, this.tsLo));
+      for (; this.ready(at, hi, lo); at = this.slotAt(c, this.pos[c]! + n)) {
+        end = at;
+        // A report of records the kernel lost is no record; the loss it reports began earlier.
+        if (this.bytes[at + this.lost.kindOffset] === this.lost.kind) earliest(word(at, this.lost.locationOffset));
+        else count++;
+        this.u32[at / 4] = 0;
+        n++;
+      }
+      if (n === 0) continue;
+      const ts = word(end, this.tsLo);
+      if (last === undefined || ts > last) last = ts;
+      this.pos[c]! += n;
+      Atomics.store(this.consumed, (c * CURSOR_BYTES) / 8, BigInt(this.pos[c]!));
+    }
+    return first === undefined || last === undefined ? undefined : { count, firstNs: first, lastNs: last };
   }
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */

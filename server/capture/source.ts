@@ -20,6 +20,8 @@ export interface SourceCounters {
   lost: number;
   /** records read that did not decode: never handed to the sink */
   malformed?: number;
+  /** records let go unread because correlation was behind (they had waited too long in the ring): never handed to the sink */
+  discarded?: number;
   /**
    * tracked skbs the kernel's table evicted for another one: their later hops were never recorded.
    * Not records, so neither in events nor in lost; the journeys they cut short end as idle.
