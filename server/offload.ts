@@ -11,9 +11,9 @@ import type { ServedPipeline } from "./pipeline.ts";
 import type { LiveSpec, PipelineCommand, PipelineWorkerData, PipelineWorkerMessage, RemoteStats } from "./pipelineWorker.ts";
 import { BadInputError } from "./sources.ts";
 import { STORES_GONE, type StoreAnswer, type StoreQuery, type StreamListener } from "./storeQuery.ts";
+import { siblingModule, workerEntry } from "./workerEntry.ts";
 
-const WORKER = new URL("./pipelineWorker.ts", import.meta.url);
-const TSX_API = import.meta.resolve("tsx/esm/api");
+const WORKER = siblingModule("pipelineWorker", import.meta.url);
 
 export interface OffloadOptions {
   capacity?: number;
@@ -66,8 +66,7 @@ export class OffloadedPipeline implements ServedPipeline {
       ...(this.opts.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: this.opts.maxQueuedEvents }),
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
     };
-    // As in capture/ebpf.ts: a worker's entry registers tsx, then imports the TypeScript worker.
-    const entry = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
+    const entry = workerEntry(WORKER);
     const w = new Worker(entry, { eval: true, workerData: data });
     this.worker = w;
     this.exited = new Promise<void>((resolve) => w.once("exit", () => {

@@ -15,12 +15,12 @@ import { slotLayout } from "./rings.ts";
 import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
 import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, RawBatch, SourceCounters } from "./source.ts";
+import { siblingModule, workerEntry } from "../workerEntry.ts";
 
 export const PKTPATH_OBJ = fileURLToPath(new URL("../../bpf/pktpath.bpf.o", import.meta.url));
 /** The same program for kernels before 6.2, which copies packet headers with bpf_probe_read_kernel. */
 export const PKTPATH_COMPAT_OBJ = fileURLToPath(new URL("../../bpf/pktpath-compat.bpf.o", import.meta.url));
-const WORKER = new URL("./ringWorker.ts", import.meta.url);
-const TSX_API = import.meta.resolve("tsx/esm/api");
+const WORKER = siblingModule("ringWorker", import.meta.url);
 const OPTIONAL_TRACEPOINTS = ["napi_gro_receive_entry", "neigh_event_send_done"];
 
 
@@ -145,9 +145,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       slotsLog2: opts.ringSlotsLog2,
     };
     const taken = new Int32Array(inflight);
-    // Workers do not inherit tsx's registration, and Node 20 ignores `--import tsx` for a worker's
-    // entry; so the entry is a line of JS that registers tsx, then imports the TypeScript worker.
-    const entry = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
+    const entry = workerEntry(WORKER);
     const w = new Worker(entry, { eval: true, workerData: data, transferList: [control.port2] });
     worker = w;
     let onStopped: () => void = () => {};
