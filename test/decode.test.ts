@@ -217,3 +217,20 @@ test("a real record from the kernel decodes field by field", { skip: liveSkip },
   assert.equal(source.counters().lost, 0);
   assert.equal(source.malformed(), 0);
 });
+
+test("headers seen before, with another record between, are handed out again as the same objects", () => {
+  const r = records(4);
+  const put = (i: number, type: number, seq: number): void => {
+    r.dv.setUint8(r.at(i) + L.ev.kind, kindValue("netif_rx"));
+    putPkt(r.dv, r.at(i) + L.ev.pkt, { family: 4, l4proto: 1, icmp_type: type, dport: seq, ttl: 64, src: [10, 0, 0, 1], dst: [10, 0, 0, 2] });
+  };
+  put(0, 8, 1); // request
+  put(1, 0, 1); // its reply
+  put(2, 8, 1); // the request's next hop
+  put(3, 8, 2); // the next request: its own header
+  const d = decoder();
+  const got = [0, 1, 2, 3].map((i) => d.decode(r.dv, r.at(i))!);
+  assert.equal(got[2]!.packet, got[0]!.packet, "one object: comparing them is an identity check");
+  assert.notEqual(got[1]!.packet, got[0]!.packet);
+  assert.deepEqual(got.map((e) => [e.packet?.icmp?.type, e.packet?.icmp?.seq]), [[8, 1], [0, 1], [8, 1], [8, 2]]);
+});

@@ -70,6 +70,11 @@ interface Headers {
   neighbour?: { address: string; state: string };
 }
 
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 const RINGBUF_BUSY = 0x80000000;
 const RINGBUF_DISCARD = 0x40000000;
 const RINGBUF_HDR = 8;
@@ -100,11 +105,14 @@ export class RecordDecoder {
   private readonly aux: (string | undefined)[] = [];
   private readonly startHi: number;
   private readonly startLo: number;
-  // Consecutive records mostly carry the same headers (the hops of one skb, a flow's packets): the
-  // last record's Headers are handed out again when the bytes match. Nothing downstream changes them.
+  // Records mostly carry headers seen just before (the hops of one skb, a flow's packets, a request
+  // and its reply in turn): the Headers decoded from the same bytes are handed out again, the same
+  // objects, so that comparing them downstream (samePacket) is mostly an identity check. Nothing
+  // downstream changes them.
   private readonly headerWords: number;
   private readonly lastWords: Int32Array;
   private lastHeaders: Headers = {};
+  private readonly seenHeaders = new Map<number, { words: Int32Array; headers: Headers }>();
   private readonly skbText = new Map<number, { hi: number; text: string }>();
   private readonly okfnText = new Map<number, { hi: number; text: string }>();
   private readonly names = new Map<number, { w0: number; w1: number; w2: number; w3: number; text: string }>();
@@ -270,16 +278,22 @@ export class RecordDecoder {
   }
 
   private headers(dv: DataView, at: number): Headers {
-    const base = at + this.o.pkt;
-    let same = true;
+    const base = at + this.o.pkt, words = this.lastWords;
+    let same = true, hash = 0x811c9dc5;
     for (let i = 0; i < this.headerWords; i++) {
       const w = dv.getInt32(base + 4 * i, true);
-      if (w !== this.lastWords[i]) {
+      if (w !== words[i]) {
         same = false;
-        this.lastWords[i] = w;
+        words[i] = w;
       }
+      hash = Math.imul(hash ^ w, 0x01000193);
     }
-    if (!same) this.lastHeaders = this.decodeHeaders(dv, at);
+    if (same) return this.lastHeaders;
+    const seen = this.seenHeaders.get(hash);
+    if (seen !== undefined && sameWords(seen.words, words)) return (this.lastHeaders = seen.headers);
+    this.lastHeaders = this.decodeHeaders(dv, at);
+    if (this.seenHeaders.size >= 4096) this.seenHeaders.clear();
+    this.seenHeaders.set(hash, { words: words.slice(), headers: this.lastHeaders });
     return this.lastHeaders;
   }
 
