@@ -15,11 +15,18 @@ export interface Candidate {
 /** Thrown by start() when the user asked for something that cannot work here: exit status 2. */
 export class BadInputError extends Error {}
 
-function ebpf(filter: CaptureFilter): Candidate {
+/**
+ * The dashboard's reader: a read-ahead of 4 MiB, and records that waited 250 ms let go when
+ * correlation is behind, so that a ping is shown within the contract's second under a flood.
+ * `trace` and `record` keep what the rings hold (8 MiB ahead).
+ */
+const SERVE_READER = { staleMs: 250, maxInflightKiB: 4 * 1024 } as const;
+
+function ebpf(filter: CaptureFilter, forServe = false): Candidate {
   return {
     name: "ebpf",
     // Imported on demand: only the eBPF source loads the FFI.
-    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter),
+    create: async () => (await import("./capture/ebpf.ts")).createEbpfSource(filter, forServe ? SERVE_READER : {}),
   };
 }
 
@@ -38,14 +45,14 @@ const demo: Candidate = {
 };
 
 /** Live capture candidates, best first; `only` narrows them to one. */
-export function liveCandidates(filter: CaptureFilter, only: "auto" | "ebpf" | "tracefs" = "auto"): Candidate[] {
-  const all = [ebpf(filter), tracefs];
+export function liveCandidates(filter: CaptureFilter, only: "auto" | "ebpf" | "tracefs" = "auto", forServe = false): Candidate[] {
+  const all = [ebpf(filter, forServe), tracefs];
   return only === "auto" ? all : all.filter((c) => c.name === only);
 }
 
 /** What `serve` tries by default: live capture, else the demo, so the dashboard always opens. */
 export function serveCandidates(filter: CaptureFilter): Candidate[] {
-  return [...liveCandidates(filter), demo];
+  return [...liveCandidates(filter, "auto", true), demo];
 }
 
 /**
@@ -108,7 +115,7 @@ export function sourceFor(spec: SourceSpec, filter: CaptureFilter, onSkip: (name
     case "demo":
       return firstAvailable([demo], onSkip);
     case "ebpf":
-      return firstAvailable([ebpf(filter)], onSkip);
+      return firstAvailable([ebpf(filter, true)], onSkip);
     case "tracefs":
       return firstAvailable([tracefs], onSkip);
   }

@@ -83,7 +83,7 @@ test("after a long stall, what is read first is the present: records that waited
   const topo = new Topology("ppFs");
   t.after(() => topo.destroy());
   topo.netns("lo");
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 1024, netfilter: false });
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 1024, netfilter: false, staleMs: 250 });
   const pipeline = new Pipeline(source);
   let correlated = 0;
   pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));

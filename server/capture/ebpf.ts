@@ -52,10 +52,16 @@ export interface EbpfOptions {
   ringSlotsLog2?: number;
   /**
    * KiB read from the rings and not yet correlated (released by the pipeline; decoded, without one),
-   * past which the reader waits. The default, 8 MiB, is about 35,000 records: fewer than the
+   * past which the reader waits. The default, 8 MiB, is about 39,000 records: fewer than the
    * pipeline queues (65,536), so what waits for correlation waits in the kernel's ring, not decoded here.
    */
   maxInflightKiB?: number;
+  /**
+   * While the reader waits and a ring is half full, records older than this are let go unread
+   * (counted lost at the queue, reported as one loss span), so that what is read next is recent.
+   * Absent: never; what does not fit in the rings is lost in the kernel, the newest first.
+   */
+  staleMs?: number;
   /** attach netfilter observers in every namespace (default: when the kernel has BPF netfilter links) */
   netfilter?: boolean;
 }
@@ -141,8 +147,9 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const data: RingWorkerData = {
       objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
       filter: program.value, control: control.port2, stop: stopFlag,
-      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 4 * 1024,
+      idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 8 * 1024,
       slotsLog2: opts.ringSlotsLog2,
+      ...(opts.staleMs === undefined ? {} : { staleNs: opts.staleMs * 1e6 }),
     };
     const taken = new Int32Array(inflight);
     const entry = workerEntry(WORKER);

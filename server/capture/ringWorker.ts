@@ -29,13 +29,21 @@ export interface RingWorkerData {
    * Int32 at index 0: KiB posted and not yet taken by the thread that decodes them, which subtracts
    * what its pipeline has correlated (or dropped) and notifies. Past maxInflightKiB the worker stops
    * reading, and memory stays bounded when correlation falls behind: the rings fill (the kernel counts
-   * what it cannot store as lost), and what waits there longer than STALE_NS
+   * what it cannot store as lost), and what waits there longer than staleNs
    * is let go unread once they are half full.
    */
   inflight: SharedArrayBuffer;
   maxInflightKiB: number;
   /** log2 of each CPU's ring slots; by CPU count when absent */
   slotsLog2?: number;
+  /**
+   * While correlation is behind and a ring is half full, records older than this (ns) wait no
+   * longer in the rings: they are let go unread (and reported lost), so that what is read once it
+   * catches up is the present. Full rings would otherwise hold a second or more of the past, and a
+   * ping made now would be shown that late; the kernel would lose the new records instead. A lag the
+   * rings can hold (less than half of them) loses nothing. Absent: nothing is let go.
+   */
+  staleNs?: number;
 }
 
 /** One observer to place: the program, where, and in which namespace (by a path that opens it). */
@@ -62,14 +70,6 @@ export type RingWorkerMessage =
 const COUNTERS_EVERY_MS = 250;
 const SMALL_READ_BYTES = 256 * 1024;
 const GATHER_MS = 5;
-/**
- * While correlation is behind and a ring is half full, records older than this wait no longer in
- * the rings: they are let go unread (and reported lost), so that what is read once it catches up is
- * the present. Full rings would otherwise hold a second or more of the past, and a ping made now
- * would be shown that late; the kernel would lose the new records instead. A lag the rings can
- * hold (less than half of them) loses nothing.
- */
-const STALE_NS = 250_000_000n;
 
 function post(msg: RingWorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(msg, transfer);
@@ -202,9 +202,10 @@ function run(data: RingWorkerData): void {
   };
   /** Lets go of what has waited too long in the rings while correlation is behind: reported as one loss. */
   let discarded = 0;
+  const staleNs = data.staleNs === undefined ? undefined : BigInt(Math.round(data.staleNs));
   const discardStale = (): void => {
-    if (!rings.halfFull()) return;
-    const gone = rings.discard(process.hrtime.bigint() - STALE_NS);
+    if (staleNs === undefined || !rings.halfFull()) return;
+    const gone = rings.discard(process.hrtime.bigint() - staleNs);
     if (!gone) return;
     discarded += gone.count;
     const out = lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count));
