@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 const noTest = { group: ["**/test/**", "../test/*", "../../test/*"], message: "Nothing imports test/." };
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "client/dist/**", "dist/**", "bpf/**"] },
+  { ignores: ["node_modules/**", "client/dist/**", "dist/**", "dist.tmp/**", "bpf/**"] },
   ...tseslint.configs.recommended,
   {
     rules: {
