@@ -29,8 +29,7 @@ export interface RingWorkerData {
    * Int32 at index 0: KiB posted and not yet taken by the thread that decodes them, which subtracts
    * what its pipeline has correlated (or dropped) and notifies. Past maxInflightKiB the worker stops
    * reading, and memory stays bounded when correlation falls behind: the rings fill (the kernel counts
-   * what it cannot store as lost), and what waits there longer than staleNs
-   * is let go unread once they are half full.
+   * what it cannot store as lost), and with staleNs what waits there too long is let go unread.
    */
   inflight: SharedArrayBuffer;
   maxInflightKiB: number;
@@ -171,13 +170,17 @@ function run(data: RingWorkerData): void {
   const observers = new Observers(session.value);
   const inflight = new Int32Array(data.inflight);
   const rings = new PerCpuRings(ring.buffer, cursors.buffer, cpus.value, log2, data.maxBatchBytes, data.slot);
+  /** Posts ring-record bytes to the decoding thread, counted in flight until it releases them. */
+  const hand = (out: Uint8Array): void => {
+    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
+    post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
+  };
   /** Posts what is ready (see PerCpuRings.drain); returns the bytes read. */
   const drain = (untilNs?: bigint): number => {
     const out = rings.drain(untilNs);
     if (!out) return 0;
     const bytes = out.byteLength; // read before the transfer, which empties out
-    Atomics.add(inflight, 0, Math.ceil(bytes / 1024));
-    post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
+    hand(out);
     return bytes;
   };
   // Losses a CPU has not reported (it stored no record since): reported here, once each.
@@ -197,8 +200,7 @@ function run(data: RingWorkerData): void {
     if (records.length === 0) return;
     const out = new Uint8Array(records.length * data.slot.bytes);
     records.forEach((r, i) => out.set(r, i * data.slot.bytes));
-    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
-    post({ type: "batch", bytes: out.buffer }, [out.buffer]);
+    hand(out);
   };
   /** Lets go of what has waited too long in the rings while correlation is behind: reported as one loss. */
   let discarded = 0;
@@ -208,9 +210,7 @@ function run(data: RingWorkerData): void {
     const gone = rings.discard(process.hrtime.bigint() - staleNs);
     if (!gone) return;
     discarded += gone.count;
-    const out = lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count));
-    Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
-    post({ type: "batch", bytes: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer]);
+    hand(lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count)));
   };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   const counter = (key: number): number => {
