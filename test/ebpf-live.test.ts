@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { COMPAT_WARNING, createEbpfSource, objectForKernel, PKTPATH_COMPAT_OBJ, PKTPATH_OBJ } from "../server/capture/ebpf.ts";
+import { COMPAT_WARNING, createEbpfSource, objectForKernel, PKTPATH_COMPAT_OBJ, PKTPATH_OBJ, type EbpfOptions } from "../server/capture/ebpf.ts";
 import { firstAvailable } from "../server/sources.ts";
 import { kernelHasFunction } from "../server/capture/libbpf.ts";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
@@ -38,13 +38,15 @@ function build(prefix: string): Topology {
   return topo;
 }
 
-async function capture(run: () => void | Promise<void>, filter: CaptureFilter = captureFilter(), objPath?: string): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
-  const source = createEbpfSource(filter, objPath === undefined ? {} : { objPath });
+/** Captures while run() runs, and settleMs after (0: stop at once, with whatever the rings still hold). */
+async function capture(run: () => void | Promise<void>, filter: CaptureFilter = captureFilter(), opts: EbpfOptions = {},
+  settleMs = 300): Promise<{ events: RawEvent[]; lost: number; malformed: number }> {
+  const source = createEbpfSource(filter, opts);
   const events: RawEvent[] = [];
   await source.start((batch) => events.push(...batch));
   try {
     await run();
-    await new Promise((r) => setTimeout(r, 300));
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
   } finally {
     await source.stop();
   }
@@ -86,7 +88,7 @@ for (const [which, objPath, prefix] of [["", undefined, "ppE1"], [" (the build f
     const got = await capture(() => {
       execFileSync("ping", ["-c", "2", "-i", "0.2", "-e", String(id4), N4], { stdio: "ignore" });
       execFileSync("ping", ["-c", "1", "-e", String(id6), N6], { stdio: "ignore" });
-    }, undefined, objPath);
+    }, undefined, objPath === undefined ? {} : { objPath });
 
     for (const seq of [1, 2]) {
       const request = journey(got.events, 8, id4, seq);
@@ -265,19 +267,12 @@ test("a reader that falls behind: the full rings count what they drop as lost, a
   // Small rings and a small read-ahead; the main thread is blocked while ping floods loopback, so
   // the reader stops at its read-ahead, the rings fill and the kernel counts the rest as lost.
   const topo = loopbackNs(t, "ppE7");
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 64 });
-  const events: RawEvent[] = [];
-  await source.start((batch) => events.push(...batch));
   const id = 4805;
-  try {
+  const { events, lost, malformed } = await capture(async () => {
     topo.exec("lo", "ping", "-f", "-c", "4000", "-q", "127.0.0.1");
     await new Promise((r) => setTimeout(r, 300));
     topo.exec("lo", "ping", "-c", "1", "-e", String(id), "127.0.0.1");
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    await source.stop();
-  }
-  const { lost } = source.counters();
+  }, captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 64 });
   assert.ok(lost > 0, "records were lost and counted");
   // Each echo skb makes as many records as the one after the flood (4 stack steps, 4 device hops and
   // its free on loopback); 8000 of the flood and 2 after it. What was read plus what was counted lost
@@ -294,7 +289,7 @@ test("a reader that falls behind: the full rings count what they drop as lost, a
   // soon (both, at times: the spans are the same and merge), so every lost record is in a report.
   assert.ok(reports.reduce((n, r) => n + (r.len ?? 0), 0) >= lost, "every lost record is in a report");
   assert.ok(reports.every((r) => r.lostFromNs !== undefined && r.lostFromNs <= r.tNs));
-  assert.equal(source.malformed(), 0);
+  assert.equal(malformed, 0);
   const after = events.filter((e) => e.packet?.icmp?.id === id);
   assert.deepEqual(after.filter((e) => e.event === "net_dev_queue").map((e) => e.packet?.icmp?.type), [8, 0],
     "the echo after the flood was captured whole");
@@ -305,20 +300,15 @@ test("a ring slot used before says nothing of its last record: hops that report 
   // records go in the slots the earlier ones' had. net_dev_xmit reports no header (the skb may be the
   // peer's by then): before, its record kept the header of the record that had filled its slot last.
   const topo = loopbackNs(t, "ppE9");
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12 });
-  const events: RawEvent[] = [];
-  await source.start((batch) => events.push(...batch));
-  try {
+  const { events, lost } = await capture(async () => {
     // Bursts of different lengths, so that each one's records fall on slots of other kinds of record.
     for (const count of [1000, 733, 866, 599]) {
       await promisify(execFile)("ip", ["netns", "exec", topo.n("lo"), "ping", "-i", "0.0005", "-c", String(count), "-q", "127.0.0.1"]);
       await new Promise((r) => setTimeout(r, 600));
     }
-  } finally {
-    await source.stop();
-  }
+  }, captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12 }, 0);
   const xmits = events.filter((e) => e.event === "net_dev_xmit");
-  t.diagnostic(`${events.length} records (rings of 4096 slots a CPU), ${xmits.length} net_dev_xmit, ${source.counters().lost} lost`);
+  t.diagnostic(`${events.length} records (rings of 4096 slots a CPU), ${xmits.length} net_dev_xmit, ${lost} lost`);
   assert.ok(events.length > 4096, "the ring went round");
   assert.ok(xmits.length > 4096 / 9);
   assert.deepEqual(xmits.filter((e) => e.packet !== undefined || e.outer !== undefined || e.ttl !== undefined).length, 0,
@@ -329,16 +319,10 @@ test("stopping hands over everything still in the rings, batch after batch", { s
   // The main thread is blocked while ping floods loopback, and the reader may run only 64 KiB
   // ahead of it, so when stop() comes the rings still hold several batches' worth: all of it arrives.
   const topo = loopbackNs(t, "ppE8");
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { maxInflightKiB: 64 });
-  const events: RawEvent[] = [];
-  await source.start((batch) => events.push(...batch));
-  try {
-    topo.exec("lo", "ping", "-f", "-c", "3000", "-q", "127.0.0.1");
-  } finally {
-    await source.stop();
-  }
+  const { events, lost } = await capture(() => void topo.exec("lo", "ping", "-f", "-c", "3000", "-q", "127.0.0.1"),
+    captureFilter("", { host: "127.0.0.1" }), { maxInflightKiB: 64 }, 0);
   // 6000 echo skbs of 9 records each (within one CPU's ring of 65536), many batches of at most 4854
-  assert.deepEqual({ read: events.length, lost: source.counters().lost }, { read: 9 * 6000, lost: 0 });
+  assert.deepEqual({ read: events.length, lost }, { read: 9 * 6000, lost: 0 });
 });
 
 test("the exchange that publishes records off x86 loads and delivers them here too", { skip }, async (t) => {
@@ -349,19 +333,12 @@ test("the exchange that publishes records off x86 loads and delivers them here t
   const objPath = join(dir, "pktpath.bpf.o");
   execFileSync("make", ["-s", "-C", BPF_DIR, "variant", "EXTRA_CFLAGS=-DPKTPATH_COMMIT_XCHG", `OUT=${objPath}`], { stdio: "pipe" });
   const topo = loopbackNs(t, "ppE9");
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { objPath });
-  const events: RawEvent[] = [];
-  await source.start((batch) => events.push(...batch));
-  try {
-    topo.exec("lo", "ping", "-c", "3", "-i", "0.2", "-e", "4806", "127.0.0.1");
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    await source.stop();
-  }
+  const { events, lost, malformed } = await capture(() => void topo.exec("lo", "ping", "-c", "3", "-i", "0.2", "-e", "4806", "127.0.0.1"),
+    captureFilter("", { host: "127.0.0.1" }), { objPath });
   const queued = events.filter((e) => e.event === "net_dev_queue" && e.packet?.icmp?.id === 4806);
   assert.deepEqual(queued.map((e) => [e.packet?.icmp?.type, e.packet?.icmp?.seq]), [[8, 1], [0, 1], [8, 2], [0, 2], [8, 3], [0, 3]]);
   assert.equal(events.length, 6 * 9, "whole journeys of 9 records each");
-  assert.deepEqual([source.counters().lost, source.malformed()], [0, 0]);
+  assert.deepEqual([lost, malformed], [0, 0]);
 });
 
 test("failures say what is wrong and what to do", { skip }, async () => {
