@@ -118,7 +118,9 @@ export class PerCpuRings {
     const hi = Number(untilNs >> 32n), lo = Number(untilNs & 0xffffffffn);
     let count = 0, first: bigint | undefined, last: bigint | undefined;
     const word = (at: number, off: number): bigint => (BigInt(this.u32[(at + off + 4) / 4]!) << 32n) | BigInt(this.u32[(at + off) / 4]!);
-    const earliest = (ts: bigint): void => void (first === undefined || ts < first ? (first = ts) : undefined);
+    const earliest = (ts: bigint): void => {
+      if (first === undefined || ts < first) first = ts;
+    };
     for (let c = 0; c < this.cpus; c++) {
       let n = 0, at = this.slotAt(c, this.pos[c]!), end = at;
       // One CPU's ring is in time order: its first and last are the oldest and newest let go.
