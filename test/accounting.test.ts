@@ -86,7 +86,13 @@ test("after a long stall, what is read first is the present: records that waited
   const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 12, maxInflightKiB: 1024, netfilter: false, staleMs: 250 });
   const pipeline = new Pipeline(source);
   let correlated = 0;
-  pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));
+  let reported = 0;
+  pipeline.onEvents((events: RawEvent[]) => {
+    for (const e of events) {
+      if (e.event === "records_lost") reported += e.len ?? 0;
+      else correlated++;
+    }
+  });
   const pings: Ping[] = [];
   pipeline.onPings((batch) => void pings.push(...batch));
   await pipeline.start();
@@ -108,4 +114,5 @@ test("after a long stall, what is read first is the present: records that waited
   assert.equal(stats.events, 5 * 10_002, "every record the kernel made: read, let go or lost");
   assert.equal(stats.lost, lostBy.ring + lostBy.queue + lostBy.malformed);
   assert.equal(stats.events - stats.lost, correlated, "events − lost = what the Correlator was handed");
+  assert.equal(reported, lostBy.ring + lostBy.queue, "each record lost in the rings or let go at the reader is in one report");
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { RecordDecoder } from "../server/capture/decode.ts";
 import { PKTPATH_OBJ } from "../server/capture/ebpf.ts";
 import { readRecordLayout } from "../server/capture/layout.ts";
-import { CURSOR_BYTES, PerCpuRings as Rings0, ringSlotsLog2, slotLayout } from "../server/capture/rings.ts";
+import { CURSOR_BYTES, PerCpuRings as Rings0, QuietLosses, ringSlotsLog2, slotLayout } from "../server/capture/rings.ts";
 
 const layout = await readRecordLayout(PKTPATH_OBJ);
 assert.ok(layout.ok, layout.ok ? "" : layout.error);
@@ -15,8 +15,8 @@ const EVENT_SIZE = layout.value.eventSize;
 const KIND_OFFSET = layout.value.slotEvent + layout.value.ev.kind;
 /** The reader over these buffers, with the real slot layout. */
 class PerCpuRings extends Rings0 {
-  constructor(ring: ArrayBuffer, cursors: ArrayBuffer, cpus: number, log2: number, maxBatchBytes: number) {
-    super(ring, cursors, cpus, log2, maxBatchBytes, SLOT);
+  constructor(ring: ArrayBuffer, cursors: ArrayBuffer, cpus: number, log2: number, maxBatchBytes: number, quiet?: QuietLosses) {
+    super(ring, cursors, cpus, log2, maxBatchBytes, SLOT, quiet);
   }
 }
 
@@ -129,8 +129,9 @@ test("a reader far behind lets go of what is stamped up to the cut, on every CPU
   const report = new DataView(r.ring, ((1 << LOG2) + 1) * SLOT_BYTES);
   report.setUint8(SLOT.lost.kindOffset, SLOT.lost.kind);
   report.setBigUint64(SLOT.lost.locationOffset, 50n, true);
+  report.setUint32(SLOT.lost.lenOffset, 7, true);
   const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
-  assert.deepEqual(reader.discard(320n), { count: 4, firstNs: 50n, lastNs: 300n });
+  assert.deepEqual(reader.discard(320n), { count: 4, reported: 7, firstNs: 50n, lastNs: 300n });
   assert.deepEqual([r.cursor(0), r.cursor(1)], [9n, 2n], "handed back to the kernel");
   assert.deepEqual([r.len(0, 6), r.len(0, 8), r.len(1, 0)], [0, 0, 0]);
   assert.equal(reader.discard(320n), undefined, "nothing twice");
@@ -146,4 +147,34 @@ test("a ring is half full once the slot half a ring past the reader is filled", 
   assert.equal(reader.halfFull(), true);
   reader.drain();
   assert.equal(reader.halfFull(), false, "read");
+});
+
+test("each lost record is in one report: the reader reports what grew since, the kernel's report keeps the rest", () => {
+  const quiet = new QuietLosses();
+  assert.equal(quiet.report(0, 0n, 0n, 0n), undefined, "nothing lost");
+  assert.deepEqual(quiet.report(0, 5n, 100n, 140n), { firstNs: 100n, lastNs: 140n, count: 5n });
+  assert.equal(quiet.report(0, 5n, 100n, 140n), undefined, "said already");
+  assert.deepEqual(quiet.report(0, 8n, 100n, 190n), { firstNs: 140n, lastNs: 190n, count: 3n }, "only the three since");
+  assert.deepEqual(quiet.report(1, 2n, 120n, 130n), { firstNs: 120n, lastNs: 130n, count: 2n }, "each CPU its own");
+  // CPU 0 stores a record again: its report counts 9 since 100, the reader said 8 of them
+  const r = rings();
+  r.fill(0, 0, 200);
+  r.fill(0, 1, 210);
+  r.fill(1, 0, 205);
+  const report = new DataView(r.ring, 0);
+  report.setUint8(SLOT.lost.kindOffset, SLOT.lost.kind);
+  report.setBigUint64(SLOT.lost.locationOffset, 100n, true);
+  report.setUint32(SLOT.lost.lenOffset, 9, true);
+  const other = new DataView(r.ring, (1 << LOG2) * SLOT_BYTES);
+  other.setUint8(SLOT.lost.kindOffset, SLOT.lost.kind);
+  other.setBigUint64(SLOT.lost.locationOffset, 300n, true); // an episode the reader never reported
+  other.setUint32(SLOT.lost.lenOffset, 4, true);
+  const out = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20, quiet).drain();
+  assert.ok(out);
+  const dv = new DataView(out.buffer);
+  const lens = [0, 1, 2].map((i) => dv.getUint32(i * SLOT_BYTES + SLOT.lost.lenOffset, true));
+  assert.deepEqual(times(out), [200, 205, 210]);
+  assert.deepEqual([lens[0], lens[1]], [1, 4], "9 less the 8 reported; 4 as the kernel said");
+  assert.deepEqual(quiet.report(0, 2n, 400n, 410n), { firstNs: 400n, lastNs: 410n, count: 2n }, "a new episode, whole");
+  assert.equal(quiet.settle(1, 120n, 2), 0, "all of it said by the reader");
 });

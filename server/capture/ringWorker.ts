@@ -6,7 +6,7 @@
 // holds the programs). The layout is bpf/pktpath.h's struct pktpath_slot and pktpath_ring_cursor.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { mmapArray, openAndAttach, possibleCpus, type BpfSession, type MapMemory, type NetfilterPlace } from "./libbpf.ts";
-import { CURSOR_BYTES, lossRecord, PerCpuRings, PRODUCER_BYTES, ringSlotsLog2, type SlotLayout } from "./rings.ts";
+import { CURSOR_BYTES, lossRecord, PerCpuRings, PRODUCER_BYTES, QuietLosses, ringSlotsLog2, type SlotLayout } from "./rings.ts";
 
 export interface RingWorkerData {
   objPath: string;
@@ -169,7 +169,8 @@ function run(data: RingWorkerData): void {
   }
   const observers = new Observers(session.value);
   const inflight = new Int32Array(data.inflight);
-  const rings = new PerCpuRings(ring.buffer, cursors.buffer, cpus.value, log2, data.maxBatchBytes, data.slot);
+  const quiet = new QuietLosses();
+  const rings = new PerCpuRings(ring.buffer, cursors.buffer, cpus.value, log2, data.maxBatchBytes, data.slot, quiet);
   /** Posts ring-record bytes to the decoding thread, counted in flight until it releases them. */
   const hand = (out: Uint8Array): void => {
     Atomics.add(inflight, 0, Math.ceil(out.byteLength / 1024));
@@ -183,8 +184,7 @@ function run(data: RingWorkerData): void {
     hand(out);
     return bytes;
   };
-  // Losses a CPU has not reported (it stored no record since): reported here, once each.
-  const reported: bigint[] = [];
+  // Losses a CPU has not reported (it stored no record since): reported here, each lost record once.
   const reportQuietLosses = (): void => {
     const v = session.value.lookupMap("producer", 0, cpus.value * PRODUCER_BYTES);
     if (!v.ok) return;
@@ -192,10 +192,8 @@ function run(data: RingWorkerData): void {
     const records: Uint8Array[] = [];
     for (let c = 0; c < cpus.value; c++) {
       const base = c * PRODUCER_BYTES;
-      const lost = dv.getBigUint64(base + 16, true), last = dv.getBigUint64(base + 32, true);
-      if (lost === 0n || reported[c] === last) continue;
-      reported[c] = last;
-      records.push(lossRecord(data.slot, dv.getBigUint64(base + 24, true), last, lost));
+      const news = quiet.report(c, dv.getBigUint64(base + 16, true), dv.getBigUint64(base + 24, true), dv.getBigUint64(base + 32, true));
+      if (news) records.push(lossRecord(data.slot, news.firstNs, news.lastNs, news.count));
     }
     if (records.length === 0) return;
     const out = new Uint8Array(records.length * data.slot.bytes);
@@ -210,7 +208,8 @@ function run(data: RingWorkerData): void {
     const gone = rings.discard(process.hrtime.bigint() - staleNs);
     if (!gone) return;
     discarded += gone.count;
-    hand(lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count)));
+    // one report of the records let go and of the kernel's losses reported among them
+    hand(lossRecord(data.slot, gone.firstNs, gone.lastNs, BigInt(gone.count + gone.reported)));
   };
   post({ type: "ready", attached: session.value.attached, warnings: session.value.warnings });
   const counter = (key: number): number => {

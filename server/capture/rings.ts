@@ -38,6 +38,39 @@ export function lossRecord(slot: SlotLayout, firstNs: bigint, lastNs: bigint, co
   return out;
 }
 
+/**
+ * Losses the reader reported for CPUs that stored no record since (lossRecord from their producer
+ * state). A CPU's loss count keeps growing until it stores a record; that record is its own report,
+ * with the whole count. So the reader reports only what it had not yet, and takes off the kernel's
+ * report what the reader reported of it: each lost record is in exactly one report.
+ */
+export class QuietLosses {
+  private readonly open: ({ firstNs: bigint; lastNs: bigint; count: bigint } | undefined)[] = [];
+
+  /** What to report of a CPU whose producer state says `lost` since firstNs, the last at lastNs. */
+  report(cpu: number, lost: bigint, firstNs: bigint, lastNs: bigint): { firstNs: bigint; lastNs: bigint; count: bigint } | undefined {
+    if (lost === 0n) return undefined;
+    const o = this.open[cpu];
+    if (o?.firstNs !== firstNs) {
+      this.open[cpu] = { firstNs, lastNs, count: lost };
+      return { firstNs, lastNs, count: lost };
+    }
+    if (lost <= o.count) return undefined;
+    const news = { firstNs: o.lastNs, lastNs, count: lost - o.count };
+    o.count = lost;
+    o.lastNs = lastNs;
+    return news;
+  }
+
+  /** Of a kernel's report from `cpu` (`count` lost, the first at firstNs), what no report said yet. */
+  settle(cpu: number, firstNs: bigint, count: number): number {
+    const o = this.open[cpu];
+    if (o?.firstNs !== firstNs) return count;
+    this.open[cpu] = undefined;
+    return Math.max(0, count - Number(o.count));
+  }
+}
+
 /** struct pktpath_ring_cursor: one cache line per CPU */
 export const CURSOR_BYTES = 64;
 /** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
@@ -68,7 +101,7 @@ export class PerCpuRings {
   private readonly lost: SlotLayout["lost"];
 
   constructor(ring: ArrayBuffer, cursors: ArrayBuffer, private readonly cpus: number, private readonly log2: number,
-    maxBatchBytes: number, slot: SlotLayout) {
+    maxBatchBytes: number, slot: SlotLayout, private readonly quiet?: QuietLosses) {
     this.slotBytes = slot.bytes;
     this.tsLo = slot.tsOffset;
     this.tsHi = slot.tsOffset + 4;
@@ -110,13 +143,13 @@ export class PerCpuRings {
 
   /**
    * Frees, unread, every filled slot stamped no later than untilNs, on every CPU: what a reader too
-   * far behind lets go, so that what it reads next is recent. How many records of packets, and the
-   * first and last time among them and among the losses the kernel reported in them; undefined
-   * when nothing was there.
+   * far behind lets go, so that what it reads next is recent. How many records of packets, how many
+   * the kernel's reports among them counted lost (and no other report has), and the first and last
+   * time among them and among those losses; undefined when nothing was there.
    */
-  discard(untilNs: bigint): { count: number; firstNs: bigint; lastNs: bigint } | undefined {
+  discard(untilNs: bigint): { count: number; reported: number; firstNs: bigint; lastNs: bigint } | undefined {
     const hi = Number(untilNs >> 32n), lo = Number(untilNs & 0xffffffffn);
-    let count = 0, first: bigint | undefined, last: bigint | undefined;
+    let count = 0, reported = 0, first: bigint | undefined, last: bigint | undefined;
     const word = (at: number, off: number): bigint => (BigInt(this.u32[(at + off + 4) / 4]!) << 32n) | BigInt(this.u32[(at + off) / 4]!);
     const earliest = (ts: bigint): void => {
       if (first === undefined || ts < first) first = ts;
@@ -127,9 +160,13 @@ export class PerCpuRings {
       if (this.ready(at, hi, lo)) earliest(word(at, this.tsLo));
       for (; this.ready(at, hi, lo); at = this.slotAt(c, this.pos[c]! + n)) {
         end = at;
-        // A report of records the kernel lost is no record; the loss it reports began earlier.
-        if (this.bytes[at + this.lost.kindOffset] === this.lost.kind) earliest(word(at, this.lost.locationOffset));
-        else count++;
+        // A report of records the kernel lost is no record; the loss it reports began earlier, and
+        // what it counts (less what the reader reported already) goes into the report of these.
+        if (this.bytes[at + this.lost.kindOffset] === this.lost.kind) {
+          const from = word(at, this.lost.locationOffset), len = this.u32[(at + this.lost.lenOffset) / 4]!;
+          earliest(from);
+          reported += this.quiet ? this.quiet.settle(c, from, len) : len;
+        } else count++;
         this.u32[at / 4] = 0;
         n++;
       }
@@ -139,7 +176,21 @@ export class PerCpuRings {
       this.pos[c]! += n;
       Atomics.store(this.consumed, (c * CURSOR_BYTES) / 8, BigInt(this.pos[c]!));
     }
-    return first === undefined || last === undefined ? undefined : { count, firstNs: first, lastNs: last };
+    return first === undefined || last === undefined ? undefined : { count, reported, firstNs: first, lastNs: last };
+  }
+
+  /** The kernel's reports among the slots about to be taken count only what the reader has not reported (QuietLosses). */
+  private settleReports(counts: readonly number[]): void {
+    const { kind, kindOffset, locationOffset, lenOffset } = this.lost;
+    for (let c = 0; c < this.cpus; c++) {
+      for (let i = 0; i < counts[c]!; i++) {
+        const at = this.slotAt(c, this.pos[c]! + i);
+        if (this.bytes[at + kindOffset] !== kind) continue;
+        const first = (BigInt(this.u32[(at + locationOffset + 4) / 4]!) << 32n) | BigInt(this.u32[(at + locationOffset) / 4]!);
+        const len = (at + lenOffset) / 4;
+        this.u32[len] = this.quiet!.settle(c, first, this.u32[len]!);
+      }
+    }
   }
 
   /** Takes what is ready, as ring-record bytes in time order; untilNs undefined takes everything filled. */
@@ -171,6 +222,7 @@ export class PerCpuRings {
       total += counts[c]!;
     }
     if (total === 0) return undefined;
+    if (this.quiet) this.settleReports(counts);
     const out = new Uint8Array(total * this.slotBytes);
     let o = 0;
     const taken = counts.map(() => 0);
