@@ -84,6 +84,10 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
   let delivered: Promise<void> = Promise.resolve();
+  /** batches read and not yet decoded (see pump), and whether one is with the sink */
+  const waiting: { bytes: ArrayBuffer; release: () => void }[] = [];
+  let busy = false;
+  let drained: () => void = () => {};
   let originUs: number | undefined;
   /** The wall clock of CLOCK_MONOTONIC's startKtimeNs, as the two clocks relate now. */
   const wallOfStart = (): number => (performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() - startKtimeNs) / 1000;
@@ -144,6 +148,35 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
         sink(events, release, raw());
       });
     };
+    const decodeAndDeliver = (bytes: ArrayBuffer, release: () => void): void => {
+      const out = decoder.decodeBytes(bytes);
+      malformed += out.malformed;
+      // A report of records lost is no record of a packet: what the kernel made are those it lost, counted there.
+      counters.events += out.events.length - out.reports;
+      // Its snapshot of the netfilter layout is taken as it is handed on (after drops were named).
+      if (out.events.length) deliver(out.events, out.unresolved, release, () => rawBatch(bytes));
+      else release();
+    };
+    // With an intake (the pipeline), batches wait here as the bytes they came in, and each is made
+    // into events only once the pipeline has taken the one before: under a flood the backlog is
+    // bytes, not objects that outlive young collections (they were a third of the worker's promoted
+    // garbage). The reader reads on as batches are released, so the backlog is its read-ahead.
+    const pump = (): void => {
+      while (!busy) {
+        const next = waiting.shift();
+        if (!next) return drained();
+        busy = true;
+        let inPump = true, done = false;
+        decodeAndDeliver(next.bytes, () => {
+          if (done) return;
+          done = true;
+          next.release();
+          busy = false;
+          if (!inPump) pump();
+        });
+        inPump = false;
+      }
+    };
     const data: RingWorkerData = {
       objPath, rodata: {}, optionalTracepoints: OPTIONAL_TRACEPOINTS, netfilter, slot: slotLayout(layout.value),
       filter: program.value, control: control.port2, stop: stopFlag,
@@ -177,20 +210,17 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
               Atomics.sub(taken, 0, kib);
               Atomics.notify(taken, 0);
             };
-            const survey = intake ? decoder.survey(msg.bytes) : { records: 0 };
-            if (intake && !intake.fits(survey.records)) {
+            if (!intake) {
+              decodeAndDeliver(msg.bytes, () => undefined);
+              return release();
+            }
+            const survey = decoder.survey(msg.bytes);
+            if (!intake.fits(survey.records)) {
               intake.shed(survey.records, survey.span);
               return release();
             }
-            const out = decoder.decodeBytes(msg.bytes);
-            malformed += out.malformed;
-            // A report of records lost is no record of a packet: what the kernel made are those it lost, counted there.
-            counters.events += out.events.length - out.reports;
-            // Its snapshot of the netfilter layout is taken as it is handed on (after drops were named).
-            const raw = (): RawBatch => rawBatch(msg.bytes);
-            if (out.events.length && intake) return deliver(out.events, out.unresolved, release, raw);
-            if (out.events.length) deliver(out.events, out.unresolved, () => undefined, raw);
-            return release();
+            waiting.push({ bytes: msg.bytes, release });
+            return pump();
           }
           case "counters":
             counters.lost = msg.lost;
@@ -225,6 +255,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     const w = worker;
     await stopped;
     await new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once("exit", () => resolve())));
+    // what was read waits to be decoded no longer than the sink takes it
+    if (busy || waiting.length > 0) await new Promise<void>((resolve) => (drained = resolve));
     await delivered;
     control.port1.close();
   }
