@@ -215,16 +215,29 @@ function repeatsHop(journey: Journey, ev: RawEvent): boolean {
 
 export function hopOf(ev: RawEvent): Hop {
   // "?" for a device a source could not name (an empty name too), 0 for an unknown length.
-  const hop: Hop = { event: ev.event, ifname: ev.ifname || "?", tNs: ev.tNs, len: ev.len ?? 0 };
+  const event = ev.event, ifname = ev.ifname || "?", tNs = ev.tNs, len = ev.len ?? 0;
+  let hop: Hop;
   // The fields of a RawEvent a hop keeps, as they are (the header is decided by the table), field by
   // field rather than in a loop over their names: this runs for every event, and an access keyed by a
-  // variable is several times slower (bench/pipeline.ts).
-  if (ev.ifindex !== undefined) hop.ifindex = ev.ifindex;
-  if (ev.netns !== undefined) hop.netns = ev.netns;
-  if (ev.netnsName !== undefined) hop.netnsName = ev.netnsName;
-  if (ev.outer !== undefined) hop.outer = ev.outer;
-  if (ev.netfilter !== undefined) hop.netfilter = ev.netfilter;
-  if (ev.ttl !== undefined) hop.ttl = ev.ttl;
+  // variable is several times slower (bench/pipeline.ts). A hop of a live capture mostly has the same
+  // eight: made in one literal, they are all inside the object (added one by one, four of them took
+  // a property array of their own: 13 MiB of the serve worker's heap under a flood). The keys come
+  // in the same order either way.
+  const ifindex = ev.ifindex, netns = ev.netns, ttl = ev.ttl;
+  if (ifindex !== undefined && netns !== undefined && ttl !== undefined && ev.outer === undefined && ev.netfilter === undefined) {
+    const netnsName = ev.netnsName;
+    hop = netnsName !== undefined
+      ? { event, ifname, tNs, len, ifindex, netns, netnsName, ttl }
+      : { event, ifname, tNs, len, ifindex, netns, ttl };
+  } else {
+    hop = { event, ifname, tNs, len };
+    if (ifindex !== undefined) hop.ifindex = ifindex;
+    if (netns !== undefined) hop.netns = netns;
+    if (ev.netnsName !== undefined) hop.netnsName = ev.netnsName;
+    if (ev.outer !== undefined) hop.outer = ev.outer;
+    if (ev.netfilter !== undefined) hop.netfilter = ev.netfilter;
+    if (ttl !== undefined) hop.ttl = ttl;
+  }
   if (ev.toIfname !== undefined) hop.toIfname = ev.toIfname;
   if (ev.fragment !== undefined) hop.fragment = ev.fragment;
   if (ev.neighbour !== undefined) hop.neighbour = ev.neighbour;
