@@ -138,7 +138,8 @@ export class JourneyTable {
       entry.firstFragment = true;
       out.fragmented.push({ journey: entry.journey, packet: p, fragment: ev.fragment });
     }
-    if (entry.headers.some((h) => h === p || samePacket(h, p))) return;
+    // a loop, not some() with a closure: this runs for every event
+    for (const h of entry.headers) if (h === p || samePacket(h, p)) return;
     entry.headers.push(p);
     if (!entry.journey.packet) {
       entry.journey.packet = p;

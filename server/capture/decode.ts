@@ -136,17 +136,27 @@ export class RecordDecoder {
     if (kind === undefined) return undefined;
     // ts - start in plain numbers: exact while the capture is shorter than 2^53 ns (104 days).
     const tNs = (dv.getUint32(at + o.ts_ns + 4, true) - this.startHi) * 0x100000000 + (dv.getUint32(at + o.ts_ns, true) - this.startLo);
-    const ev: RawEvent = { event: kind, tNs, skbaddr: this.hex64(dv, at + o.skbaddr), len: dv.getUint32(at + o.len, true) };
+    const skbaddr = this.hex64(dv, at + o.skbaddr), len = dv.getUint32(at + o.len, true);
     const ifname = this.name(dv, at + o.ifname);
-    if (ifname) ev.ifname = ifname;
     const ifindex = dv.getUint32(at + o.ifindex, true);
-    if (ifindex) ev.ifindex = ifindex;
     const netns = dv.getUint32(at + o.netns_ino, true);
-    if (netns) ev.netns = netns;
     const h = this.headers(dv, at);
-    if (h.packet) ev.packet = h.packet;
-    if (h.outer) ev.outer = h.outer;
-    if (h.ttl !== undefined) ev.ttl = h.ttl;
+    const packet = h.packet, ttl = h.ttl;
+    let ev: RawEvent;
+    // Most records have all of these: made in one literal, they are inside the object, not in a
+    // property array grown as they are added one by one (two more allocations a record). The keys
+    // come in the same order either way.
+    if (ifname && ifindex && netns && packet && ttl !== undefined && !h.outer) {
+      ev = { event: kind, tNs, skbaddr, len, ifname, ifindex, netns, packet, ttl };
+    } else {
+      ev = { event: kind, tNs, skbaddr, len };
+      if (ifname) ev.ifname = ifname;
+      if (ifindex) ev.ifindex = ifindex;
+      if (netns) ev.netns = netns;
+      if (packet) ev.packet = packet;
+      if (h.outer) ev.outer = h.outer;
+      if (ttl !== undefined) ev.ttl = ttl;
+    }
     if (h.fragment) ev.fragment = h.fragment;
     if (dv.getUint32(at + o.clone_of, true) !== 0 || dv.getUint32(at + o.clone_of + 4, true) !== 0) ev.cloneOf = this.hex64(dv, at + o.clone_of);
     if (dv.getUint8(at + o.flags) & REC_NEW_SKB) ev.newSkb = true;
