@@ -2,10 +2,11 @@
 // flood on a namespace's own loopback (argv[2] seconds, default 2), then replays those bytes
 // through decode (RecordDecoder) + correlation (the shared Correlator) + the stores, synchronously on
 // this thread, argv[3] rounds (default 5). Prints records, pings and events/s per round and their
-// median. Asserts nothing. With a FILE, the recording is kept there (the raw batches, each after its
+// median, then the bytes allocated per event over one more replay (steadier than the rates). Asserts nothing. With a FILE, the recording is kept there (the raw batches, each after its
 // u32 length) and a later run replays it instead of recording again.
 // Usage (root, after `make -C bpf`): node --import tsx bench/pipeline.ts [seconds] [rounds] [FILE]
 import { execFileSync, spawn } from "node:child_process";
+import { Session } from "node:inspector/promises";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { readKernelFacts } from "../server/capture/btf.ts";
 import { RecordDecoder } from "../server/capture/decode.ts";
@@ -84,14 +85,13 @@ async function main(): Promise<void> {
   const startKtimeNs = new DataView(first).getBigUint64(8 + layout.value.ev.ts_ns, true);
   console.log(`recorded ${(bytes / 2 ** 20).toFixed(1)} MiB in ${batches.length} batches (ping -f on a namespace's loopback, ${SECONDS} s)`);
   const rates: number[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
+  const replay = (): { events: number; pings: number } => {
     const decoder = new RecordDecoder(layout.value, {
       startKtimeNs, dropReasons: facts.dropReasons.ok ? facts.dropReasons.value : new Map(),
     });
     const correlator = new Correlator();
     const store = new PingStore(10_000), others = new ExchangeStore(10_000);
     let events = 0, pings = 0;
-    const t0 = performance.now();
     for (const b of batches) {
       const out = decoder.decodeBytes(b);
       events += out.events.length;
@@ -105,12 +105,27 @@ async function main(): Promise<void> {
     const f = correlator.flush();
     store.add(f.pings);
     pings += f.pings.length;
+    return { events, pings };
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const t0 = performance.now();
+    const { events, pings } = replay();
     const s = (performance.now() - t0) / 1000;
     rates.push(events / s);
     console.log(`round ${round}: ${events} events, ${pings} pings in ${s.toFixed(2)} s: ${Math.round(events / s).toLocaleString("en-US")} events/s`);
   }
   rates.sort((a, b) => a - b);
   console.log(`median: ${Math.round(rates[Math.floor(rates.length / 2)] ?? 0).toLocaleString("en-US")} events/s (decode + correlate + store, one core)`);
+  // What the rates hide in this machine's noise: the bytes allocated per event (most of the time
+  // not spent on the events themselves is the collector's), sampled over one more replay.
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const { events } = replay();
+  const { profile } = await session.post("HeapProfiler.stopSampling");
+  const total = (n: { selfSize: number; children: typeof n[] }): number => n.children.reduce((sum, c) => sum + total(c), n.selfSize);
+  console.log(`allocated: ${Math.round(total(profile.head) / events)} bytes per event (sampled)`);
+  session.disconnect();
 }
 
 process.once("SIGINT", () => {
