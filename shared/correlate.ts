@@ -119,7 +119,8 @@ export class Correlator {
    */
   pushAll(events: readonly RawEvent[], out: CorrelatorOutput): void {
     const from = out.exchanges.length;
-    for (const ev of events) this.pushInto(ev, out);
+    // Indexed: for-of here made an iterator result per event (40 bytes each, bench/pipeline.ts).
+    for (let i = 0; i < events.length; i++) this.pushInto(events[i]!, out);
     this.gaps.mark(out.exchanges, from, this.nowNs);
     for (let i = from; i < out.exchanges.length; i++) {
       const ex = out.exchanges[i]!;
@@ -182,11 +183,13 @@ export class Correlator {
       out.journeys.push(j);
       this.exchanges.ended(j, tNs, out.exchanges);
     }
-    // Mostly empty: setting an array's length costs even when it does not change it, and this runs per event.
-    if (s.identified.length > 0) s.identified.length = 0;
-    if (s.rewritten.length > 0) s.rewritten.length = 0;
-    if (s.fragmented.length > 0) s.fragmented.length = 0;
-    if (s.ended.length > 0) s.ended.length = 0;
+    // Emptied by pop(), which keeps the room the arrays had: setting length to 0 let it go, and the
+    // next push made it again (about 150 bytes each time, for one journey). Mostly empty already:
+    // this runs per event.
+    while (s.identified.length > 0) s.identified.pop();
+    while (s.rewritten.length > 0) s.rewritten.pop();
+    while (s.fragmented.length > 0) s.fragmented.pop();
+    while (s.ended.length > 0) s.ended.pop();
   }
 
   /** Marks what was open across a gap; pings are the icmp-echo exchanges, collected once per output. */

@@ -47,8 +47,8 @@ export function emptyJourneyOutput(): JourneyOutput {
 interface OpenJourney {
   journey: Journey;
   lastTNs: number;
-  /** the distinct headers seen so far */
-  headers: PacketInfo[];
+  /** the distinct headers seen so far after the first (the journey's packet), if any */
+  laterHeaders?: PacketInfo[];
   /** the header at the latest hop that had one */
   current?: PacketInfo;
   /** it has been the first fragment of a packet */
@@ -126,7 +126,7 @@ export class JourneyTable {
       const parent = this.open.get(ev.cloneOf);
       if (parent) journey.clonedFrom = parent.journey.id;
     }
-    return { journey, lastTNs: ev.tNs, headers: [] };
+    return { journey, lastTNs: ev.tNs };
   }
 
   /** The journey's first header, and each header it had not had before. */
@@ -138,13 +138,20 @@ export class JourneyTable {
       entry.firstFragment = true;
       out.fragmented.push({ journey: entry.journey, packet: p, fragment: ev.fragment });
     }
-    // a loop, not some() with a closure: this runs for every event
-    for (const h of entry.headers) if (h === p || samePacket(h, p)) return;
-    entry.headers.push(p);
-    if (!entry.journey.packet) {
+    const first = entry.journey.packet;
+    if (first === undefined) {
       entry.journey.packet = p;
       out.identified.push(entry.journey);
-    } else out.rewritten.push({ journey: entry.journey, packet: p });
+      return;
+    }
+    if (p === first || samePacket(first, p)) return;
+    // Indexed, not some() with a closure nor for-of (an iterator result each time): this runs for
+    // every event. Most journeys keep their first header: the array is made for a second one.
+    const later = entry.laterHeaders;
+    if (later) for (let i = 0; i < later.length; i++) if (later[i] === p || samePacket(later[i]!, p)) return;
+    if (later) later.push(p);
+    else entry.laterHeaders = [p];
+    out.rewritten.push({ journey: entry.journey, packet: p });
   }
 
   private hopOf(entry: OpenJourney, ev: RawEvent): Hop {
