@@ -234,3 +234,19 @@ test("headers seen before, with another record between, are handed out again as 
   assert.notEqual(got[1]!.packet, got[0]!.packet);
   assert.deepEqual(got.map((e) => [e.packet?.icmp?.type, e.packet?.icmp?.seq]), [[8, 1], [0, 1], [8, 1], [8, 2]]);
 });
+
+test("past the headers it keeps, the decoder forgets them and starts over: every header still decodes as itself", () => {
+  // 4096 are kept: 5000 distinct ones, then the first and the last again
+  const n = 5000;
+  const r = records(n + 2);
+  const put = (i: number, seq: number): void => {
+    r.dv.setUint8(r.at(i) + L.ev.kind, kindValue("netif_rx"));
+    putPkt(r.dv, r.at(i) + L.ev.pkt, { family: 4, l4proto: 1, icmp_type: 8, dport: seq, ttl: 64, src: [10, 0, 0, 1], dst: [10, 0, 0, 2] });
+  };
+  for (let i = 0; i < n; i++) put(i, i + 1);
+  put(n, 1);
+  put(n + 1, n);
+  const d = decoder();
+  const got = Array.from({ length: n + 2 }, (_, i) => d.decode(r.dv, r.at(i))!.packet?.icmp?.seq);
+  assert.deepEqual(got, [...Array.from({ length: n }, (_, i) => i + 1), 1, n]);
+});

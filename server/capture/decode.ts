@@ -70,10 +70,13 @@ interface Headers {
   neighbour?: { address: string; state: string };
 }
 
-function sameWords(a: Int32Array, b: Int32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether the words of `all` from `from` are those of `b`. */
+function sameWords(all: Int32Array, from: number, b: Int32Array): boolean {
+  for (let i = 0; i < b.length; i++) if (all[from + i] !== b[i]) return false;
   return true;
 }
+
+const SEEN_HEADERS = 4096;
 
 const RINGBUF_BUSY = 0x80000000;
 const RINGBUF_DISCARD = 0x40000000;
@@ -112,7 +115,11 @@ export class RecordDecoder {
   private readonly headerWords: number;
   private readonly lastWords: Int32Array;
   private lastHeaders: Headers = {};
-  private readonly seenHeaders = new Map<number, { words: Int32Array; headers: Headers }>();
+  // Up to SEEN_HEADERS distinct headers: their words side by side in one array, their slot by hash.
+  private readonly seenSlot = new Map<number, number>();
+  private readonly seenWords: Int32Array;
+  private readonly seenObjects: Headers[] = [];
+  private seenNext = 0;
   private readonly skbText = new Map<number, { hi: number; text: string }>();
   private readonly okfnText = new Map<number, { hi: number; text: string }>();
   private readonly names = new Map<number, { w0: number; w1: number; w2: number; w3: number; text: string }>();
@@ -127,6 +134,7 @@ export class RecordDecoder {
     this.startLo = Number(ctx.startKtimeNs & 0xffffffffn);
     this.headerWords = (this.o.ifname - this.o.pkt) / 4;
     this.lastWords = new Int32Array(this.headerWords).fill(-1);
+    this.seenWords = new Int32Array(SEEN_HEADERS * this.headerWords);
   }
 
   /** One record at byte offset `at` of dv. undefined for an unknown kind. */
@@ -303,11 +311,20 @@ export class RecordDecoder {
       hash = Math.imul(hash ^ w, 0x01000193);
     }
     if (same) return this.lastHeaders;
-    const seen = this.seenHeaders.get(hash);
-    if (seen !== undefined && sameWords(seen.words, words)) return (this.lastHeaders = seen.headers);
+    const n = this.headerWords;
+    const slot = this.seenSlot.get(hash);
+    if (slot !== undefined && sameWords(this.seenWords, slot * n, words)) return (this.lastHeaders = this.seenObjects[slot]!);
     this.lastHeaders = this.decodeHeaders(dv, at);
-    if (this.seenHeaders.size >= 4096) this.seenHeaders.clear();
-    this.seenHeaders.set(hash, { words: words.slice(), headers: this.lastHeaders });
+    // Full: forgotten all at once, and filled again from the first slot. A slot's words are always
+    // those its object was decoded from, so a hash that comes again only misses.
+    if (this.seenNext >= SEEN_HEADERS) {
+      this.seenSlot.clear();
+      this.seenNext = 0;
+    }
+    const next = this.seenNext++;
+    this.seenWords.set(words, next * n);
+    this.seenObjects[next] = this.lastHeaders;
+    this.seenSlot.set(hash, next);
     return this.lastHeaders;
   }
 
@@ -395,4 +412,6 @@ export class RecordDecoder {
     this.skbText.set(lo, { hi, text });
     return text;
   }
+
+
 }
