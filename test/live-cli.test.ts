@@ -17,8 +17,8 @@ const skip = process.getuid?.() === 0 ? false : "needs root to load BPF programs
 const ICMP_ID = 4801;
 
 /** Starts a pktpath child and resolves once `ready` shows on its stderr. */
-async function startUntil(args: string[], ready: RegExp) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+async function startUntil(args: string[], ready: RegExp, nodeArgs: string[] = []) {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
   const exited = once(child, "close").then(([code]) => code as number | null);
@@ -53,6 +53,19 @@ test("trace --json --count 2: two Ping lines, then exit 0", { skip, timeout: 30_
   const lines = tr.out().stdout.trimEnd().split("\n");
   assert.equal(lines.length, 2);
   const pings = lines.map((l) => parsePing(JSON.parse(l))).map((r) => (r.ok ? r.value : assert.fail(r.ok ? "" : r.error)));
+  checkPings(pings, addr);
+});
+
+test("trace under a CPU profiler (node --cpu-prof: a signal every millisecond) loads its programs and captures", { skip, timeout: 30_000 }, async (t) => {
+  // The verifier gives up when a signal is pending; the programs are loaded with signals held back.
+  const tmp = tempDir("pktpath-prof-");
+  t.after(tmp.remove);
+  const addr = "127.0.0.78";
+  const tr = await startUntil(["trace", "--json", "--count", "2", "--source", "ebpf", "--host", addr, "--duration", "20"],
+    /^pktpath: tracing \(source: ebpf\)$/m, ["--cpu-prof", "--cpu-prof-dir", tmp.dir]);
+  await ping(addr);
+  assert.equal(await tr.exited, 0, tr.out().stderr);
+  const pings = tr.out().stdout.trimEnd().split("\n").map((l) => parsePing(JSON.parse(l))).map((r) => (r.ok ? r.value : assert.fail(r.ok ? "" : r.error)));
   checkPings(pings, addr);
 });
 

@@ -14,7 +14,7 @@ interface Lib {
   setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
   lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; sysconf: Fn; setPrint: Fn; setMaxEntries: Fn;
   setType: Fn; setExpectedAttachType: Fn; progFd: Fn; updateElem: Fn; testRun: Fn;
-  syscall: Fn; openPath: Fn; closeFd: Fn; setns: Fn;
+  syscall: Fn; openPath: Fn; closeFd: Fn; setns: Fn; sigmask: Fn;
   /** our libbpf print callback, registered in this thread */
   printCallback: unknown;
 }
@@ -92,6 +92,7 @@ function bind(): Result<Lib> {
     openPath: libc.func("int open(const char *path, int flags)"),
     closeFd: libc.func("int close(int fd)"),
     setns: libc.func("int setns(int fd, int nstype)"),
+    sigmask: libc.func("int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)"),
   });
 }
 
@@ -253,6 +254,26 @@ export function openAndAttach(opts: LoadOptions): Result<BpfSession> {
   return withLog(l.value, () => openAndAttachLogged(l.value, opts));
 }
 
+/** sigset_t of glibc on Linux: 1024 bits. */
+const SIGSET_BYTES = 128;
+const SIG_BLOCK = 0, SIG_SETMASK = 2;
+
+/**
+ * Runs fn with every signal held back from this thread. The kernel's verifier gives up with EAGAIN
+ * when a signal is pending, and libbpf's few retries do not outlast one that comes every
+ * millisecond: a CPU profiler's (node --cpu-prof), which made every load fail. Held back, a signal
+ * is delivered once fn returns.
+ */
+function withoutSignals<T>(lib: Lib, fn: () => T): T {
+  const old = Buffer.alloc(SIGSET_BYTES);
+  const blocked = lib.sigmask(SIG_BLOCK, Buffer.alloc(SIGSET_BYTES, 0xff), old) === 0;
+  try {
+    return fn();
+  } finally {
+    if (blocked) lib.sigmask(SIG_SETMASK, old, Buffer.alloc(SIGSET_BYTES));
+  }
+}
+
 function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
   logLines.length = 0;
   const obj = lib.open(opts.objPath, null);
@@ -279,7 +300,7 @@ function openAndAttachLogged(lib: Lib, opts: LoadOptions): Result<BpfSession> {
   }
   const skipped = skipMissing(lib, obj, opts);
   if (!skipped.ok) return fail(skipped.error);
-  const rc = lib.load(obj);
+  const rc = withoutSignals(lib, () => lib.load(obj));
   if (rc !== 0) return fail(`cannot load ${opts.objPath} into the kernel (error ${rc})${libbpfLog()}`);
   const attached: string[] = [];
   const { warnings } = skipped.value;
