@@ -412,6 +412,4 @@ export class RecordDecoder {
     this.skbText.set(lo, { hi, text });
     return text;
   }
-
-
 }
