@@ -4,7 +4,9 @@
 // capture with --proto any, (d) the pktpath capture with its default filter (ICMP echo), which
 // rejects the flood in the kernel, (e) the same with a four-clause expression that rejects it too.
 // Prints figures; asserts nothing. Needs root and `make -C bpf`.
-// Usage: node --import tsx bench/flood.ts [seconds per phase, default 2] [rounds, default 3]
+// Usage: node --import tsx bench/flood.ts [seconds per phase, default 2] [rounds, default 3] [phases, default abcdek]
+// (phases: the letters of those to run, say "bd" for the no-op probe against the default filter; k: the
+// kernel time per program run, in two more phases at the end)
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createEbpfSource } from "../server/capture/ebpf.ts";
@@ -23,6 +25,7 @@ function filterOf(expression: string): CaptureFilter {
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 3);
+const PHASES = process.argv[4] ?? "abcdek";
 const NOOP_OBJ = fileURLToPath(new URL("../bpf/noop.bpf.o", import.meta.url));
 const SRC = "10.236.0.1", DST = "10.236.0.2", PORT = 9400;
 /** Four clauses, none of which the flood (UDP to 9400) matches: the whole table runs per packet. */
@@ -102,7 +105,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 type RunStats = Map<string, { ns: number; runs: number }>;
 interface Totals {
-  a: number[]; b: number[]; c: number[]; d: number[]; e: number[]; events: number; captureS: number; cpuS: number; lost: number; malformed: number;
+  a: number[]; b: number[]; c: number[]; d: number[]; e: number[]; events: number; captureS: number; quietS: number; quietCpuS: number; cpuS: number; lost: number; malformed: number;
 }
 
 function addRunStats(into: RunStats, more: RunStats): void {
@@ -131,34 +134,46 @@ async function attachNoop(): Promise<BpfSession> {
 
 /** One round of the phases; rounds interleave so that other load on the machine hits all alike. */
 async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<void> {
-  t.a.push((await phase(receiver)).pps);
+  if (PHASES.includes("a")) t.a.push((await phase(receiver)).pps);
 
-  const noop = await attachNoop();
-  t.b.push((await phase(receiver)).pps);
-  noop.close();
+  if (PHASES.includes("b")) {
+    const noop = await attachNoop();
+    t.b.push((await phase(receiver)).pps);
+    noop.close();
+  }
 
-  const source = createEbpfSource(filterOf("ip or ip6"));
-  await source.start((batch) => (t.events += batch.length));
-  const t0 = process.hrtime.bigint();
-  const cpu0 = process.cpuUsage();
-  t.c.push((await phase(receiver)).pps);
-  await source.stop();
-  const cpu = process.cpuUsage(cpu0);
-  t.cpuS += (cpu.user + cpu.system) / 1e6;
-  t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
-  t.lost += source.counters().lost;
-  t.malformed += source.malformed();
+  if (PHASES.includes("c")) {
+    const source = createEbpfSource(filterOf("ip or ip6"));
+    await source.start((batch) => (t.events += batch.length));
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    t.c.push((await phase(receiver)).pps);
+    await source.stop();
+    const cpu = process.cpuUsage(cpu0);
+    t.cpuS += (cpu.user + cpu.system) / 1e6;
+    t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
+    t.lost += source.counters().lost;
+    t.malformed += source.malformed();
+  }
 
   // The default filter (ICMP echo only) while the flood is other traffic: the everyday cost.
-  const quiet = createEbpfSource(filterOf(""));
-  await quiet.start(() => undefined);
-  t.d.push((await phase(receiver)).pps);
-  await quiet.stop();
+  if (PHASES.includes("d")) {
+    const quiet = createEbpfSource(filterOf(""));
+    await quiet.start(() => undefined);
+    const cpu0 = process.cpuUsage(), t0 = process.hrtime.bigint();
+    t.d.push((await phase(receiver)).pps);
+    const cpu = process.cpuUsage(cpu0);
+    t.quietCpuS += (cpu.user + cpu.system) / 1e6;
+    t.quietS += Number(process.hrtime.bigint() - t0) / 1e9;
+    await quiet.stop();
+  }
 
-  const four = createEbpfSource(filterOf(FOUR_CLAUSES));
-  await four.start(() => undefined);
-  t.e.push((await phase(receiver)).pps);
-  await four.stop();
+  if (PHASES.includes("e")) {
+    const four = createEbpfSource(filterOf(FOUR_CLAUSES));
+    await four.start(() => undefined);
+    t.e.push((await phase(receiver)).pps);
+    await four.stop();
+  }
 }
 
 /**
@@ -212,9 +227,9 @@ async function main(): Promise<void> {
   try {
     const receiver = run(NS_R, RECEIVER);
     await nextLine(receiver);
-    const t: Totals = { a: [], b: [], c: [], d: [], e: [], events: 0, captureS: 0, cpuS: 0, lost: 0, malformed: 0 };
+    const t: Totals = { a: [], b: [], c: [], d: [], e: [], events: 0, captureS: 0, quietS: 0, quietCpuS: 0, cpuS: 0, lost: 0, malformed: 0 };
     for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
-    const kernel = await kernelTimes(receiver);
+    const kernel = PHASES.includes("k") ? await kernelTimes(receiver) : undefined;
     receiver.stdin!.end();
     const fmt = (xs: number[]): string => `${Math.round(median(xs))} pkt/s  (rounds: ${xs.map(Math.round).join(", ")})`;
     console.log(`(a) nothing attached      ${fmt(t.a)}`);
@@ -232,9 +247,12 @@ async function main(): Promise<void> {
       `(e)/(d) per round: ${t.e.map((e, i) => (e / (t.d[i] ?? NaN)).toFixed(3)).join(", ")}`);
     console.log(`pktpath: ${t.events} events, ${Math.round(t.events / t.captureS)} events/s, lost ${t.lost}, malformed ${t.malformed}`);
     console.log(`pktpath process CPU while capturing (reader worker + decoding): ${Math.round((100 * t.cpuS) / t.captureS)}% of one core`);
+    if (t.quietS) console.log(`pktpath process CPU with the default filter (nothing to read): ${((100 * t.quietCpuS) / t.quietS).toFixed(1)}% of one core`);
     const perRun = (stats: RunStats): string => [...stats].sort().map(([name, s]) => `${name} ${s.runs ? Math.round(s.ns / s.runs) : 0} ns`).join(", ");
-    console.log(`kernel time per program run (bpf_stats, one more phase each), --proto any: ${perRun(kernel.any)}`);
-    console.log(`kernel time per program run, default filter (nothing tracked): ${perRun(kernel.quiet)}`);
+    if (kernel) {
+      console.log(`kernel time per program run (bpf_stats, one more phase each), --proto any: ${perRun(kernel.any)}`);
+      console.log(`kernel time per program run, default filter (nothing tracked): ${perRun(kernel.quiet)}`);
+    }
   } finally {
     teardown();
   }

@@ -306,7 +306,7 @@ static __always_inline int rejected_before(const struct sk_buff *skb, __u64 addr
 		if (!f || f->flags & PKTPATH_FILTER_F_LEN)
 			return 0;
 	}
-	if (BPF_CORE_READ_BITFIELD_PROBED(skb, cloned))
+	if (BPF_CORE_READ_BITFIELD(skb, cloned))
 		return 0;
 	if (!header_words(r, addr_value(skb->head), nh, bpf_ntohs(skb->protocol), 0))
 		return 0;
@@ -324,7 +324,7 @@ static __always_inline void remember_rejected(const struct sk_buff *skb, __u64 a
 	if (!r || !at_network_header || aux->aux_kind || nh == HEADER_UNSET || p->frag)
 		return;
 	r->addr = 0; /* no half-written entry is ever taken for a whole one */
-	if (BPF_CORE_READ_BITFIELD_PROBED(skb, cloned) ||
+	if (BPF_CORE_READ_BITFIELD(skb, cloned) ||
 	    !header_words(r, addr_value(skb->head), nh, bpf_ntohs(skb->protocol), 1))
 		return;
 	/* an IPv4 header with options or IPv6 extension headers puts the transport header elsewhere */
@@ -379,7 +379,7 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 	/* Only a clone shares its data: a new skb whose buffer reuses the head of a tracked one freed
 	 * without a tracepoint (TCP's __kfree_skb) is not one, and skb->cloned tells them apart. Tested
 	 * first, as most skbs are no clones: the heads table is not read for them. */
-	h = BPF_CORE_READ_BITFIELD_PROBED(skb, cloned) ? bpf_map_lookup_elem(&heads, &key) : 0;
+	h = BPF_CORE_READ_BITFIELD(skb, cloned) ? bpf_map_lookup_elem(&heads, &key) : 0;
 	if (h && h->head == head && head && h->skb) {
 		struct track *owner = track_slot(h->skb);
 
