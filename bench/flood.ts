@@ -132,48 +132,53 @@ async function attachNoop(): Promise<BpfSession> {
   return noop.value;
 }
 
-/** One round of the phases; rounds interleave so that other load on the machine hits all alike. */
-async function round(receiver: ReturnType<typeof spawn>, t: Totals): Promise<void> {
-  if (PHASES.includes("a")) t.a.push((await phase(receiver)).pps);
-
-  if (PHASES.includes("b")) {
-    const noop = await attachNoop();
-    t.b.push((await phase(receiver)).pps);
-    noop.close();
-  }
-
-  if (PHASES.includes("c")) {
-    const source = createEbpfSource(filterOf("ip or ip6"));
-    await source.start((batch) => (t.events += batch.length));
-    const t0 = process.hrtime.bigint();
-    const cpu0 = process.cpuUsage();
-    t.c.push((await phase(receiver)).pps);
-    await source.stop();
-    const cpu = process.cpuUsage(cpu0);
-    t.cpuS += (cpu.user + cpu.system) / 1e6;
-    t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
-    t.lost += source.counters().lost;
-    t.malformed += source.malformed();
-  }
-
-  // The default filter (ICMP echo only) while the flood is other traffic: the everyday cost.
-  if (PHASES.includes("d")) {
-    const quiet = createEbpfSource(filterOf(""));
-    await quiet.start(() => undefined);
-    const cpu0 = process.cpuUsage(), t0 = process.hrtime.bigint();
-    t.d.push((await phase(receiver)).pps);
-    const cpu = process.cpuUsage(cpu0);
-    t.quietCpuS += (cpu.user + cpu.system) / 1e6;
-    t.quietS += Number(process.hrtime.bigint() - t0) / 1e9;
-    await quiet.stop();
-  }
-
-  if (PHASES.includes("e")) {
-    const four = createEbpfSource(filterOf(FOUR_CLAUSES));
-    await four.start(() => undefined);
-    t.e.push((await phase(receiver)).pps);
-    await four.stop();
-  }
+/**
+ * One round of the phases; rounds interleave so that other load on the machine hits all alike, and
+ * every other round runs them in reverse order, so that a drift within a round (this VM's rate falls
+ * and rises by tens of percent over a minute) favours no phase.
+ */
+async function round(receiver: ReturnType<typeof spawn>, t: Totals, index: number): Promise<void> {
+  const phases: [string, () => Promise<void>][] = [
+    ["a", async () => void t.a.push((await phase(receiver)).pps)],
+    ["b", async () => {
+      const noop = await attachNoop();
+      t.b.push((await phase(receiver)).pps);
+      noop.close();
+    }],
+    ["c", async () => {
+      const source = createEbpfSource(filterOf("ip or ip6"));
+      await source.start((batch) => (t.events += batch.length));
+      const t0 = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
+      t.c.push((await phase(receiver)).pps);
+      await source.stop();
+      const cpu = process.cpuUsage(cpu0);
+      t.cpuS += (cpu.user + cpu.system) / 1e6;
+      t.captureS += Number(process.hrtime.bigint() - t0) / 1e9;
+      t.lost += source.counters().lost;
+      t.malformed += source.malformed();
+    }],
+    // The default filter (ICMP echo only) while the flood is other traffic: the everyday cost.
+    ["d", async () => {
+      const quiet = createEbpfSource(filterOf(""));
+      await quiet.start(() => undefined);
+      const cpu0 = process.cpuUsage(), t0 = process.hrtime.bigint();
+      t.d.push((await phase(receiver)).pps);
+      const cpu = process.cpuUsage(cpu0);
+      t.quietCpuS += (cpu.user + cpu.system) / 1e6;
+      t.quietS += Number(process.hrtime.bigint() - t0) / 1e9;
+      await quiet.stop();
+    }],
+    ["e", async () => {
+      const four = createEbpfSource(filterOf(FOUR_CLAUSES));
+      await four.start(() => undefined);
+      t.e.push((await phase(receiver)).pps);
+      await four.stop();
+    }],
+  ];
+  const chosen = phases.filter(([name]) => PHASES.includes(name));
+  if (index % 2 === 1) chosen.reverse();
+  for (const [, run] of chosen) await run();
 }
 
 /**
@@ -228,7 +233,7 @@ async function main(): Promise<void> {
     const receiver = run(NS_R, RECEIVER);
     await nextLine(receiver);
     const t: Totals = { a: [], b: [], c: [], d: [], e: [], events: 0, captureS: 0, quietS: 0, quietCpuS: 0, cpuS: 0, lost: 0, malformed: 0 };
-    for (let i = 0; i < ROUNDS; i++) await round(receiver, t);
+    for (let i = 0; i < ROUNDS; i++) await round(receiver, t, i);
     const kernel = PHASES.includes("k") ? await kernelTimes(receiver) : undefined;
     receiver.stdin!.end();
     const fmt = (xs: number[]): string => `${Math.round(median(xs))} pkt/s  (rounds: ${xs.map(Math.round).join(", ")})`;
