@@ -1,7 +1,8 @@
 // `pktpath serve --source ebpf` under a flood: `ping -f` into a namespace over a veth for 60 s (or
 // argv[2] seconds), with one WebSocket client that reads and one that never does. Every 5 s: the
 // server's RSS, events, lost by cause, pings streamed (and summarised), /api/health's answer time and
-// the main thread's event-loop delay (bench/loop-delay.mjs, preloaded), and the dashboard's own
+// the main thread's event-loop delay (bench/loop-delay.mjs, preloaded; its windows start with the
+// flood, and the start-up is reported apart), and the dashboard's own
 // health in Chromium (open the whole time): its frame time p95 and how long it takes to answer; at
 // the end the peak RSS, pings/s streamed, the worst event-loop delay p99, the worst frame time p95,
 // one's own pings sent amid the flood (how many shown, how soon), the slow client's fate, and a
@@ -45,11 +46,12 @@ async function main(): Promise<void> {
   // PKTPATH_SOAK_NODE_ARGS: more node flags for the server (a profile: "--cpu-prof --cpu-prof-dir=DIR").
   const extra = (process.env.PKTPATH_SOAK_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const server = spawn(process.execPath, [...extra, "--import", LOOP_DELAY, BIN, "serve", "--port", "0", "--source", "ebpf"], { stdio: ["ignore", "pipe", "pipe"] });
-  let loopDelay = "", worstP99 = 0;
+  let loopDelay = "", worstP99 = 0, beforeFlood = "";
   server.stderr.on("data", (d: Buffer) => {
     for (const line of String(d).split("\n")) {
       const m = /^loop-delay .*p99=([\d.]+)/.exec(line);
-      if (m) {
+      if (line.startsWith("loop-delay-before ")) beforeFlood = line.slice("loop-delay-before ".length);
+      else if (m) {
         loopDelay = line.slice("loop-delay ".length);
         worstP99 = Math.max(worstP99, Number(m[1]));
       } else if (line.trim() !== "") process.stderr.write(line + "\n");
@@ -114,6 +116,9 @@ async function main(): Promise<void> {
     return ` page: ${frames.length} frames, p95 ${p95.toFixed(1)} ms, max ${(frames.at(-1) ?? NaN).toFixed(1)} ms, answered in ${answerMs.toFixed(0)} ms`;
   };
 
+  // The event-loop windows start again with the flood: the start-up and the page's first load are
+  // reported apart, as the time before it.
+  server.kill("SIGUSR2");
   const flood = spawn("ping", ["-f", "-q", "-w", String(SECONDS), "10.237.0.2"], { stdio: ["ignore", "pipe", "inherit"] });
   const marker = spawn("ping", ["-q", "-c", String(MARKERS), "-i", "0.5", "-e", String(MARKER_ID), "10.237.0.2"], { stdio: "ignore" });
   let floodSummary = "";
@@ -145,6 +150,7 @@ async function main(): Promise<void> {
     `shown after p50 ${(late[Math.floor(late.length / 2)] ?? NaN).toFixed(0)} ms, max ${(late.at(-1) ?? NaN).toFixed(0)} ms`);
   console.log(floodSummary.trim().split("\n").slice(-2).join("\n"));
   console.log(`reading client: ${received} messages, ${pingsSeen} pings (${(pingsSeen / SECONDS).toFixed(0)}/s), ${summarised} summarised; slow client: ${slowClosed}`);
+  console.log(`event-loop delay from the server's start to the flood's: ${beforeFlood || "?"}`);
   console.log(`peak RSS ${peak.toFixed(1)} MiB; event-loop delay p99, worst 5 s window: ${worstP99.toFixed(1)} ms` +
     (page ? `; page frame time p95, worst 5 s window: ${worstFrameP95.toFixed(1)} ms` : ""));
   if (page) {
