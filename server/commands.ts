@@ -1,5 +1,6 @@
 // The four commands. Each returns its exit status: 0 success, 2 bad usage or input, 1 anything else.
 // Messages go to stderr as one line each; stdout carries only the command's output.
+import { setPriority } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { oneLine, shown } from "../shared/shown.ts";
 import { formatExchange, formatJourney } from "../shared/tracepkt.ts";
@@ -23,6 +24,23 @@ type Cmd<K extends Command["cmd"]> = Extract<Command, { cmd: K }>;
 
 /** serve's old generations grow by this much past what a full collection left live (see runServe) */
 export const HEAP_GROWING_PERCENT = 50;
+/** the nice value of the thread that serves the page and the stream (see raiseServingPriority) */
+export const SERVING_NICE = -5;
+
+/**
+ * This thread ahead of the others when it wakes. It mostly waits; under a flood the CPUs are busy
+ * (the flood itself, the pipeline worker, a browser), and it used to wait for one: the event loop's
+ * delay was CPU starvation, the profile idle. On Linux a nice value is a thread's own, and threads
+ * inherit it when they start, so this runs once the workers have started. Without the right to
+ * (CAP_SYS_NICE, root's) it stays as it was.
+ */
+function raiseServingPriority(): void {
+  try {
+    setPriority(0, SERVING_NICE);
+  } catch {
+    /* not allowed: the default priority */
+  }
+}
 
 // Paths in a line are shown() by whoever puts them there; oneLine() is the guard for the rest (an
 // error's own message), so a message is always one line and never drives the terminal.
@@ -104,6 +122,7 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
     await server.close();
     return started;
   }
+  raiseServingPriority();
   if (cmd.source === "auto" && source.name === "demo") {
     say("live capture is unavailable (reasons above): showing the bundled demo capture, not this machine's traffic");
   }
