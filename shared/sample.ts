@@ -1,7 +1,8 @@
 // What to pass on when more pings finish than the next stage can take: the newest, plus the ones that
 // did not complete (a drop, an error, no reply: what someone watching is there to see) and the newest
-// of every other ping session (someone's own ping amid another's flood), and how many were left out. Pure: the pipeline worker and the stream both sample with it (pings, or anything
-// that has a ping's status).
+// few of every other ping session (someone's own pings amid another's flood), and how many were left
+// out. Pure: the pipeline worker and the stream both sample with it (pings, or anything that has a
+// ping's status).
 import type { Ping } from "./types.ts";
 
 /** Pings left out by sampling: complete ones, and (past their own bound) ones that did not complete. */
@@ -22,9 +23,17 @@ export function pingSession(p: Pick<Ping, "family" | "src" | "dst" | "icmpId">):
 }
 
 /**
- * The newest `newest` pings, and before them the newest `maxOther` that did not complete or are the
- * newest of a session (`sessionOf`) not otherwise sent, in their order (completion order): a quiet
- * ping amid someone else's flood is sent, not summarised. What else there was, counted.
+ * Of each ping session, at most this many of its newest complete pings are sent as its own (besides
+ * the newest overall): a session someone runs by hand (one a second, or four) is sent whole even when
+ * a backlog of a second or more finishes at once, and another flood is held to as many.
+ */
+export const PINGS_PER_SESSION = 8;
+
+/**
+ * The newest `newest` pings, and before them the newest `maxOther` that did not complete or are among
+ * the PINGS_PER_SESSION newest of a session (`sessionOf`, counting those sent as the newest), in
+ * their order (completion order): quiet pings amid someone else's flood are sent, not summarised.
+ * What else there was, counted.
  */
 export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[], newest: number, maxOther: number,
   sessionOf?: (p: T) => string): { pings: T[]; summarised: Summarised } {
@@ -32,8 +41,12 @@ export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[]
   const cut = pings.length - newest;
   const older: T[] = [];
   const summarised = { complete: 0, other: 0 };
-  const sessions = new Set<string>();
-  if (sessionOf) for (let i = cut; i < pings.length; i++) sessions.add(sessionOf(pings[i]!));
+  const sessions = new Map<string, number>();
+  const sent = (session: string): number => sessions.get(session) ?? 0;
+  if (sessionOf) for (let i = cut; i < pings.length; i++) {
+    const session = sessionOf(pings[i]!);
+    sessions.set(session, sent(session) + 1);
+  }
   for (let i = cut - 1; i >= 0; i--) {
     const p = pings[i]!;
     if (p.status !== "complete") {
@@ -42,8 +55,8 @@ export function sampleNewest<T extends Pick<Ping, "status">>(pings: readonly T[]
       continue;
     }
     const session = sessionOf?.(p);
-    if (session !== undefined && older.length < maxOther && !sessions.has(session)) {
-      sessions.add(session);
+    if (session !== undefined && older.length < maxOther && sent(session) < PINGS_PER_SESSION) {
+      sessions.set(session, sent(session) + 1);
       older.push(p);
     } else summarised.complete++;
   }
