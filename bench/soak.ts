@@ -132,11 +132,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, t * 1000 - (Date.now() - t0)));
     const asked = performance.now();
     const health = (await (await fetch(`${url}/api/health`)).json()) as { events: number; lost: number;
-      lostBy?: { ring: number; queue: number; malformed: number }; collisions?: number };
+      lostBy?: { ring: number; queue: number; malformed: number }; collisions?: number; sampled?: number };
     const answerMs = performance.now() - asked;
     const by = health.lostBy ? ` (ring ${health.lostBy.ring}, queue ${health.lostBy.queue}, malformed ${health.lostBy.malformed})` : "";
     console.log(`t=${String(t).padStart(3)}s rss=${rssMiB(pid).toFixed(1)} MiB events=${health.events} lost=${health.lost}${by} ` +
-      `collisions=${health.collisions ?? "?"} pings-streamed=${pingsSeen} summarised=${summarised} health=${answerMs.toFixed(1)} ms loop ${loopDelay}` +
+      `collisions=${health.collisions ?? "?"} sampled=${health.sampled ?? "?"} pings-streamed=${pingsSeen} summarised=${summarised} health=${answerMs.toFixed(1)} ms loop ${loopDelay}` +
       await pageHealth());
   }
   clearInterval(sampler);

@@ -189,6 +189,58 @@ struct {
 	__type(value, struct rejected);
 } rejected SEC(".maps");
 
+/* Sampling under pressure (serve): once this CPU's ring holds sample_fill records not yet read (the
+ * reader is behind: correlation cannot keep up; see crowded), a packet the filter takes is followed only if its
+ * flow was light in the last window (at most FLOW_BURST packets), or else one in N of its exchanges,
+ * N the flow's last-window count over FLOW_BURST (a power of two). Someone's own pings amid another
+ * team's flood are then all followed, the flood is followed in part, and every journey followed is
+ * whole: what is not followed is never begun, instead of a full ring cutting journeys short at
+ * random. The decision is the same for both ways of an exchange (the key is symmetric, and an echo's
+ * is its id and seq, a DNS query's its id, a TCP connect's its ports; an ICMP error goes by the
+ * header it quotes), and stays the same through a window. 0: never (trace, record). */
+const volatile __u32 sample_fill = 0;
+
+#define FLOW_BITS 12
+#define FLOW_BURST 4
+#define FLOW_WINDOW_SHIFT 23 /* windows of 2^23 ns, about 8 ms */
+struct flow_rate {
+	__u32 key;
+	__u32 window;
+	__u32 count;  /* packets judged in this window */
+	__u32 prev;   /* in the window before, if it was the last one */
+};
+
+/* Shared by the CPUs, so that both ways of a flow see one count; a lost update only shifts a count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << FLOW_BITS);
+	__type(key, __u32);
+	__type(value, struct flow_rate);
+} flows SEC(".maps");
+
+/* What was decided for an exchange lately (see follow), by its key. */
+#define DECIDED_BITS 14
+#define DECIDED_UNITS 954 /* about a second, in units of 2^20 ns */
+struct decided {
+	__u32 key;
+	__u32 at;
+	__u32 follow;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << DECIDED_BITS);
+	__type(key, __u32);
+	__type(value, struct decided);
+} decided SEC(".maps");
+
+/* The low bit of a tracked slot's address marks an skb judged and not followed (sampled out): skbs
+ * are aligned, so no tracked address has it. Its other hooks pass over it without judging it again,
+ * which could begin its journey halfway. The mark holds for IGNORED_MS at most (its free may go
+ * unseen, and the address then names a new skb): the time, in units of 2^20 ns, is in nf_netns. */
+#define IGNORED 1ULL
+#define IGNORED_UNITS 100 /* about 105 ms */
+
 /* Per CPU, the last tracked skb that left POSTROUTING: the one a neighbour lookup right after it
  * (neigh_event_send_done, which is not told the skb) is about. */
 struct last_out {
@@ -244,6 +296,163 @@ static __always_inline struct rejected *rejected_slot(__u64 addr)
 	__u32 key = slot_of(addr) >> (TRACK_BITS - REJECT_BITS);
 
 	return bpf_map_lookup_elem(&rejected, &key);
+}
+
+static __always_inline __u32 now_units(void)
+{
+	return (__u32)(bpf_ktime_get_ns() >> 20);
+}
+
+/* Whether this skb was judged and not followed, recently enough to be the same one. */
+static __always_inline int ignored(const struct track *t, __u64 addr)
+{
+	return t->addr == (addr | IGNORED) && now_units() - t->nf_netns < IGNORED_UNITS;
+}
+
+/* Marks an skb not followed, in its slot if no tracked skb holds it; 0 when one does. */
+static __always_inline int ignore(struct track *t, __u64 addr)
+{
+	if (t->addr && !(t->addr & IGNORED))
+		return 0;
+	t->addr = addr | IGNORED;
+	t->nf_netns = now_units();
+	return 1;
+}
+
+/* Whether at least sample_fill records wait in this CPU's ring for the reader (half of it, for serve:
+ * where a burst the ring holds is read whole, and past which the reader lets stale records go and the
+ * ring soon loses them). The reader's position is looked at (a cache line it writes) only when the
+ * one remembered says so. */
+static __always_inline int crowded(void)
+{
+	__u32 key = 0, cpu;
+	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
+	struct pktpath_ring_cursor *c;
+	__u64 slots = 1ULL << ring_slots_log2;
+
+	if (!pr || pr->next - (pr->limit + RING_SPARE - slots) < sample_fill)
+		return 0;
+	cpu = bpf_get_smp_processor_id();
+	c = bpf_map_lookup_elem(&ring_consumed, &cpu);
+	if (!c)
+		return 0;
+	pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
+	return pr->next - (pr->limit + RING_SPARE - slots) >= sample_fill;
+}
+
+/* Until when (bpf_ktime_get_ns) some CPU last found its ring crowded. The others sample then too: a
+ * request followed on one CPU has its reply's records on another, whose ring would fill on. */
+__u64 crowded_until_ns = 0;
+#define CROWDED_HOLD_NS 10000000
+
+static __always_inline int any_crowded(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (crowded()) {
+		crowded_until_ns = now + CROWDED_HOLD_NS;
+		return 1;
+	}
+	return now < *(volatile __u64 *)&crowded_until_ns;
+}
+
+static __always_inline __u32 mix32(__u32 x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352d;
+	x ^= x >> 15;
+	x *= 0x846ca68b;
+	x ^= x >> 16;
+	return x;
+}
+
+/* The same for both ways of a flow: the two addresses' words summed, the ports too. */
+static __always_inline __u32 symmetric_addrs(const struct pktpath_pkt *p)
+{
+	const __u32 *s = (const __u32 *)p->saddr, *d = (const __u32 *)p->daddr;
+
+	return mix32(s[0] ^ s[1] ^ s[2] ^ s[3]) + mix32(d[0] ^ d[1] ^ d[2] ^ d[3]);
+}
+
+/* A packet's flow and exchange keys (see sample_fill): symmetric, so both ways of an exchange have
+ * the same ones; an ICMP error has those of the header it quotes. */
+static __always_inline __u32 flow_keys(const struct pktpath_pkt *p, const struct pktpath_pkt *aux, __u32 *exchange)
+{
+	const struct pktpath_pkt *q = aux->aux_kind == PKTPATH_AUX_QUOTED ? aux : p;
+	__u32 flow = symmetric_addrs(q) ^ mix32(q->l4proto);
+
+	if (is_icmp(q)) {
+		flow ^= mix32(0x10000u | q->sport); /* an echo's id; its seq names the exchange */
+		*exchange = mix32(flow ^ mix32(0x20000u | q->dport));
+	} else {
+		flow ^= mix32(q->sport) + mix32(q->dport);
+		if (q->dns_id)
+			*exchange = mix32(flow ^ mix32(0x30000u | q->dns_id));
+		else if (q->l4proto == IPPROTO_TCP && q->tcp_flags & 0x02)
+			*exchange = mix32(flow); /* a connect: SYN and SYN-ACK */
+		else
+			*exchange = mix32(flow ^ q->ip_id ^ mix32(q->frag_off)); /* no exchange: packet by packet */
+	}
+	*exchange |= 1;
+	return flow | 1;
+}
+
+/* Counts a packet of this flow; whether its exchange is followed: every one while the ring is not
+ * crowded, and then every one of a flow that was light in the last window, one in N of a heavy
+ * one's. Counted whether crowded or not, so that the first window of a crowded ring knows its flows. */
+static __always_inline int flow_follows(__u32 flow, __u32 exchange, int crowd)
+{
+	__u32 idx = flow >> (32 - FLOW_BITS), window, modulus;
+	struct flow_rate *f = bpf_map_lookup_elem(&flows, &idx);
+
+	if (!f)
+		return 1;
+	window = (__u32)(bpf_ktime_get_ns() >> FLOW_WINDOW_SHIFT);
+	if (f->key != flow) {
+		f->key = flow;
+		f->window = window;
+		f->count = 0;
+		f->prev = 0;
+	} else if (f->window != window) {
+		f->prev = f->window + 1 == window ? f->count : 0;
+		f->window = window;
+		f->count = 0;
+	}
+	f->count++;
+	if (!crowd || f->prev <= FLOW_BURST)
+		return 1;
+	modulus = f->prev / FLOW_BURST;
+	modulus = modulus >= 1u << 16 ? 1u << 16 : modulus;
+	/* the power of two at or above it */
+	modulus--;
+	modulus |= modulus >> 1;
+	modulus |= modulus >> 2;
+	modulus |= modulus >> 4;
+	modulus |= modulus >> 8;
+	modulus++;
+	return (mix32(exchange) & (modulus - 1)) == 0;
+}
+
+/* Whether a packet the filter took is followed (sample_fill set). What was decided for an exchange
+ * holds for its other packets a while, whether the ring is crowded then or not: a request followed
+ * just before the ring filled has its reply followed too, one not followed has no reply alone. */
+static __always_inline int follow(const struct pktpath_pkt *p, const struct pktpath_pkt *aux)
+{
+	__u32 exchange, flow = flow_keys(p, aux, &exchange);
+	__u32 idx = exchange >> (32 - DECIDED_BITS), now = now_units();
+	struct decided *d = bpf_map_lookup_elem(&decided, &idx);
+	int crowd = any_crowded(); /* looked at even when decided: this CPU's ring may be the one filling */
+	int verdict;
+
+	if (d && d->key == exchange && now - d->at < DECIDED_UNITS)
+		return d->follow;
+	verdict = flow_follows(flow, exchange, crowd);
+	if (d) {
+		d->key = exchange;
+		d->at = now;
+		d->follow = verdict;
+	}
+	return verdict;
 }
 
 /* 16 bytes of header as four words: struct in6_addr is the kernel struct whose members let the verifier
@@ -368,7 +577,9 @@ static __always_inline int parse_skb(struct pktpath_pkt *p, struct pktpath_pkt *
 }
 
 /* Whether an skb not tracked yet is to be: a clone of a tracked one (clone_of set), or one the
- * filter accepts. */
+ * filter accepts; ADMIT_SAMPLED when the filter took it but the ring is crowded and it is not one
+ * to follow then (see sample_fill). */
+#define ADMIT_SAMPLED 2
 static __always_inline int admit(const struct sk_buff *skb, const struct pktpath_pkt *p,
 				 const struct pktpath_pkt *aux, __u64 *clone_of)
 {
@@ -388,7 +599,13 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 			return 1;
 		}
 	}
-	return filter_accepts(p, aux, skb->len);
+	if (!filter_accepts(p, aux, skb->len))
+		return 0;
+	if (sample_fill && !follow(p, aux)) {
+		count_stat(PKTPATH_STAT_SAMPLED);
+		return ADMIT_SAMPLED;
+	}
+	return 1;
 }
 
 static __always_inline void track(struct track *t, __u64 addr, const struct sk_buff *skb)
@@ -397,7 +614,7 @@ static __always_inline void track(struct track *t, __u64 addr, const struct sk_b
 	__u32 key = slot_of(head);
 	struct head_owner *h = bpf_map_lookup_elem(&heads, &key);
 
-	if (t->addr)
+	if (t->addr && !(t->addr & IGNORED))
 		count_stat(PKTPATH_STAT_COLLISIONS);
 	t->addr = addr;
 	t->nf_netns = 0;
@@ -484,8 +701,11 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
 	if (t->addr == addr && !is_ip_ethertype(bpf_ntohs(skb->protocol)))
 		untrack(t, skb);
 	if (t->addr != addr) {
-		if (!admit(skb, &p, &aux, &clone_of)) {
-			remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
+		int verdict = admit(skb, &p, &aux, &clone_of);
+
+		if (verdict != 1) {
+			if (verdict != ADMIT_SAMPLED || !ignore(t, addr))
+				remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
 			return 0;
 		}
 		track(t, addr, skb);
@@ -511,7 +731,7 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
  * (may_begin 0) or turned away by the filter before with the bytes it has now. */
 static __always_inline int passed_over(const struct sk_buff *skb, __u64 addr, const struct track *t, int may_begin)
 {
-	return !t || (t->addr != addr && (!may_begin || rejected_before(skb, addr)));
+	return !t || (t->addr != addr && (!may_begin || ignored(t, addr) || rejected_before(skb, addr)));
 }
 
 /* A hop that is tracked, or becomes so, reports itself with the header it sees. */
@@ -587,7 +807,7 @@ static __always_inline int free_body(const struct sk_buff *skb, __u8 kind, __u64
 
 	if (!was_tracked) {
 		parse_skb(&p, &aux, skb);
-		if (!admit(skb, &p, &aux, &clone_of))
+		if (admit(skb, &p, &aux, &clone_of) != 1)
 			return 0;
 	}
 	if (addr_value(dev) < KERNEL_ADDR_MIN)
@@ -623,6 +843,10 @@ static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u
 	__u64 addr = addr_value(skb);
 	struct track *t = track_slot(addr);
 
+	if (t && t->addr == (addr | IGNORED)) {
+		t->addr = 0; /* the end of a packet not followed */
+		return 0;
+	}
 	if (passed_over(skb, addr, t, kind == PKTPATH_EV_KFREE_SKB))
 		return 0;
 	return free_body(skb, kind, location, reason, addr, t);
@@ -714,8 +938,11 @@ static __always_inline int nf_body(struct bpf_nf_ctx *ctx, int entering, __u64 a
 		flags = PKTPATH_REC_NEW_SKB;
 	}
 	if (t->addr != addr) {
-		if (!admit(skb, &p, &aux, &clone_of)) {
-			remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
+		int verdict = admit(skb, &p, &aux, &clone_of);
+
+		if (verdict != 1) {
+			if (verdict != ADMIT_SAMPLED || !ignore(t, addr))
+				remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
 			return NF_ACCEPT;
 		}
 		track(t, addr, skb);
@@ -763,6 +990,9 @@ static __always_inline int handle_nf(struct bpf_nf_ctx *ctx, int entering)
 	__u64 addr = addr_value(skb);
 	struct track *t = track_slot(addr);
 
+	/* a packet this host sends starts at the output hook: an address still marked there is a new skb */
+	if (entering && t && t->addr == (addr | IGNORED) && ctx->state->hook == NF_INET_LOCAL_OUT)
+		t->addr = 0;
 	if (passed_over(skb, addr, t, entering))
 		return NF_ACCEPT;
 	return nf_body(ctx, entering, addr, t);

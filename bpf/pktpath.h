@@ -38,7 +38,8 @@ enum pktpath_aux_kind {
 enum pktpath_stat {
 	PKTPATH_STAT_LOST = 0,       /* records that did not fit in the ring: the reader was behind */
 	PKTPATH_STAT_COLLISIONS = 1, /* tracked skbs evicted from the tracked table by another one */
-	PKTPATH_STAT_MAX = 2,
+	PKTPATH_STAT_SAMPLED = 2,    /* packets the filter took but not followed: the ring was filling and their flow is heavy */
+	PKTPATH_STAT_MAX = 3,
 };
 
 /* pktpath_event.flags */

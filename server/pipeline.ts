@@ -190,7 +190,8 @@ export class Pipeline implements ServedPipeline {
     const lostBy = { ring: c.lost, queue: this.overflow + this.shedRecords + discarded, malformed: c.malformed ?? 0 };
     return {
       source: this.source.name, live: this.source.live, events: c.events + this.shedRecords + discarded + lostBy.ring + lostBy.malformed,
-      lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0, eventsPerSec: this.rate.perSec,
+      lost: lostBy.ring + lostBy.queue + lostBy.malformed, lostBy, collisions: c.collisions ?? 0,
+      ...(c.sampled === undefined ? {} : { sampled: c.sampled }), eventsPerSec: this.rate.perSec,
     };
   }
 

@@ -85,8 +85,8 @@ export function createApp(pipeline: ServedPipeline, policy: () => AccessPolicy, 
     next();
   });
   api.get("/health", (_req, res) => {
-    const { source, live, events, lost, lostBy, collisions } = pipeline.stats();
-    res.json({ source, live, events, lost, lostBy, collisions, correlated: pipeline.correlatedEvents() });
+    const { source, live, events, lost, lostBy, collisions, sampled } = pipeline.stats();
+    res.json({ source, live, events, lost, lostBy, collisions, ...(sampled === undefined ? {} : { sampled }), correlated: pipeline.correlatedEvents() });
   });
   listRoutes(api, pipeline, opts.filter);
   api.get("/pings/:id", async (req, res) => {

@@ -16,11 +16,14 @@ export interface Candidate {
 export class BadInputError extends Error {}
 
 /**
- * The dashboard's reader: a read-ahead of 4 MiB, and records that waited 250 ms let go when
- * correlation is behind, so that a ping is shown within the contract's second under a flood.
- * `trace` and `record` keep what the rings hold (8 MiB ahead).
+ * The dashboard's reader: a read-ahead of 4 MiB. Once half of a CPU's ring waits unread (correlation
+ * is behind: a burst the ring can hold is read whole), the kernel samples heavy flows, one in N of
+ * their exchanges followed whole, and keeps following light ones: someone's own pings amid another
+ * team's flood. The rest of that half is the margin, and records that waited 750 ms are let go past
+ * three quarters, so that what is shown is within the contract's second.
+ * `trace` and `record` keep what the rings hold (8 MiB ahead) and sample nothing.
  */
-const SERVE_READER = { staleMs: 250, maxInflightKiB: 4 * 1024 } as const;
+const SERVE_READER = { staleMs: 750, maxInflightKiB: 4 * 1024, sampleFill: 0.5 } as const;
 
 function ebpf(filter: CaptureFilter, forServe = false): Candidate {
   return {

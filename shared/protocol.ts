@@ -30,6 +30,12 @@ export interface CaptureStats {
   lostBy?: LostByCause;
   /** tracked skbs the kernel's table evicted for another (their later hops never recorded, so in neither count) */
   collisions?: number;
+  /**
+   * packets the filter took that the kernel did not follow: its ring was crowded (correlation
+   * behind) and their flow heavy, so one in N of that flow's exchanges was followed, whole (serve
+   * samples so under a flood). Never begun, so in neither count. Absent from older servers.
+   */
+  sampled?: number;
   /** events per second over the last stats interval */
   eventsPerSec: number;
   /** pings the server holds (what GET /api/pings can list and search); absent from older servers */
@@ -120,6 +126,10 @@ function parseStats(v: unknown): Result<CaptureStats> {
   if (v.collisions !== undefined) {
     if (!isCount(v.collisions)) return err("stats.collisions: expected a count");
     out.collisions = v.collisions;
+  }
+  if (v.sampled !== undefined) {
+    if (!isCount(v.sampled)) return err("stats.sampled: expected a count");
+    out.sampled = v.sampled;
   }
   if (v.pings !== undefined) {
     if (!isCount(v.pings)) return err("stats.pings: expected a count");

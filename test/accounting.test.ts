@@ -116,3 +116,41 @@ test("after a long stall, what is read first is the present: records that waited
   assert.equal(stats.events - stats.lost, correlated, "events − lost = what the Correlator was handed");
   assert.equal(reported, lostBy.ring + lostBy.queue, "each record lost in the rings or let go at the reader is in one report");
 });
+
+test("sampling a flood while correlation is behind: one's own pings all followed whole, the flood's exchanges whole or not at all, nothing lost", { skip, timeout: 60_000 }, async (t) => {
+  const topo = new Topology("ppFp");
+  t.after(() => topo.destroy());
+  topo.netns("lo");
+  // serve's setting: once an eighth of a CPU's ring waits unread, heavy flows are sampled
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 14, maxInflightKiB: 1024, netfilter: false, sampleFill: 0.125 });
+  const pipeline = new Pipeline(source);
+  let correlated = 0;
+  pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));
+  const pings: Ping[] = [];
+  pipeline.onPings((batch) => void pings.push(...batch));
+  await pipeline.start();
+  let stopped = false;
+  t.after(async () => (stopped ? undefined : pipeline.stop()));
+  // The main thread (decode, correlation) is blocked throughout: the rings fill with the flood,
+  // while someone pings the same address, ten times, as the flood goes on.
+  topo.exec("lo", "sh", "-c", "ping -f -c 20000 -q 127.0.0.1 & for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -e 4814 127.0.0.1 >/dev/null; sleep 0.05; done; wait");
+  await new Promise((r) => setTimeout(r, 1500));
+  await pipeline.stop();
+  stopped = true;
+  const stats = pipeline.stats();
+  t.diagnostic(JSON.stringify(stats));
+  const own = pings.filter((p) => p.icmpId === 4814);
+  assert.deepEqual(own.map((p) => [p.status, p.request?.hops.length, p.reply?.hops.length, p.recordsLost ?? false]),
+    Array.from({ length: 10 }, () => ["complete", 4, 4, false]), "each of one's own ten pings, whole: request and reply, four hops each");
+  assert.ok((stats.sampled ?? 0) > 10_000, `most of the flood's 40,000 skbs were not followed: ${stats.sampled}`);
+  assert.equal(stats.sampled, source.counters().sampled);
+  assert.deepEqual(stats.lostBy, { ring: 0, queue: 0, malformed: 0 }, "nothing that was followed lost a record");
+  assert.equal(stats.events, correlated, "every record made was correlated");
+  // What was followed of the flood is whole: no request without its reply, no reply alone. (The
+  // copies of replies still queued to ping's socket when it exits are freed then: QUEUE_PURGE.)
+  const flood = pings.filter((p) => p.icmpId !== 4814);
+  t.diagnostic(`${flood.length} flood pings followed`);
+  assert.ok(flood.length > 50, "some of the flood was followed");
+  assert.deepEqual(flood.filter((p) => p.status !== "complete" && !(p.status === "dropped" && p.reply?.dropped?.reason === "QUEUE_PURGE" && !p.request))
+    .map((p) => [p.seq, p.status, p.request?.hops.length, p.reply?.hops.length]), [], "every flood exchange followed is whole");
+});

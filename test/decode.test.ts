@@ -44,7 +44,7 @@ test("the record layout comes from the object's BTF: every field the decoder rea
   assert.deepEqual([...L.kinds.values()], ["net_dev_queue", "net_dev_xmit", "netif_rx", "netif_receive_skb",
     "napi_gro_receive_entry", "kfree_skb", "consume_skb", "nf_hook", "rx_handler", "neigh_queue", "records_lost"]);
   assert.deepEqual([...L.auxKinds.values()], ["none", "vxlan", "geneve", "gre", "ipip", "sit", "ip6tnl", "quoted", "neigh"]);
-  assert.deepEqual([...L.stats], [["lost", 0], ["collisions", 1], ["max", 2]]);
+  assert.deepEqual([...L.stats], [["lost", 0], ["collisions", 1], ["sampled", 2], ["max", 3]]);
 });
 
 test("drop reasons are named from the running kernel's BTF", { skip: !hasBtf && `needs kernel BTF (${KERNEL_BTF})` }, async () => {

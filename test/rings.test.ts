@@ -138,15 +138,19 @@ test("a reader far behind lets go of what is stamped up to the cut, on every CPU
   assert.deepEqual(times(reader.drain()), [350, 400], "what is newer is read as before");
 });
 
-test("a ring is half full once the slot half a ring past the reader is filled", () => {
+test("a ring is half full once the slot half a ring past the reader is filled, three quarters full likewise", () => {
   const r = rings([5, 0]);
   const reader = new PerCpuRings(r.ring, r.cursors, CPUS, LOG2, 1 << 20);
   [5, 6, 7].forEach((pos) => r.fill(0, pos, pos));
   assert.equal(reader.halfFull(), false, "3 of 8");
   r.fill(0, 9, 9); // half a ring past position 5, across the wrap
   assert.equal(reader.halfFull(), true);
+  assert.equal(reader.filledPast(0.75), false, "not six of eight");
+  r.fill(0, 11, 11); // six slots past position 5
+  assert.equal(reader.filledPast(0.75), true);
   reader.drain();
   assert.equal(reader.halfFull(), false, "read");
+  assert.equal(reader.filledPast(0.75), false);
 });
 
 test("each lost record is in one report: the reader reports what grew since, the kernel's report keeps the rest", () => {

@@ -64,6 +64,13 @@ export interface EbpfOptions {
   staleMs?: number;
   /** attach netfilter observers in every namespace (default: when the kernel has BPF netfilter links) */
   netfilter?: boolean;
+  /**
+   * Once this part of a CPU's ring (0 to 1) holds records not yet read, a packet of a heavy flow is
+   * followed for one in N of its exchanges, and a light flow's every packet still is (bpf/pktpath.bpf.c,
+   * sample_fill): under a flood, journeys are followed whole or not at all, and someone's own pings are
+   * all followed. Counted in counters().sampled. Absent: every packet the filter takes is followed.
+   */
+  sampleFill?: number;
 }
 
 export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}): EbpfSource {
@@ -80,6 +87,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let stopped: Promise<void> | undefined;
   let malformed = 0;
   let collisions = 0;
+  let sampled = 0;
   let discarded = 0;
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
@@ -183,6 +191,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       filter: program.value, control: control.port2, stop: stopFlag,
       idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 8 * 1024,
       slotsLog2: opts.ringSlotsLog2,
+      statKeys: { lost: layout.value.stats.get("lost") ?? 0, collisions: layout.value.stats.get("collisions") ?? 1, sampled: layout.value.stats.get("sampled") ?? 2 },
+      ...(opts.sampleFill === undefined ? {} : { sampleFill: opts.sampleFill }),
       ...(opts.staleMs === undefined ? {} : { staleNs: opts.staleMs * 1e6 }),
     };
     const taken = new Int32Array(inflight);
@@ -226,11 +236,13 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
           case "counters":
             counters.lost = msg.lost;
             collisions = msg.collisions;
+            sampled = msg.sampled;
             discarded = msg.discarded;
             return;
           case "stopped":
             counters.lost = msg.lost;
             collisions = msg.collisions;
+            sampled = msg.sampled;
             discarded = msg.discarded;
             return onStopped();
         }
@@ -268,7 +280,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     warnings,
     start,
     stop,
-    counters: () => ({ ...counters, malformed, collisions, discarded }),
+    counters: () => ({ ...counters, malformed, collisions, sampled, discarded }),
     malformed: () => malformed,
     collisions: () => collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,

@@ -43,6 +43,15 @@ export interface RingWorkerData {
    * rings can hold (less than half of them) loses nothing. Absent: nothing is let go.
    */
   staleNs?: number;
+  /**
+   * The part of a CPU's ring (0 to 1) that, once filled and not yet read, makes the kernel program
+   * sample: a packet of a heavy flow is then followed only for one in N of its exchanges (the
+   * program's sample_fill). Absent: every packet the filter takes is followed, and what does not
+   * fit in the ring is lost.
+   */
+  sampleFill?: number;
+  /** enum pktpath_stat, from the object's BTF: the stats map's key of each counter */
+  statKeys: { lost: number; collisions: number; sampled: number };
 }
 
 /** One observer to place: the program, where, and in which namespace (by a path that opens it). */
@@ -63,8 +72,17 @@ export type RingWorkerMessage =
   | { type: "ready"; attached: string[]; warnings: string[] }
   | { type: "error"; message: string }
   | { type: "batch"; bytes: ArrayBuffer }
-  | { type: "counters"; lost: number; collisions: number; discarded: number }
-  | { type: "stopped"; lost: number; collisions: number; discarded: number };
+  | ({ type: "counters" } & RingCounters)
+  | ({ type: "stopped" } & RingCounters);
+
+/** The kernel program's counters, and the records the reader let go (see staleNs). */
+export interface RingCounters {
+  lost: number;
+  collisions: number;
+  /** packets the filter took and the program did not follow, the ring being crowded (see sampleFill) */
+  sampled: number;
+  discarded: number;
+}
 
 const COUNTERS_EVERY_MS = 250;
 const SMALL_READ_BYTES = 256 * 1024;
@@ -138,7 +156,11 @@ function run(data: RingWorkerData): void {
   const log2 = data.slotsLog2 ?? ringSlotsLog2(cpus.value, data.slot.bytes);
   const session = openAndAttach({
     objPath: data.objPath,
-    rodata: { ...data.rodata, ring_slots_log2: new Uint8Array(Uint32Array.of(log2).buffer) },
+    rodata: {
+      ...data.rodata,
+      ring_slots_log2: new Uint8Array(Uint32Array.of(log2).buffer),
+      ...(data.sampleFill === undefined ? {} : { sample_fill: new Uint8Array(Uint32Array.of(Math.max(1, Math.round(data.sampleFill * (1 << log2)))).buffer) }),
+    },
     optionalTracepoints: data.optionalTracepoints,
     mapEntries: { ring: cpus.value << log2, ring_consumed: cpus.value },
     netfilter: data.netfilter,
@@ -203,8 +225,11 @@ function run(data: RingWorkerData): void {
   /** Lets go of what has waited too long in the rings while correlation is behind: reported as one loss. */
   let discarded = 0;
   const staleNs = data.staleNs === undefined ? undefined : BigInt(Math.round(data.staleNs));
+  // With the kernel sampling once sampleFill of a ring waits, the stale are let go only past midway
+  // from there to full: sampling is what keeps the ring from filling, and letting go what is left.
+  const staleFill = data.sampleFill === undefined ? 0.5 : (1 + data.sampleFill) / 2;
   const discardStale = (): void => {
-    if (staleNs === undefined || !rings.halfFull()) return;
+    if (staleNs === undefined || !rings.filledPast(staleFill)) return;
     const gone = rings.discard(process.hrtime.bigint() - staleNs);
     if (!gone) return;
     discarded += gone.count;
@@ -216,8 +241,10 @@ function run(data: RingWorkerData): void {
     const r = session.value.percpuSum("stats", key);
     return r.ok ? Number(r.value) : 0;
   };
-  const readCounters = (): { lost: number; collisions: number; discarded: number } => ({ lost: counter(0), collisions: counter(1), discarded });
-  let last = { lost: 0, collisions: 0, discarded: 0 };
+  const readCounters = (): RingCounters => ({
+    lost: counter(data.statKeys.lost), collisions: counter(data.statKeys.collisions), sampled: counter(data.statKeys.sampled), discarded,
+  });
+  let last: RingCounters = { lost: 0, collisions: 0, sampled: 0, discarded: 0 };
   let countedAt = Date.now();
   const [idleMin, idleMax] = data.idleMs;
   let idle = idleMin;
@@ -247,7 +274,9 @@ function run(data: RingWorkerData): void {
     countedAt = Date.now();
     reportQuietLosses();
     const now = readCounters();
-    if (now.lost !== last.lost || now.collisions !== last.collisions || now.discarded !== last.discarded) post({ type: "counters", ...(last = now) });
+    if (now.lost !== last.lost || now.collisions !== last.collisions || now.sampled !== last.sampled || now.discarded !== last.discarded) {
+      post({ type: "counters", ...(last = now) });
+    }
   }
   last = readCounters();
   // Detach so nothing new arrives, then hand over what is left; the mappings keep the maps alive.

@@ -136,8 +136,13 @@ export class PerCpuRings {
 
   /** Whether some CPU's ring is at least half full (its slot half a ring past the reader is filled). */
   halfFull(): boolean {
-    const half = (this.mask + 1) >> 1;
-    for (let c = 0; c < this.cpus; c++) if (Atomics.load(this.u32, this.slotAt(c, this.pos[c]! + half) / 4) !== 0) return true;
+    return this.filledPast(0.5);
+  }
+
+  /** Whether some CPU's ring holds more than this part of its slots (0 to 1) unread. */
+  filledPast(part: number): boolean {
+    const at = Math.min(this.mask, Math.floor((this.mask + 1) * part));
+    for (let c = 0; c < this.cpus; c++) if (Atomics.load(this.u32, this.slotAt(c, this.pos[c]! + at) / 4) !== 0) return true;
     return false;
   }
 

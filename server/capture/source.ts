@@ -27,6 +27,11 @@ export interface SourceCounters {
    * Not records, so neither in events nor in lost; the journeys they cut short end as idle.
    */
   collisions?: number;
+  /**
+   * packets the filter took that the kernel did not follow, its ring being crowded and their flow
+   * heavy (serve samples so under a flood): never begun, so no records of theirs are in events or lost
+   */
+  sampled?: number;
 }
 
 /**

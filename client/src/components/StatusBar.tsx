@@ -65,6 +65,11 @@ function LiveItems({ live }: { live: LiveState }) {
       <span className={`item lost${stats && stats.lost > 0 ? " warn" : ""}`} title={stats ? lostTitle(stats) : undefined}>
         <b>{stats ? n(stats.lost) : "—"}</b> lost{stats?.lostBy && stats.lost > 0 && <LostCauses stats={stats} />}
       </span>
+      {stats?.sampled !== undefined && stats.sampled > 0 && (
+        <span className="item sampled" title="packets the kernel did not follow: its ring was filling faster than the server correlates, so heavy flows were sampled (one in N of their exchanges followed, whole) while light ones, your own pings among them, were all followed">
+          <b>{n(stats.sampled)}</b> packets of heavy flows sampled out
+        </span>
+      )}
       {live.summarised !== undefined && live.summarised > 0 && (
         <span className="item summarised" title="finished pings the server left out of the live stream under load: it sent the newest, every one that did not complete and the newest of each ping session; the server holds them (search, links)">
           <b>{n(live.summarised)}</b> complete pings summarised
