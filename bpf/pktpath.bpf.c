@@ -198,7 +198,7 @@ struct {
  * random. The decision is the same for both ways of an exchange (the key is symmetric, and an echo's
  * is its id and seq, a DNS query's its id, a TCP connect's its ports; an ICMP error goes by the
  * header it quotes), and stays the same through a window. 0: never (trace, record). */
-const volatile __u32 sample_fill = 0;
+/* sample_fill: in ring.h */
 
 #define FLOW_BITS 12
 #define FLOW_BURST 4
@@ -340,11 +340,8 @@ static __always_inline int crowded(void)
 	return pr->next - (pr->limit + RING_SPARE - slots) >= sample_fill;
 }
 
-/* Until when (bpf_ktime_get_ns) some CPU last found its ring crowded. The others sample then too: a
- * request followed on one CPU has its reply's records on another, whose ring would fill on. */
-__u64 crowded_until_ns = 0;
-#define CROWDED_HOLD_NS 10000000
-
+/* Whether this CPU's ring is crowded, or another CPU found its own so lately (crowded_until_ns, in
+ * ring.h: a request followed on one CPU has its reply's records on another, whose ring would fill on). */
 static __always_inline int any_crowded(void)
 {
 	__u64 now = bpf_ktime_get_ns();

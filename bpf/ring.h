@@ -66,6 +66,29 @@ static __always_inline void count_stat(__u32 which)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* Sampling (see pktpath.bpf.c): the records waiting unread in a CPU's ring past which it is crowded
+ * (0: never), and until when (bpf_ktime_get_ns) some CPU last found its ring so. */
+const volatile __u32 sample_fill = 0;
+__u64 crowded_until_ns = 0;
+#define CROWDED_HOLD_NS 10000000
+#define CROWDING_EVERY 1024 /* records between two looks of a CPU at its own ring */
+
+/* Every CROWDING_EVERY records, a CPU looks at what waits in its ring: crowded, it makes every CPU
+ * sample for CROWDED_HOLD_NS, whether or not it takes in new packets itself (a reply's records land
+ * on another CPU than the one that followed its request). */
+static __always_inline void note_crowding(struct producer *pr, __u32 cpu, __u64 pos, __u64 slots)
+{
+	struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
+	__u64 consumed;
+
+	if (!c)
+		return;
+	consumed = *(volatile __u64 *)&c->consumed;
+	pr->limit = consumed + slots - RING_SPARE;
+	if (pos - consumed >= sample_fill)
+		crowded_until_ns = bpf_ktime_get_ns() + CROWDED_HOLD_NS;
+}
+
 /* A free slot in this CPU's ring, or 0 when the reader is that far behind. The consumed position
  * is read only when the cached limit is reached: it is a cache line the reader writes, and reading
  * it for every record would cost a miss each time. */
@@ -85,6 +108,8 @@ static __always_inline struct pktpath_slot *take_slot(struct producer *pr, __u32
 			return 0;
 	}
 	pos = __sync_fetch_and_add(&pr->next, 1);
+	if (sample_fill && (pos & (CROWDING_EVERY - 1)) == 0)
+		note_crowding(pr, cpu, pos, slots);
 	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
 	/* never 0: the loader sized the array for every possible CPU */
 	return bpf_map_lookup_elem(&ring, &key);
