@@ -43,11 +43,12 @@ export class OffloadedPipeline implements ServedPipeline {
   private remote: RemoteStats;
   private exited: Promise<void> = Promise.resolve();
   private stopped = false;
-  private rate = { atMs: performance.now(), events: 0, perSec: 0 };
+  /** events/s between the two latest counts the worker sent, by the worker's clock (atMs: the later's) */
+  private rate = { atMs: 0, events: 0, perSec: 0 };
 
   constructor(private readonly spec: LiveSpec, private readonly filter: CaptureFilter, private readonly opts: OffloadOptions = {}) {
     this.capacity = opts.capacity ?? 10_000;
-    this.remote = { stats: { source: spec, live: false, events: 0, lost: 0, eventsPerSec: 0 }, correlated: 0, held: 0 };
+    this.remote = { stats: { source: spec, live: false, events: 0, lost: 0, eventsPerSec: 0 }, correlated: 0, held: 0, atMs: 0 };
     this.source = {
       name: spec, live: false, warnings: [],
       setFilter: async (program) => {
@@ -136,11 +137,17 @@ export class OffloadedPipeline implements ServedPipeline {
     return this.remote.correlated;
   }
 
+  /**
+   * Recomputes events/s from the counts the worker sent since the last call, timed by when the worker
+   * read them: a worker busy with a flood may send them late, and no new count is no news (the
+   * rate stays), not a rate of 0.
+   */
   sampleRate(): CaptureStats {
-    const nowMs = performance.now();
-    const { events } = this.remote.stats;
-    const dtMs = nowMs - this.rate.atMs;
-    if (dtMs > 0) this.rate = { atMs: nowMs, events, perSec: Math.round(((events - this.rate.events) * 1000) / dtMs) };
+    const { atMs, stats: { events } } = this.remote;
+    if (atMs > this.rate.atMs) {
+      const perSec = this.rate.atMs === 0 ? 0 : Math.round(((events - this.rate.events) * 1000) / (atMs - this.rate.atMs));
+      this.rate = { atMs, events, perSec };
+    }
     return this.stats();
   }
 

@@ -44,6 +44,8 @@ export interface RemoteStats {
   correlated: number;
   /** pings the store holds */
   held: number;
+  /** when these were read, in the worker (ms since the epoch, sub-millisecond): the rate is measured between two of them */
+  atMs: number;
 }
 
 export type PipelineCommand =
@@ -87,7 +89,9 @@ async function run(data: PipelineWorkerData): Promise<void> {
   const outstanding = new Int32Array(data.outstanding);
   let pings: Ping[] = [];
   let summarised: Summarised = { ...NONE_SUMMARISED };
-  const remote = (): RemoteStats => ({ stats: pipeline.stats(), correlated: pipeline.correlatedEvents(), held: pipeline.held() });
+  const remote = (): RemoteStats => ({
+    stats: pipeline.stats(), correlated: pipeline.correlatedEvents(), held: pipeline.held(), atMs: performance.timeOrigin + performance.now(),
+  });
   // What waits for the stream is sampled as it comes: it stays bounded however long it waits.
   const sample = (): void => {
     const s = sampleNewest(pings, data.streamPerFlush, MAX_SNAPSHOT, pingSession);

@@ -97,3 +97,19 @@ test("a flood while the main thread is blocked is correlated in the worker: noth
   stopped = true;
   assert.equal(pipeline.stats().events, settled.events, "stop() hands back the worker's final counts");
 });
+
+test("events/s is measured between the worker's counts: asked again before a new count comes, it stays, it does not fall to 0", { timeout: 30_000 }, async (t) => {
+  // The demo loop replays its capture at its own pace: events arrive all the time.
+  const pipeline = new OffloadedPipeline("demo", captureFilter(""));
+  await pipeline.start();
+  t.after(() => pipeline.stop());
+  let rate = 0;
+  for (let i = 0; i < 100 && rate === 0; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    rate = pipeline.sampleRate().eventsPerSec;
+  }
+  assert.ok(rate > 0, "the demo's events/s");
+  // At once: no new count from the worker in between (its messages come between turns of this loop).
+  assert.equal(pipeline.sampleRate().eventsPerSec, rate, "no new count: the same rate, not 0");
+  assert.equal(pipeline.stats().eventsPerSec, rate);
+});
