@@ -197,7 +197,8 @@ struct {
  * whole: what is not followed is never begun, instead of a full ring cutting journeys short at
  * random. The decision is the same for both ways of an exchange (the key is symmetric, and an echo's
  * is its id and seq, a DNS query's its id, a TCP connect's its ports; an ICMP error goes by the
- * header it quotes), and stays the same through a window. 0: never (trace, record). */
+ * header it quotes), and holds for its other packets for about a second (see follow). 0: never
+ * (trace, record). */
 /* sample_fill: in ring.h */
 
 #define FLOW_BITS 12
@@ -236,7 +237,7 @@ struct {
 
 /* The low bit of a tracked slot's address marks an skb judged and not followed (sampled out): skbs
  * are aligned, so no tracked address has it. Its other hooks pass over it without judging it again,
- * which could begin its journey halfway. The mark holds for IGNORED_MS at most (its free may go
+ * which could begin its journey halfway. The mark holds for IGNORED_UNITS at most (its free may go
  * unseen, and the address then names a new skb): the time, in units of 2^20 ns, is in nf_netns. */
 #define IGNORED 1ULL
 #define IGNORED_UNITS 100 /* about 105 ms */
@@ -841,8 +842,11 @@ static __always_inline int handle_free(const struct sk_buff *skb, __u8 kind, __u
 	struct track *t = track_slot(addr);
 
 	if (t && t->addr == (addr | IGNORED)) {
-		t->addr = 0; /* the end of a packet not followed */
-		return 0;
+		int fresh = ignored(t, addr);
+
+		t->addr = 0;
+		if (fresh)
+			return 0; /* the end of a packet not followed */
 	}
 	if (passed_over(skb, addr, t, kind == PKTPATH_EV_KFREE_SKB))
 		return 0;
