@@ -14,7 +14,7 @@ interface Lib {
   setAutoload: Fn; attach: Fn; linkDestroy: Fn; mapFd: Fn; maxEntries: Fn; close: Fn; findBtfId: Fn;
   lookupElem: Fn; possibleCpus: Fn; mmap: Fn; munmap: Fn; sysconf: Fn; setPrint: Fn; setMaxEntries: Fn;
   setType: Fn; setExpectedAttachType: Fn; progFd: Fn; updateElem: Fn; testRun: Fn;
-  syscall: Fn; openPath: Fn; closeFd: Fn; setns: Fn; sigmask: Fn;
+  syscall: Fn; openPath: Fn; closeFd: Fn; setns: Fn; sigmask: Fn; mallopt: Fn;
   /** our libbpf print callback, registered in this thread */
   printCallback: unknown;
 }
@@ -93,6 +93,7 @@ function bind(): Result<Lib> {
     closeFd: libc.func("int close(int fd)"),
     setns: libc.func("int setns(int fd, int nstype)"),
     sigmask: libc.func("int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)"),
+    mallopt: libc.func("int mallopt(int param, int value)"),
   });
 }
 
@@ -118,6 +119,23 @@ function withLog<T>(l: Lib, fn: () => T): T {
 function libbpfLog(): string {
   const lines = logLines.splice(0).filter((l) => l.length > 0);
   return lines.length ? `\n${lines.slice(-(Number(process.env.PKTPATH_LIBBPF_LOG_LINES) || 12)).join("\n")}` : "";
+}
+
+/** glibc's mallopt parameter: allocations from this size up are mapped on their own (M_MMAP_THRESHOLD) */
+const M_MMAP_THRESHOLD = -3;
+/** 128 KiB, glibc's own starting value */
+export const MMAP_THRESHOLD_BYTES = 128 * 1024;
+
+/**
+ * Makes every allocation of MMAP_THRESHOLD_BYTES or more a mapping of its own, returned to the
+ * system when freed. glibc otherwise raises that threshold to the largest block freed so far, after
+ * which the capture's batches (up to 1 MiB, one after another under a flood) come from the threads'
+ * heaps and stay there once freed: `serve`'s idle RSS 180 -> 167-169 MiB, its peak under 15 s of
+ * `ping -f` 316-322 -> 302-303 MiB. For the whole process, as glibc's settings are; whether it took.
+ */
+export function fixMmapThreshold(): boolean {
+  const l = getLib();
+  return l.ok && l.value.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) === 1;
 }
 
 /** What live eBPF capture needs, checked up front so the message says what to do. */
