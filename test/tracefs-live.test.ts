@@ -21,6 +21,10 @@ function setup(): void {
   teardown();
   sh("ip", "netns", "add", `${P}-ns`);
   sh("ip", "link", "add", `${P}-h`, "type", "veth", "peer", "name", `${P}-n`, "netns", `${P}-ns`);
+  // No IPv6 on the pair: the multicast listener report a new link sends could be the first skb seen
+  // (a 90-byte one was, once), and this source reads no headers to tell it from the echo.
+  sh("sysctl", "-qw", `net.ipv6.conf.${P}-h.disable_ipv6=1`);
+  sh("ip", "netns", "exec", `${P}-ns`, "sysctl", "-qw", `net.ipv6.conf.${P}-n.disable_ipv6=1`);
   sh("ip", "addr", "add", "10.232.0.1/24", "dev", `${P}-h`);
   sh("ip", "link", "set", `${P}-h`, "up");
   sh("ip", "-n", `${P}-ns`, "addr", "add", "10.232.0.2/24", "dev", `${P}-n`);
