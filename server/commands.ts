@@ -94,9 +94,9 @@ export async function runServe(cmd: Cmd<"serve">): Promise<number> {
   // with pings already gone, and V8 lets it grow to about three times what is live before a full
   // collection (56 MiB live, 180 MiB before each). Half again what is live instead: serve's peak RSS
   // under 15 s of `ping -f` 452 -> 315 MiB, idle 200 -> 180, for about a seventh fewer records
-  // correlated (5.6M -> 4.8M, medians of 4 and 5 runs): under a flood that loses most of its records
-  // anyway, a dashboard that stays small is worth more. A V8 flag is the process's: set before the
-  // worker starts, it holds for every thread.
+  // correlated (5.6M -> 4.8M, medians of 4 and 5 runs, measured before the kernel sampled heavy
+  // flows): under a flood, which is sampled anyway, a dashboard that stays small is worth more. A V8
+  // flag is the process's: set before the worker starts, it holds for every thread.
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   // Live capture's batches (up to 1 MiB, one after another under a flood) are mapped each on its own,
   // and go back to the system once freed (see fixMmapThreshold); set first, before any thread
