@@ -326,32 +326,20 @@ static __always_inline int ignore(struct track *t, __u64 addr)
  * one remembered says so. */
 static __always_inline int crowded(void)
 {
-	__u32 key = 0, cpu;
+	__u32 key = 0;
 	struct producer *pr = bpf_map_lookup_elem(&producer, &key);
-	struct pktpath_ring_cursor *c;
 	__u64 slots = 1ULL << ring_slots_log2;
 
-	if (!pr || pr->next - (pr->limit + RING_SPARE - slots) < sample_fill)
+	if (!pr || unread(pr, pr->next, slots) < sample_fill)
 		return 0;
-	cpu = bpf_get_smp_processor_id();
-	c = bpf_map_lookup_elem(&ring_consumed, &cpu);
-	if (!c)
-		return 0;
-	pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
-	return pr->next - (pr->limit + RING_SPARE - slots) >= sample_fill;
+	return look_for_crowding(pr, bpf_get_smp_processor_id(), pr->next, slots);
 }
 
 /* Whether this CPU's ring is crowded, or another CPU found its own so lately (crowded_until_ns, in
  * ring.h: a request followed on one CPU has its reply's records on another, whose ring would fill on). */
 static __always_inline int any_crowded(void)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	if (crowded()) {
-		crowded_until_ns = now + CROWDED_HOLD_NS;
-		return 1;
-	}
-	return now < *(volatile __u64 *)&crowded_until_ns;
+	return crowded() || bpf_ktime_get_ns() < *(volatile __u64 *)&crowded_until_ns;
 }
 
 static __always_inline __u32 mix32(__u32 x)
@@ -606,6 +594,16 @@ static __always_inline int admit(const struct sk_buff *skb, const struct pktpath
 	return 1;
 }
 
+/* An skb admit() did not take (verdict 0 or ADMIT_SAMPLED): one sampling turned away is marked not
+ * followed in its slot; one the filter turned away, or one whose slot a tracked skb holds, has its
+ * bytes remembered (see the rejected map). */
+static __always_inline void turned_away(const struct sk_buff *skb, struct track *t, __u64 addr, const struct pktpath_pkt *p,
+					const struct pktpath_pkt *aux, int parsed, int verdict)
+{
+	if (verdict != ADMIT_SAMPLED || !ignore(t, addr))
+		remember_rejected(skb, addr, p, aux, parsed == PARSED_AT_NETWORK_HEADER);
+}
+
 static __always_inline void track(struct track *t, __u64 addr, const struct sk_buff *skb)
 {
 	__u64 head = addr_value(skb->head);
@@ -702,8 +700,7 @@ static __always_inline int hop_body(const struct sk_buff *skb, __u8 kind, __u64 
 		int verdict = admit(skb, &p, &aux, &clone_of);
 
 		if (verdict != 1) {
-			if (verdict != ADMIT_SAMPLED || !ignore(t, addr))
-				remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
+			turned_away(skb, t, addr, &p, &aux, parsed, verdict);
 			return 0;
 		}
 		track(t, addr, skb);
@@ -942,8 +939,7 @@ static __always_inline int nf_body(struct bpf_nf_ctx *ctx, int entering, __u64 a
 		int verdict = admit(skb, &p, &aux, &clone_of);
 
 		if (verdict != 1) {
-			if (verdict != ADMIT_SAMPLED || !ignore(t, addr))
-				remember_rejected(skb, addr, &p, &aux, parsed == PARSED_AT_NETWORK_HEADER);
+			turned_away(skb, t, addr, &p, &aux, parsed, verdict);
 			return NF_ACCEPT;
 		}
 		track(t, addr, skb);

@@ -67,49 +67,56 @@ static __always_inline void count_stat(__u32 which)
 }
 
 /* Sampling (see pktpath.bpf.c): the records waiting unread in a CPU's ring past which it is crowded
- * (0: never), and until when (bpf_ktime_get_ns) some CPU last found its ring so. */
+ * (0: never), and until when (bpf_ktime_get_ns) some CPU last found its ring so. Every
+ * CROWDING_EVERY records a CPU looks at its own (take_slot). */
 const volatile __u32 sample_fill = 0;
 __u64 crowded_until_ns = 0;
 #define CROWDED_HOLD_NS 10000000
 #define CROWDING_EVERY 1024 /* records between two looks of a CPU at its own ring */
 
-/* Every CROWDING_EVERY records, a CPU looks at what waits in its ring: crowded, it makes every CPU
- * sample for CROWDED_HOLD_NS, whether or not it takes in new packets itself (a reply's records land
- * on another CPU than the one that followed its request). */
-static __always_inline void note_crowding(struct producer *pr, __u32 cpu, __u64 pos, __u64 slots)
+/* Where the reader is in this CPU's ring, into pr->limit (the position this CPU may fill up to): a
+ * cache line the reader writes, so it is read only when needed, not for every record. 0 when this
+ * CPU has no cursor. */
+static __always_inline int look_at_reader(struct producer *pr, __u32 cpu, __u64 slots)
 {
 	struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
-	__u64 consumed;
 
 	if (!c)
-		return;
-	consumed = *(volatile __u64 *)&c->consumed;
-	pr->limit = consumed + slots - RING_SPARE;
-	if (pos - consumed >= sample_fill)
-		crowded_until_ns = bpf_ktime_get_ns() + CROWDED_HOLD_NS;
+		return 0;
+	pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
+	return 1;
 }
 
-/* A free slot in this CPU's ring, or 0 when the reader is that far behind. The consumed position
- * is read only when the cached limit is reached: it is a cache line the reader writes, and reading
- * it for every record would cost a miss each time. */
+/* Records up to position pos that the reader had not taken when this CPU last looked. */
+static __always_inline __u64 unread(const struct producer *pr, __u64 pos, __u64 slots)
+{
+	return pos - (pr->limit + RING_SPARE - slots);
+}
+
+/* Whether, looked at now, sample_fill records up to pos wait unread in this CPU's ring; if so every
+ * CPU samples for CROWDED_HOLD_NS, whether or not it takes in new packets itself (a reply's records
+ * land on another CPU than the one that followed its request). */
+static __always_inline int look_for_crowding(struct producer *pr, __u32 cpu, __u64 pos, __u64 slots)
+{
+	if (!look_at_reader(pr, cpu, slots) || unread(pr, pos, slots) < sample_fill)
+		return 0;
+	crowded_until_ns = bpf_ktime_get_ns() + CROWDED_HOLD_NS;
+	return 1;
+}
+
+/* A free slot in this CPU's ring, or 0 when the reader is that far behind. The reader's position is
+ * looked at only when the cached limit is reached, and every CROWDING_EVERY records when sampling. */
 static __always_inline struct pktpath_slot *take_slot(struct producer *pr, __u32 cpu)
 {
 	__u64 slots = 1ULL << ring_slots_log2;
 	__u32 key;
 	__u64 pos;
 
-	if (pr->next >= pr->limit) {
-		struct pktpath_ring_cursor *c = bpf_map_lookup_elem(&ring_consumed, &cpu);
-
-		if (!c)
-			return 0;
-		pr->limit = *(volatile __u64 *)&c->consumed + slots - RING_SPARE;
-		if (pr->next >= pr->limit)
-			return 0;
-	}
+	if (pr->next >= pr->limit && (!look_at_reader(pr, cpu, slots) || pr->next >= pr->limit))
+		return 0;
 	pos = __sync_fetch_and_add(&pr->next, 1);
 	if (sample_fill && (pos & (CROWDING_EVERY - 1)) == 0)
-		note_crowding(pr, cpu, pos, slots);
+		look_for_crowding(pr, cpu, pos, slots);
 	key = (cpu << ring_slots_log2) | (__u32)(pos & (slots - 1));
 	/* never 0: the loader sized the array for every possible CPU */
 	return bpf_map_lookup_elem(&ring, &key);

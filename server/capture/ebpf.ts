@@ -12,7 +12,7 @@ import { checkPrerequisites, kernelHasFunction } from "./libbpf.ts";
 import { NetfilterObservers, type Send } from "./netfilter.ts";
 import { NetfilterLayout } from "./nfplan.ts";
 import { slotLayout } from "./rings.ts";
-import type { RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
+import type { RingCounters, RingWorkerData, RingWorkerMessage, WorkerReply } from "./ringWorker.ts";
 import { encodeProgram, type FilterProgram } from "../../shared/filter/index.ts";
 import type { CaptureFilter, CaptureSource, EventSink, IntakeControl, RawBatch, SourceCounters } from "./source.ts";
 import { siblingModule, workerEntry } from "../workerEntry.ts";
@@ -86,9 +86,8 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
   let observers: NetfilterObservers | undefined;
   let stopped: Promise<void> | undefined;
   let malformed = 0;
-  let collisions = 0;
-  let sampled = 0;
-  let discarded = 0;
+  /** the capture worker's latest counts (its lost is counters.lost too) */
+  let ring: RingCounters = { lost: 0, collisions: 0, sampled: 0, discarded: 0 };
   let startKtimeNs = 0n;
   /** batches handed to the sink in order; one may wait for its drops' chains to be named */
   let delivered: Promise<void> = Promise.resolve();
@@ -234,17 +233,12 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
             return pump();
           }
           case "counters":
-            counters.lost = msg.lost;
-            collisions = msg.collisions;
-            sampled = msg.sampled;
-            discarded = msg.discarded;
-            return;
-          case "stopped":
-            counters.lost = msg.lost;
-            collisions = msg.collisions;
-            sampled = msg.sampled;
-            discarded = msg.discarded;
-            return onStopped();
+          case "stopped": {
+            const { type, ...counts } = msg;
+            ring = counts;
+            counters.lost = counts.lost;
+            return type === "stopped" ? onStopped() : undefined;
+          }
         }
       });
       w.on("error", (e) => reject(e));
@@ -280,9 +274,9 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
     warnings,
     start,
     stop,
-    counters: () => ({ ...counters, malformed, collisions, sampled, discarded }),
+    counters: () => ({ ...counters, malformed, collisions: ring.collisions, sampled: ring.sampled, discarded: ring.discarded }),
     malformed: () => malformed,
-    collisions: () => collisions,
+    collisions: () => ring.collisions,
     observedNamespaces: () => observers?.namespaces ?? 0,
     // Re-mapped when the wall clock moved more than a millisecond against the kernel's (NTP, a set clock).
     originUs() {
