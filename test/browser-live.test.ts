@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { Topology } from "./lib/netns.ts";
+import { hostToNamespace, Topology } from "./lib/netns.ts";
 import { tempDir, writeCapture } from "./support/capture-file.ts";
 import { startServe } from "./support/cli-child.ts";
 
@@ -37,12 +37,7 @@ test("dashboard live: real pings appear as they happen; the page survives a serv
 
   const topo = new Topology("ppD2");
   undo.push(() => topo.destroy());
-  topo.netns("ns");
-  topo.veth({ name: "h" }, { ns: "ns", name: "n" });
-  topo.addr({ name: "h" }, "10.233.1.1/24");
-  topo.addr({ ns: "ns", name: "n" }, "10.233.1.2/24");
-  // Resolve the neighbour first so the recorded pings are not preceded by ARP.
-  await run("ping", ["-c", "1", "-W", "1", "10.233.1.2"]);
+  hostToNamespace(topo, "10.233.1");
 
   const live = await startServe(["--source", "ebpf"], 30_000);
   undo.push(() => live.stop());

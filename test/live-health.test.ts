@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { promisify } from "node:util";
-import { Topology } from "./lib/netns.ts";
+import { hostToNamespace, Topology } from "./lib/netns.ts";
 import { startServe, waitFor } from "./support/cli-child.ts";
 
 const run = promisify(execFile);
@@ -24,12 +24,7 @@ async function freePort(): Promise<number> {
 test("an echo sent the moment /api/health first says live is in /api/pings", { skip, timeout: 60_000 }, async (t) => {
   const topo = new Topology("ppH10");
   t.after(() => topo.destroy());
-  topo.netns("ns");
-  topo.veth({ name: "h" }, { ns: "ns", name: "n" });
-  topo.addr({ name: "h" }, "10.209.10.1/24");
-  topo.addr({ ns: "ns", name: "n" }, "10.209.10.2/24");
-  // Neighbours resolved before capture starts: the measured echo is one request and one reply.
-  await run("ping", ["-c", "1", "-W", "1", "10.209.10.2"]);
+  hostToNamespace(topo, "10.209.10");
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

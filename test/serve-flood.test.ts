@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { WebSocket } from "ws";
 import type { Ping } from "../shared/types.ts";
-import { Topology } from "./lib/netns.ts";
+import { hostToNamespace, Topology } from "./lib/netns.ts";
 import { openChromium } from "./support/chromium.ts";
 import { ROOT, startServe, waitFor } from "./support/cli-child.ts";
 
@@ -22,11 +22,7 @@ test("serve under a flood: heavy flows sampled in the kernel, one's own pings al
   assert.ok(existsSync(join(ROOT, "client/dist/index.html")), "client/dist is missing: build it (npm test does) first");
   const topo = new Topology("ppSf");
   t.after(() => topo.destroy());
-  topo.netns("ns");
-  topo.veth({ name: "h" }, { ns: "ns", name: "n" });
-  topo.addr({ name: "h" }, "10.233.9.1/24");
-  topo.addr({ ns: "ns", name: "n" }, "10.233.9.2/24");
-  await run("ping", ["-c", "1", "-W", "1", "10.233.9.2"]);
+  hostToNamespace(topo, "10.233.9");
   const live = await startServe(["--source", "ebpf"], 30_000);
   t.after(() => live.stop());
 

@@ -168,6 +168,18 @@ export function hostNetnsInode(): number {
 }
 
 /**
+ * The host —veth— namespace ns: h = `${net}.1`, n = `${net}.2` (net like "10.233.1"), the neighbour
+ * resolved, so that the first echo captured is one request and one reply, with no ARP before it.
+ */
+export function hostToNamespace(topo: Topology, net: string): void {
+  topo.netns("ns");
+  topo.veth({ name: "h" }, { ns: "ns", name: "n" });
+  topo.addr({ name: "h" }, `${net}.1/24`);
+  topo.addr({ ns: "ns", name: "n" }, `${net}.2/24`);
+  sh("ping", "-c", "1", "-W", "1", `${net}.2`);
+}
+
+/**
  * a —veth— r —veth— b, r forwarding: a0 = `${net}.1.2`, ra = `${net}.1.1`, rb = `${net}.2.1`,
  * b0 = `${net}.2.2` (net like "10.242"), with routes both ways and neighbours resolved.
  * Returns the namespaces' inodes.
