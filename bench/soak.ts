@@ -8,7 +8,7 @@
 // one's own pings sent amid the flood (how many shown, how soon), the slow client's fate, and a
 // screenshot of the page (/tmp/pktpath-soak.png). Asserts nothing.
 // Usage (root, after `make -C bpf`, `vite build`): node --import tsx bench/soak.ts [seconds]
-// (PKTPATH_SOAK_BROWSER=0: no browser)
+// (PKTPATH_SOAK_BROWSER=0: no browser; PKTPATH_SOAK_PAGE_AT=N: the page opened N s into the flood)
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -90,7 +90,11 @@ async function main(): Promise<void> {
 
   // The dashboard as a user has it open: frame intervals from requestAnimationFrame, read every 5 s.
   let browser: Browser | undefined, page: Page | undefined;
-  if (process.env.PKTPATH_SOAK_BROWSER !== "0" && existsSync("/usr/bin/chromium")) {
+  // PKTPATH_SOAK_PAGE_AT=N: the page is opened N s into the flood (someone who opens the dashboard
+  // because the node is busy), not before it.
+  const pageAt = process.env.PKTPATH_SOAK_PAGE_AT === undefined ? undefined : Number(process.env.PKTPATH_SOAK_PAGE_AT);
+  const openPage = async (): Promise<void> => {
+    if (process.env.PKTPATH_SOAK_BROWSER === "0" || !existsSync("/usr/bin/chromium")) return;
     const server0 = onFailure;
     onFailure = () => { server0(); void browser?.close(); };
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
@@ -103,12 +107,13 @@ async function main(): Promise<void> {
       const tick = (now) => { window.frames_.push(now - last); last = now; requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
     })()`);
-  }
+  };
+  if (pageAt === undefined) await openPage();
   let worstFrameP95 = 0;
   const pageHealth = async (): Promise<string> => {
     if (!page) return "";
     const asked = performance.now();
-    const frames = await page.evaluate<number[]>("(() => { const f = window.frames_; window.frames_ = []; return f; })()");
+    const frames = await page.evaluate<number[]>("(() => { const f = window.frames_ || []; window.frames_ = []; return f; })()");
     const answerMs = performance.now() - asked;
     frames.sort((a, b) => a - b);
     const p95 = frames[Math.floor(frames.length * 0.95)] ?? NaN;
@@ -128,8 +133,11 @@ async function main(): Promise<void> {
   let peak = rssMiB(pid);
   console.log(`t=  0s rss=${peak.toFixed(1)} MiB`);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 250);
+  const opened = pageAt === undefined ? Promise.resolve() : new Promise((r) => setTimeout(r, pageAt * 1000)).then(openPage)
+    .then(() => console.log(`page opened at t=${((Date.now() - t0) / 1000).toFixed(1)}s`));
   for (let t = 5; t <= SECONDS; t += 5) {
     await new Promise((r) => setTimeout(r, t * 1000 - (Date.now() - t0)));
+    if (pageAt !== undefined && t > pageAt) await opened;
     const asked = performance.now();
     const health = (await (await fetch(`${url}/api/health`)).json()) as { events: number; lost: number;
       lostBy?: { ring: number; queue: number; malformed: number }; collisions?: number; sampled?: number };

@@ -190,15 +190,15 @@ struct {
 } rejected SEC(".maps");
 
 /* Sampling under pressure (serve): once this CPU's ring holds sample_fill records not yet read (the
- * reader is behind: correlation cannot keep up; see crowded), a packet the filter takes is followed only if its
- * flow was light in the last window (at most FLOW_BURST packets), or else one in N of its exchanges,
- * N the flow's last-window count over FLOW_BURST (a power of two). Someone's own pings amid another
- * team's flood are then all followed, the flood is followed in part, and every journey followed is
- * whole: what is not followed is never begun, instead of a full ring cutting journeys short at
- * random. The decision is the same for both ways of an exchange (the key is symmetric, and an echo's
- * is its id and seq, a DNS query's its id, a TCP connect's its ports; an ICMP error goes by the
- * header it quotes), and holds for its other packets for about a second (see follow). 0: never
- * (trace, record). */
+ * reader is behind: correlation cannot keep up; see crowded), a packet the filter takes is followed
+ * only if its flow is light (at most FLOW_BURST packets a window: see flow_follows), or else one in
+ * N of its exchanges, N the flow's load over FLOW_BURST (a power of two); past midway from there to
+ * full, none of a heavy flow's. Someone's own pings amid another team's flood are then all followed,
+ * the flood is followed in part, and every journey followed is whole: what is not followed is never
+ * begun, instead of a full ring cutting journeys short at random. The decision is the same for both
+ * ways of an exchange (the key is symmetric, and an echo's is its id and seq, a DNS query's its id, a
+ * TCP connect's its ports; an ICMP error goes by the header it quotes), and holds for its other
+ * packets for about a second (see follow). 0: never (trace, record). */
 /* sample_fill: in ring.h */
 
 #define FLOW_BITS 12
@@ -208,7 +208,7 @@ struct flow_rate {
 	__u32 key;
 	__u32 window;
 	__u32 count;  /* packets judged in this window */
-	__u32 prev;   /* in the window before, if it was the last one */
+	__u32 prev;   /* before this window: see flow_follows */
 };
 
 /* Shared by the CPUs, so that both ways of a flow see one count; a lost update only shifts a count. */
@@ -320,10 +320,10 @@ static __always_inline int ignore(struct track *t, __u64 addr)
 	return 1;
 }
 
-/* Whether at least sample_fill records wait in this CPU's ring for the reader (half of it, for serve:
- * where a burst the ring holds is read whole, and past which the reader lets stale records go and the
- * ring soon loses them). The reader's position is looked at (a cache line it writes) only when the
- * one remembered says so. */
+/* How crowded this CPU's ring is (see look_for_crowding): at least sample_fill records wait in it for
+ * the reader (half of it, for serve: where a burst the ring holds is read whole), or midway from there
+ * to full (past which the reader lets stale records go and the ring soon loses them). The reader's
+ * position is looked at (a cache line it writes) only when the one remembered says so. */
 static __always_inline int crowded(void)
 {
 	__u32 key = 0;
@@ -335,11 +335,20 @@ static __always_inline int crowded(void)
 	return look_for_crowding(pr, bpf_get_smp_processor_id(), pr->next, slots);
 }
 
-/* Whether this CPU's ring is crowded, or another CPU found its own so lately (crowded_until_ns, in
- * ring.h: a request followed on one CPU has its reply's records on another, whose ring would fill on). */
-static __always_inline int any_crowded(void)
+/* How crowded this CPU's ring is, or another CPU found its own lately (crowded_until_ns and
+ * deep_until_ns, in ring.h: a request followed on one CPU has its reply's records on another, whose
+ * ring would fill on): the deeper of the two. */
+static __always_inline int crowding(void)
 {
-	return crowded() || bpf_ktime_get_ns() < *(volatile __u64 *)&crowded_until_ns;
+	int own = crowded();
+	__u64 now;
+
+	if (own == DEEPLY_CROWDED)
+		return own;
+	now = bpf_ktime_get_ns();
+	if (now < *(volatile __u64 *)&deep_until_ns)
+		return DEEPLY_CROWDED;
+	return own || now < *(volatile __u64 *)&crowded_until_ns ? CROWDED : 0;
 }
 
 static __always_inline __u32 mix32(__u32 x)
@@ -384,11 +393,15 @@ static __always_inline __u32 flow_keys(const struct pktpath_pkt *p, const struct
 }
 
 /* Counts a packet of this flow; whether its exchange is followed: every one while the ring is not
- * crowded, and then every one of a flow that was light in the last window, one in N of a heavy
- * one's. Counted whether crowded or not, so that the first window of a crowded ring knows its flows. */
+ * crowded, and then every one of a light flow, one in N of a heavy one's, and none of a heavy one's
+ * once deeply crowded (correlation has stalled: what the ring holds is kept for the light flows, and
+ * nothing waits long enough to be let go). A flow's load is the larger of its count in this window
+ * and what it had before, halved for each window passed: a flood whose sender paused for a window
+ * (descheduled on a busy machine) is heavy still, not light for the burst that follows. Counted
+ * whether crowded or not, so that the first window of a crowded ring knows its flows. */
 static __always_inline int flow_follows(__u32 flow, __u32 exchange, int crowd)
 {
-	__u32 idx = flow >> (32 - FLOW_BITS), window, modulus;
+	__u32 idx = flow >> (32 - FLOW_BITS), window, modulus, load;
 	struct flow_rate *f = bpf_map_lookup_elem(&flows, &idx);
 
 	if (!f)
@@ -400,14 +413,20 @@ static __always_inline int flow_follows(__u32 flow, __u32 exchange, int crowd)
 		f->count = 0;
 		f->prev = 0;
 	} else if (f->window != window) {
-		f->prev = f->window + 1 == window ? f->count : 0;
+		__u32 gap = window - f->window;
+		__u32 last = f->count > f->prev / 2 ? f->count : f->prev / 2;
+
+		f->prev = gap > 31 ? 0 : last >> (gap - 1);
 		f->window = window;
 		f->count = 0;
 	}
 	f->count++;
-	if (!crowd || f->prev <= FLOW_BURST)
+	load = f->count > f->prev ? f->count : f->prev;
+	if (!crowd || load <= FLOW_BURST)
 		return 1;
-	modulus = f->prev / FLOW_BURST;
+	if (crowd == DEEPLY_CROWDED)
+		return 0;
+	modulus = load / FLOW_BURST;
 	modulus = modulus >= 1u << 16 ? 1u << 16 : modulus;
 	/* the power of two at or above it */
 	modulus--;
@@ -427,7 +446,7 @@ static __always_inline int follow(const struct pktpath_pkt *p, const struct pktp
 	__u32 exchange, flow = flow_keys(p, aux, &exchange);
 	__u32 idx = exchange >> (32 - DECIDED_BITS), now = now_units();
 	struct decided *d = bpf_map_lookup_elem(&decided, &idx);
-	int crowd = any_crowded(); /* looked at even when decided: this CPU's ring may be the one filling */
+	int crowd = crowding(); /* looked at even when decided: this CPU's ring may be the one filling */
 	int verdict;
 
 	if (d && d->key == exchange && now - d->at < DECIDED_UNITS)

@@ -67,12 +67,16 @@ static __always_inline void count_stat(__u32 which)
 }
 
 /* Sampling (see pktpath.bpf.c): the records waiting unread in a CPU's ring past which it is crowded
- * (0: never), and until when (bpf_ktime_get_ns) some CPU last found its ring so. Every
- * CROWDING_EVERY records a CPU looks at its own (take_slot). */
+ * (0: never), and until when (bpf_ktime_get_ns) some CPU last found its ring so. Past midway from
+ * there to full it is deeply crowded (deep_until_ns: the same for that). Every CROWDING_EVERY
+ * records a CPU looks at its own (take_slot). */
 const volatile __u32 sample_fill = 0;
 __u64 crowded_until_ns = 0;
+__u64 deep_until_ns = 0;
 #define CROWDED_HOLD_NS 10000000
 #define CROWDING_EVERY 1024 /* records between two looks of a CPU at its own ring */
+#define CROWDED 1
+#define DEEPLY_CROWDED 2
 
 /* Where the reader is in this CPU's ring, into pr->limit (the position this CPU may fill up to): a
  * cache line the reader writes, so it is read only when needed, not for every record. 0 when this
@@ -93,15 +97,25 @@ static __always_inline __u64 unread(const struct producer *pr, __u64 pos, __u64 
 	return pos - (pr->limit + RING_SPARE - slots);
 }
 
-/* Whether, looked at now, sample_fill records up to pos wait unread in this CPU's ring; if so every
- * CPU samples for CROWDED_HOLD_NS, whether or not it takes in new packets itself (a reply's records
- * land on another CPU than the one that followed its request). */
+/* How crowded this CPU's ring is, looked at now up to pos: 0, CROWDED (sample_fill records wait
+ * unread) or DEEPLY_CROWDED (midway from there to full). When crowded, every CPU samples for
+ * CROWDED_HOLD_NS, whether or not it takes in new packets itself (a reply's records land on another
+ * CPU than the one that followed its request); so for deep crowding. */
 static __always_inline int look_for_crowding(struct producer *pr, __u32 cpu, __u64 pos, __u64 slots)
 {
-	if (!look_at_reader(pr, cpu, slots) || unread(pr, pos, slots) < sample_fill)
+	__u64 waiting, now;
+
+	if (!look_at_reader(pr, cpu, slots))
 		return 0;
-	crowded_until_ns = bpf_ktime_get_ns() + CROWDED_HOLD_NS;
-	return 1;
+	waiting = unread(pr, pos, slots);
+	if (waiting < sample_fill)
+		return 0;
+	now = bpf_ktime_get_ns();
+	crowded_until_ns = now + CROWDED_HOLD_NS;
+	if (waiting < (slots + sample_fill) / 2)
+		return CROWDED;
+	deep_until_ns = now + CROWDED_HOLD_NS;
+	return DEEPLY_CROWDED;
 }
 
 /* A free slot in this CPU's ring, or 0 when the reader is that far behind. The reader's position is

@@ -19,8 +19,9 @@ export class BadInputError extends Error {}
  * The dashboard's reader: a read-ahead of 4 MiB. Once half of a CPU's ring waits unread (correlation
  * is behind: a burst the ring can hold is read whole), the kernel samples heavy flows, one in N of
  * their exchanges followed whole, and keeps following light ones: someone's own pings amid another
- * team's flood. The rest of that half is the margin, and records that waited 750 ms are let go past
- * three quarters, so that what is shown is within the contract's second.
+ * team's flood. Past three quarters (correlation has stalled: a page loading on a busy machine) no
+ * heavy flow is followed, so the ring fills only with the light ones; records that waited 750 ms are
+ * let go past seven eighths, so that what is shown is within the contract's second.
  * `trace` and `record` keep what the rings hold (8 MiB ahead) and sample nothing.
  */
 const SERVE_READER = { staleMs: 750, maxInflightKiB: 4 * 1024, sampleFill: 0.5 } as const;

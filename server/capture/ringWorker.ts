@@ -46,8 +46,8 @@ export interface RingWorkerData {
   /**
    * The part of a CPU's ring (0 to 1) that, once filled and not yet read, makes the kernel program
    * sample: a packet of a heavy flow is then followed only for one in N of its exchanges (the
-   * program's sample_fill). Absent: every packet the filter takes is followed, and what does not
-   * fit in the ring is lost.
+   * program's sample_fill), and past midway from there to full, none of a heavy flow's. Absent:
+   * every packet the filter takes is followed, and what does not fit in the ring is lost.
    */
   sampleFill?: number;
   /** enum pktpath_stat, from the object's BTF: the stats map's key of each counter */
@@ -225,9 +225,10 @@ function run(data: RingWorkerData): void {
   /** Lets go of what has waited too long in the rings while correlation is behind: reported as one loss. */
   let discarded = 0;
   const staleNs = data.staleNs === undefined ? undefined : BigInt(Math.round(data.staleNs));
-  // With the kernel sampling once sampleFill of a ring waits, the stale are let go only past midway
-  // from there to full: sampling is what keeps the ring from filling, and letting go what is left.
-  const staleFill = data.sampleFill === undefined ? 0.5 : (1 + data.sampleFill) / 2;
+  // With the kernel sampling once sampleFill of a ring waits, and following no heavy flow past midway
+  // from there to full, the stale are let go only past midway from that to full: sampling is what
+  // keeps the ring from filling, and letting go what is left.
+  const staleFill = data.sampleFill === undefined ? 0.5 : (3 + data.sampleFill) / 4;
   const discardStale = (): void => {
     if (staleNs === undefined || !rings.filledPast(staleFill)) return;
     const gone = rings.discard(process.hrtime.bigint() - staleNs);
