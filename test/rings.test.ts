@@ -119,6 +119,9 @@ test("ring size: 64 KiB slots per CPU at most, 4 KiB at least, within the budget
   assert.equal(ringSlotsLog2(2, SLOT_BYTES), 16);
   assert.equal(ringSlotsLog2(32, SLOT_BYTES), 13);
   assert.equal(ringSlotsLog2(4096, SLOT_BYTES), 12);
+  // serve's budget (server/sources.ts): 16 MiB in all
+  assert.equal(ringSlotsLog2(2, SLOT_BYTES, 16 << 20), 15);
+  assert.equal(ringSlotsLog2(8, SLOT_BYTES, 16 << 20), 13);
 });
 
 test("a reader far behind lets go of what is stamped up to the cut, on every CPU, and says how many and when", () => {

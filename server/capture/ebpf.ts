@@ -50,6 +50,8 @@ export interface EbpfOptions {
   onRawBatch?: (bytes: ArrayBuffer) => void;
   /** log2 of each CPU's ring slots (default: by CPU count, see ringSlotsLog2) */
   ringSlotsLog2?: number;
+  /** without ringSlotsLog2: what all the CPUs' rings together come to at most (default 64 MiB) */
+  ringBudgetMiB?: number;
   /**
    * KiB read from the rings and not yet correlated (released by the pipeline; decoded, without one),
    * past which the reader waits. The default, 8 MiB, is about 39,000 records: fewer than the
@@ -190,6 +192,7 @@ export function createEbpfSource(filter: CaptureFilter, opts: EbpfOptions = {}):
       filter: program.value, control: control.port2, stop: stopFlag,
       idleMs: [5, 50], maxBatchBytes: 1 << 20, inflight, maxInflightKiB: opts.maxInflightKiB ?? 8 * 1024,
       slotsLog2: opts.ringSlotsLog2,
+      ...(opts.ringBudgetMiB === undefined ? {} : { ringBudgetBytes: opts.ringBudgetMiB * 2 ** 20 }),
       statKeys: { lost: layout.value.stats.get("lost") ?? 0, collisions: layout.value.stats.get("collisions") ?? 1, sampled: layout.value.stats.get("sampled") ?? 2 },
       ...(opts.sampleFill === undefined ? {} : { sampleFill: opts.sampleFill }),
       ...(opts.staleMs === undefined ? {} : { staleNs: opts.staleMs * 1e6 }),

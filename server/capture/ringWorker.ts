@@ -35,6 +35,8 @@ export interface RingWorkerData {
   maxInflightKiB: number;
   /** log2 of each CPU's ring slots; by CPU count when absent */
   slotsLog2?: number;
+  /** with slotsLog2 absent, what all the rings together come to at most (default RING_BUDGET_BYTES) */
+  ringBudgetBytes?: number;
   /**
    * While correlation is behind and a ring is half full, records older than this (ns) wait no
    * longer in the rings: they are let go unread (and reported lost), so that what is read once it
@@ -153,7 +155,7 @@ function run(data: RingWorkerData): void {
   const stop = new Int32Array(data.stop);
   const cpus = possibleCpus();
   if (!cpus.ok) return post({ type: "error", message: cpus.error });
-  const log2 = data.slotsLog2 ?? ringSlotsLog2(cpus.value, data.slot.bytes);
+  const log2 = data.slotsLog2 ?? ringSlotsLog2(cpus.value, data.slot.bytes, data.ringBudgetBytes);
   const session = openAndAttach({
     objPath: data.objPath,
     rodata: {

@@ -74,11 +74,11 @@ export class QuietLosses {
 /** struct pktpath_ring_cursor: one cache line per CPU */
 export const CURSOR_BYTES = 64;
 /** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
-const RING_BUDGET_BYTES = 64 << 20;
+export const RING_BUDGET_BYTES = 64 << 20;
 
-/** log2 of the slots in each CPU's ring: 65536 (~100 ms of a 600k records/s flood) at most. */
-export function ringSlotsLog2(cpus: number, slotBytes: number): number {
-  const fit = Math.floor(Math.log2(RING_BUDGET_BYTES / Math.max(cpus, 1) / slotBytes));
+/** log2 of the slots in each CPU's ring: 65536 (~100 ms of a 600k records/s flood) at most, 4096 at least. */
+export function ringSlotsLog2(cpus: number, slotBytes: number, budgetBytes = RING_BUDGET_BYTES): number {
+  const fit = Math.floor(Math.log2(budgetBytes / Math.max(cpus, 1) / slotBytes));
   return Math.min(16, Math.max(12, fit));
 }
 
