@@ -59,7 +59,8 @@ export interface EbpfOptions {
    */
   maxInflightKiB?: number;
   /**
-   * While the reader waits and a ring is half full, records older than this are let go unread
+   * While the reader waits and a ring is half full (with sampleFill, past midway from where heavy
+   * flows are no longer followed to full), records older than this are let go unread
    * (counted lost at the queue, reported as one loss span), so that what is read next is recent.
    * Absent: never; what does not fit in the rings is lost in the kernel, the newest first.
    */
