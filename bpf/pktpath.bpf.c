@@ -321,9 +321,10 @@ static __always_inline int ignore(struct track *t, __u64 addr)
 }
 
 /* How crowded this CPU's ring is (see look_for_crowding): at least sample_fill records wait in it for
- * the reader (half of it, for serve: where a burst the ring holds is read whole), or midway from there
- * to full (past which the reader lets stale records go and the ring soon loses them). The reader's
- * position is looked at (a cache line it writes) only when the one remembered says so. */
+ * the reader (a quarter of it, for serve: a burst that fits is read whole), or midway from there to
+ * full (correlation has stalled; past midway from that to full the reader lets stale records go, and
+ * then the ring loses them). The reader's position is looked at (a cache line it writes) only when
+ * the one remembered says so. */
 static __always_inline int crowded(void)
 {
 	__u32 key = 0;
