@@ -19,14 +19,15 @@ export class BadInputError extends Error {}
  * The dashboard's reader: rings of 16 MiB in all (32,768 records a CPU on two CPUs), a read-ahead of
  * 2 MiB. Once a quarter of a CPU's ring waits unread (correlation is behind: a burst the ring can
  * hold is read whole), the kernel samples heavy flows, one in N of their exchanges followed whole,
- * and keeps following light ones: someone's own pings amid another team's flood. Past midway from there to full (correlation has stalled: a page loading
- * on a busy machine) no heavy flow is followed, so the ring fills only with the light ones; records
- * that waited 750 ms are let go past midway from that to full, so that what is shown is within the
- * contract's second. What waits to be shown under a flood is the quarter ring and the read-ahead
- * (`bench/soak.ts 30`: one's own pings shown after 222–316 ms, median; with rings twice as large,
- * 321–478 ms; with those and sampling at half a ring and 4 MiB, 550–710 ms), and the rings are most
- * of what a flood does not raise: resident whole (29 MiB at 65,536 records a CPU), for a quarter used
- * (`serve` under 15 s of `ping -f`, no browser: peak RSS 280–282 MiB, with those 293–294).
+ * and keeps following light ones: someone's own pings amid another team's flood. Past midway from
+ * there to full (correlation has stalled: a page loading on a busy machine) no heavy flow is
+ * followed, so the ring fills only with the light ones; records that waited 750 ms are let go past
+ * midway from that to full, so that what is shown is within the contract's second. What waits to be
+ * shown under a flood is the quarter ring and the read-ahead (`bench/soak.ts 30`: one's own pings
+ * shown after 222–316 ms, median; with rings twice as large, 321–478 ms; with those and sampling at
+ * half a ring and 4 MiB, 550–710 ms), and the rings are resident whole, for a quarter used (29 MiB
+ * at 65,536 records a CPU; `serve` under 15 s of `ping -f`, no browser: peak RSS 280–283 MiB, with
+ * those 293–294).
  * `trace` and `record` keep what the rings hold (8 MiB ahead) and sample nothing.
  */
 const SERVE_READER = { staleMs: 750, maxInflightKiB: 2 * 1024, sampleFill: 0.25, ringBudgetMiB: 16 } as const;

@@ -70,8 +70,9 @@ export interface EbpfOptions {
   /**
    * Once this part of a CPU's ring (0 to 1) holds records not yet read, a packet of a heavy flow is
    * followed for one in N of its exchanges (past midway from there to full, for none), and a light
-   * flow's every packet still is (bpf/pktpath.bpf.c, sample_fill): under a flood, journeys are followed whole or not at all, and someone's own pings are
-   * all followed. Counted in counters().sampled. Absent: every packet the filter takes is followed.
+   * flow's every packet still is (bpf/pktpath.bpf.c, sample_fill): under a flood, journeys are
+   * followed whole or not at all, and someone's own pings are all followed. Counted in
+   * counters().sampled. Absent: every packet the filter takes is followed.
    */
   sampleFill?: number;
 }

@@ -35,14 +35,15 @@ export interface RingWorkerData {
   maxInflightKiB: number;
   /** log2 of each CPU's ring slots; by CPU count when absent */
   slotsLog2?: number;
-  /** with slotsLog2 absent, what all the rings together come to at most (default RING_BUDGET_BYTES) */
+  /** with slotsLog2 absent, what all the rings together come to at most (default: rings.ts's 64 MiB) */
   ringBudgetBytes?: number;
   /**
    * While correlation is behind and a ring is half full (with sampleFill: see staleFill in run()),
    * records older than this (ns) wait no longer in the rings: they are let go unread (and reported
-   * lost), so that what is read once it catches up is the present. Full rings would otherwise hold a second or more of the past, and a
-   * ping made now would be shown that late; the kernel would lose the new records instead. A lag the
-   * rings can hold (less than half of them) loses nothing. Absent: nothing is let go.
+   * lost), so that what is read once it catches up is the present. Full rings would otherwise hold
+   * a second or more of the past, and a ping made now would be shown that late; the kernel would
+   * lose the new records instead. A lag the rings can hold (less than half of them) loses nothing.
+   * Absent: nothing is let go.
    */
   staleNs?: number;
   /**

@@ -74,7 +74,7 @@ export class QuietLosses {
 /** struct pktpath_ring_cursor: one cache line per CPU */
 export const CURSOR_BYTES = 64;
 /** All the CPUs' rings together stay near this size (kernel memory), within the bounds below. */
-export const RING_BUDGET_BYTES = 64 << 20;
+const RING_BUDGET_BYTES = 64 << 20;
 
 /** log2 of the slots in each CPU's ring: 65536 (~100 ms of a 600k records/s flood) at most, 4096 at least. */
 export function ringSlotsLog2(cpus: number, slotBytes: number, budgetBytes = RING_BUDGET_BYTES): number {
