@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { KERNEL_BTF } from "../server/capture/btf.ts";
-import { createEbpfSource } from "../server/capture/ebpf.ts";
+import { createEbpfSource, type EbpfOptions } from "../server/capture/ebpf.ts";
 import { Pipeline } from "../server/pipeline.ts";
 import { startServer } from "../server/serve.ts";
 import type { Ping, RawEvent } from "../shared/types.ts";
@@ -117,31 +117,47 @@ test("after a long stall, what is read first is the present: records that waited
   assert.equal(reported, lostBy.ring + lostBy.queue, "each record lost in the rings or let go at the reader is in one report");
 });
 
-test("sampling a flood while correlation is behind: one's own pings all followed whole, the flood's exchanges whole or not at all, nothing lost", { skip, timeout: 60_000 }, async (t) => {
-  const topo = new Topology("ppFp");
+/** A Pipeline on loopback with serve's sampling (scaled to a small ring) and, unless opts says otherwise, a short let-go; and its pings. */
+async function sampledPipeline(t: { after: (fn: () => unknown) => void }, prefix: string, opts: Pick<EbpfOptions, "staleMs"> = { staleMs: 300 }) {
+  const topo = new Topology(prefix);
   t.after(() => topo.destroy());
   topo.netns("lo");
-  // serve's setting: once an eighth of a CPU's ring waits unread, heavy flows are sampled
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }), { ringSlotsLog2: 14, maxInflightKiB: 1024, netfilter: false, sampleFill: 0.125 });
+  // as serve samples, on a ring of 16,384 slots: heavy flows once an eighth waits, none of them past
+  // midway from there to full (9,216); stale records let go past midway from that to full (12,800)
+  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }),
+    { ringSlotsLog2: 14, maxInflightKiB: 1024, netfilter: false, sampleFill: 0.125, ...opts });
   const pipeline = new Pipeline(source);
-  let correlated = 0;
-  pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));
   const pings: Ping[] = [];
   pipeline.onPings((batch) => void pings.push(...batch));
   await pipeline.start();
   let stopped = false;
   t.after(async () => (stopped ? undefined : pipeline.stop()));
+  return {
+    topo, pings, source, pipeline,
+    stop: async (): Promise<CaptureStats> => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await pipeline.stop();
+      stopped = true;
+      return pipeline.stats();
+    },
+  };
+}
+
+const wholeEcho = ["complete", 4, 4, false];
+const shape = (p: Ping) => [p.status, p.request?.hops.length, p.reply?.hops.length, p.recordsLost ?? false];
+
+test("sampling a flood while correlation is behind: one's own pings all followed whole, the flood's exchanges whole or not at all, nothing lost", { skip, timeout: 60_000 }, async (t) => {
+  // nothing let go at the reader: what the rings hold waits there
+  const { topo, pings, source, pipeline, stop } = await sampledPipeline(t, "ppFp", {});
+  let correlated = 0;
+  pipeline.onEvents((events: RawEvent[]) => void (correlated += events.filter((e) => e.event !== "records_lost").length));
   // The main thread (decode, correlation) is blocked throughout: the rings fill with the flood,
   // while someone pings the same address, ten times, as the flood goes on.
   topo.exec("lo", "sh", "-c", "ping -f -c 20000 -q 127.0.0.1 & for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -e 4814 127.0.0.1 >/dev/null; sleep 0.05; done; wait");
-  await new Promise((r) => setTimeout(r, 1500));
-  await pipeline.stop();
-  stopped = true;
-  const stats = pipeline.stats();
+  const stats = await stop();
   t.diagnostic(JSON.stringify(stats));
   const own = pings.filter((p) => p.icmpId === 4814);
-  assert.deepEqual(own.map((p) => [p.status, p.request?.hops.length, p.reply?.hops.length, p.recordsLost ?? false]),
-    Array.from({ length: 10 }, () => ["complete", 4, 4, false]), "each of one's own ten pings, whole: request and reply, four hops each");
+  assert.deepEqual(own.map(shape), Array.from({ length: 10 }, () => wholeEcho), "each of one's own ten pings, whole: request and reply, four hops each");
   assert.ok((stats.sampled ?? 0) > 10_000, `most of the flood's 40,000 skbs were not followed: ${stats.sampled}`);
   assert.equal(stats.sampled, source.counters().sampled);
   assert.deepEqual(stats.lostBy, { ring: 0, queue: 0, malformed: 0 }, "nothing that was followed lost a record");
@@ -154,35 +170,6 @@ test("sampling a flood while correlation is behind: one's own pings all followed
   assert.deepEqual(flood.filter((p) => p.status !== "complete" && !(p.status === "dropped" && p.reply?.dropped?.reason === "QUEUE_PURGE" && !p.request))
     .map((p) => [p.seq, p.status, p.request?.hops.length, p.reply?.hops.length]), [], "every flood exchange followed is whole");
 });
-
-/** A Pipeline on loopback with serve's sampling (scaled to a small ring) and a short let-go, and its pings. */
-async function sampledPipeline(t: { after: (fn: () => unknown) => void }, prefix: string) {
-  const topo = new Topology(prefix);
-  t.after(() => topo.destroy());
-  topo.netns("lo");
-  // as serve samples, on a ring of 16,384 slots: heavy flows once an eighth waits, none of them past
-  // midway from there to full (9,216); stale records let go past midway from that to full (12,800)
-  const source = createEbpfSource(captureFilter("", { host: "127.0.0.1" }),
-    { ringSlotsLog2: 14, maxInflightKiB: 1024, netfilter: false, sampleFill: 0.125, staleMs: 300 });
-  const pipeline = new Pipeline(source);
-  const pings: Ping[] = [];
-  pipeline.onPings((batch) => void pings.push(...batch));
-  await pipeline.start();
-  let stopped = false;
-  t.after(async () => (stopped ? undefined : pipeline.stop()));
-  return {
-    topo, pings, source,
-    stop: async (): Promise<CaptureStats> => {
-      await new Promise((r) => setTimeout(r, 1500));
-      await pipeline.stop();
-      stopped = true;
-      return pipeline.stats();
-    },
-  };
-}
-
-const wholeEcho = ["complete", 4, 4, false];
-const shape = (p: Ping) => [p.status, p.request?.hops.length, p.reply?.hops.length, p.recordsLost ?? false];
 
 test("a stall longer than sampling can bear: once the ring is deeply crowded no heavy flow is followed, and nothing is let go or lost", { skip, timeout: 60_000 }, async (t) => {
   const { topo, pings, source, stop } = await sampledPipeline(t, "ppFd");
